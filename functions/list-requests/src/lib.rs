@@ -1,0 +1,13 @@
+//! `GET /requests`: the caller's requests, newest first, a page at a time.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use shared::{http, requests, App};
+
+pub async fn handle(app: &App, event: Request) -> Response<Body> {
+    let query = http::page_query(&event);
+    http::respond(app, &event, |caller| async move {
+        let page = requests::list(app, caller, query?).await?;
+        Ok((StatusCode::OK, page))
+    })
+    .await
+}

@@ -1,0 +1,19 @@
+//! The join-request domain: types that cannot hold invalid values and the rules of the
+//! contract. Nothing here knows about AWS.
+
+pub mod chat;
+pub mod event;
+pub mod id;
+pub mod page;
+pub mod request;
+pub mod score;
+pub mod time;
+pub mod view;
+
+pub use chat::{Admission, Chat, NotDecider, NotJoinable, Participant, User};
+pub use event::OutboundEvent;
+pub use id::ObjectId;
+pub use page::PageQuery;
+pub use request::{Decision, JoinRequest, Notification, RequestStatus};
+pub use score::Score;
+pub use view::PopulatedRequest;

@@ -1,0 +1,96 @@
+//! The populated shapes the API and the real-time events show, as in the seed.
+
+use serde::Serialize;
+
+use super::chat::{Chat, Participant, User};
+use super::id::ObjectId;
+use super::request::{JoinRequest, RequestStatus};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserView {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub photo: Option<String>,
+}
+
+impl UserView {
+    /// Users belong to the rest of the app; a requester whose profile is gone still
+    /// shows with their id rather than failing the whole call.
+    pub fn of(id: ObjectId, user: Option<&User>) -> Self {
+        Self {
+            id,
+            username: user.map(|u| u.username.clone()),
+            name: user.map(|u| u.name.clone()),
+            photo: user.and_then(|u| u.photo.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatView {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub creator: ObjectId,
+    pub is_group: bool,
+    pub are_you_admin: bool,
+    pub name: String,
+    /// In the order the entries were made (their ids start with their creation time).
+    pub participants: Vec<Participant>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub restricted: bool,
+}
+
+impl ChatView {
+    pub fn for_viewer(chat: &Chat, viewer: ObjectId) -> Self {
+        let mut participants: Vec<Participant> = chat.participants.values().cloned().collect();
+        participants.sort_by_key(|p| p.id);
+        Self {
+            id: chat.id,
+            creator: chat.creator,
+            is_group: chat.is_group,
+            are_you_admin: chat.is_active_admin(viewer),
+            name: chat.name.clone(),
+            participants,
+            created_at: chat.created_at.clone(),
+            updated_at: chat.updated_at.clone(),
+            restricted: chat.restricted,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PopulatedRequest {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: UserView,
+    /// `null` only if the chat was deleted by the rest of the app after the request.
+    pub chat: Option<ChatView>,
+    pub status: RequestStatus,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+}
+
+impl PopulatedRequest {
+    pub fn new(request: &JoinRequest, user: Option<&User>, chat: Option<&Chat>, viewer: ObjectId) -> Self {
+        Self {
+            id: request.id,
+            user: UserView::of(request.user, user),
+            chat: chat.map(|chat| ChatView::for_viewer(chat, viewer)),
+            status: request.status,
+            created_at: request.created_at.clone(),
+            updated_at: request.updated_at.clone(),
+            decided_by: request.decided_by,
+            decided_at: request.decided_at.clone(),
+        }
+    }
+}

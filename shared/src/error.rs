@@ -1,0 +1,106 @@
+//! The one error type a call can end in, and its one mapping to the contract's status
+//! and code.
+
+use crate::auth::AuthError;
+use crate::domain::page::InvalidPageQuery;
+use crate::domain::{NotDecider, NotJoinable};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or invalid bearer token")]
+    Unauthorized(#[source] AuthError),
+    #[error("{0}")]
+    InvalidQuery(#[from] InvalidPageQuery),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("an id is 24 lower-case hex characters")]
+    InvalidId,
+    #[error("request not found")]
+    RequestNotFound,
+    #[error("chat not found")]
+    ChatNotFound,
+    #[error("chat is not a group chat")]
+    ChatNotGroup,
+    #[error("chat is not restricted: join it directly")]
+    ChatNotRestricted,
+    #[error("you are already a participant of this chat")]
+    AlreadyParticipant,
+    #[error("you already have a pending request for this chat")]
+    RequestAlreadyPending,
+    #[error("you are not a participant of this chat")]
+    NotChatMember,
+    #[error("only an admin of this chat may decide its requests")]
+    NotChatAdmin,
+    #[error("this request has already been decided")]
+    RequestNotPending,
+    /// Everything the caller cannot act on. The source is logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] StoreError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthorized(_) => 401,
+            Self::InvalidQuery(_)
+            | Self::InvalidBody(_)
+            | Self::InvalidId
+            | Self::ChatNotGroup
+            | Self::ChatNotRestricted => 400,
+            Self::NotChatMember | Self::NotChatAdmin => 403,
+            Self::RequestNotFound | Self::ChatNotFound => 404,
+            Self::AlreadyParticipant | Self::RequestAlreadyPending | Self::RequestNotPending => 409,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "UNAUTHORIZED",
+            Self::InvalidQuery(_) => "INVALID_QUERY",
+            Self::InvalidBody(_) => "INVALID_BODY",
+            Self::InvalidId => "INVALID_ID",
+            Self::RequestNotFound => "REQUEST_NOT_FOUND",
+            Self::ChatNotFound => "CHAT_NOT_FOUND",
+            Self::ChatNotGroup => "CHAT_NOT_GROUP",
+            Self::ChatNotRestricted => "CHAT_NOT_RESTRICTED",
+            Self::AlreadyParticipant => "ALREADY_PARTICIPANT",
+            Self::RequestAlreadyPending => "REQUEST_ALREADY_PENDING",
+            Self::NotChatMember => "NOT_CHAT_MEMBER",
+            Self::NotChatAdmin => "NOT_CHAT_ADMIN",
+            Self::RequestNotPending => "REQUEST_NOT_PENDING",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The `{"message", "code"}` body. A 500 says nothing about its cause.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "message": self.to_string(), "code": self.code() })
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error)
+    }
+}
+
+impl From<NotJoinable> for ApiError {
+    fn from(reason: NotJoinable) -> Self {
+        match reason {
+            NotJoinable::NotGroup => Self::ChatNotGroup,
+            NotJoinable::NotRestricted => Self::ChatNotRestricted,
+            NotJoinable::AlreadyParticipant => Self::AlreadyParticipant,
+        }
+    }
+}
+
+impl From<NotDecider> for ApiError {
+    fn from(reason: NotDecider) -> Self {
+        match reason {
+            NotDecider::NotMember => Self::NotChatMember,
+            NotDecider::NotAdmin => Self::NotChatAdmin,
+        }
+    }
+}

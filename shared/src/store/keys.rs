@@ -1,0 +1,67 @@
+//! Every key of the single table, in one place. The README's table design lists the
+//! same shapes; change them together.
+
+use crate::domain::{ObjectId, RequestStatus};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Key {
+    Key { pk, sk: sk.into() }
+}
+
+pub fn user(id: ObjectId) -> Key {
+    key(format!("USER#{id}"), "PROFILE")
+}
+
+pub fn chat(id: ObjectId) -> Key {
+    key(format!("CHAT#{id}"), "CHAT")
+}
+
+pub fn request(id: ObjectId) -> Key {
+    key(format!("REQUEST#{id}"), "REQUEST")
+}
+
+/// Exists exactly while `user` has a pending request for `chat`: the uniqueness marker.
+pub fn pending_marker(user: ObjectId, chat: ObjectId) -> Key {
+    key(format!("USER#{user}"), format!("PENDING#{chat}"))
+}
+
+pub fn notification(admin: ObjectId, id: ObjectId) -> Key {
+    key(format!("USER#{admin}"), format!("NOTIFICATION#{id}"))
+}
+
+pub fn score(user: ObjectId) -> Key {
+    key(format!("USER#{user}"), "SCORE")
+}
+
+pub fn outbox(id: ObjectId) -> Key {
+    key(format!("OUTBOX#{id}"), "OUTBOX")
+}
+
+/// GSI1: all requests of a user, newest first.
+pub fn requests_of(user: ObjectId) -> String {
+    format!("USER#{user}")
+}
+
+/// GSI2: the requests of a user in one status, newest first.
+pub fn requests_of_in(user: ObjectId, status: RequestStatus) -> String {
+    format!("USER#{user}#{}", status.as_str())
+}
+
+/// The sort key of a request in both indexes: creation time, then id to break ties.
+pub fn request_order(created_at: &str, id: ObjectId) -> String {
+    format!("REQUEST#{created_at}#{id}")
+}
