@@ -30,11 +30,14 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let join_group_chat_points = match std::env::var("JOIN_GROUP_CHAT_POINTS") {
             Err(_) => DEFAULT_JOIN_POINTS,
-            Ok(value) => value
-                .parse()
-                .map_err(|_| ConfigError::Invalid { name: "JOIN_GROUP_CHAT_POINTS", value })?,
+            Ok(value) => value.parse().map_err(|_| ConfigError::Invalid {
+                name: "JOIN_GROUP_CHAT_POINTS",
+                value,
+            })?,
         };
-        Ok(Self { join_group_chat_points })
+        Ok(Self {
+            join_group_chat_points,
+        })
     }
 }
 

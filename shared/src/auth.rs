@@ -42,7 +42,11 @@ pub struct JwtSettings {
 
 impl JwtSettings {
     pub fn from_env() -> Self {
-        let var = |name| std::env::var(name).ok().filter(|value: &String| !value.is_empty());
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value: &String| !value.is_empty())
+        };
         Self {
             secret: var("JWT_SECRET"),
             public_key_pem: var("JWT_PUBLIC_KEY"),
@@ -68,7 +72,10 @@ impl JwtVerifier {
                 DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(AuthConfigError::BadPublicKey)?,
                 Algorithm::RS256,
             ),
-            (None, Some(secret)) => (DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256),
+            (None, Some(secret)) => (
+                DecodingKey::from_secret(secret.as_bytes()),
+                Algorithm::HS256,
+            ),
             (None, None) => return Err(AuthConfigError::NoKey),
         };
         let mut validation = Validation::new(algorithm);
@@ -118,7 +125,11 @@ impl JwtVerifier {
 }
 
 /// Mints HS256 tokens: the local stack's `token` command and the tests use it.
-pub fn mint_hs256(secret: &str, user: &str, ttl_seconds: u64) -> Result<String, jsonwebtoken::errors::Error> {
+pub fn mint_hs256(
+    secret: &str,
+    user: &str,
+    ttl_seconds: u64,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let exp = jsonwebtoken::get_current_timestamp() + ttl_seconds;
     let claims = serde_json::json!({ "sub": user, "exp": exp });
     jsonwebtoken::encode(

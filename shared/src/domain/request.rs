@@ -65,9 +65,9 @@ pub struct JoinRequest {
 }
 
 impl JoinRequest {
-    pub fn new_pending(user: ObjectId, chat: ObjectId, now: &str) -> Self {
+    pub fn new_pending(id: ObjectId, user: ObjectId, chat: ObjectId, now: &str) -> Self {
         Self {
-            id: ObjectId::generate(),
+            id,
             user,
             chat,
             status: RequestStatus::Pending,

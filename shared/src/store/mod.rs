@@ -26,9 +26,16 @@ pub type Item = HashMap<String, AttributeValue>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB {operation} failed: {message}")]
-    Sdk { operation: &'static str, message: String },
+    Sdk {
+        operation: &'static str,
+        message: String,
+    },
     #[error("item {pk}/{sk} does not have the expected shape: {source}")]
-    Shape { pk: String, sk: String, source: serde_dynamo::Error },
+    Shape {
+        pk: String,
+        sk: String,
+        source: serde_dynamo::Error,
+    },
     #[error("could not write an item: {0}")]
     Encode(serde_dynamo::Error),
     #[error("BatchGetItem left keys unprocessed after {0} attempts")]
@@ -44,7 +51,10 @@ impl StoreError {
         operation: &'static str,
         error: aws_sdk_dynamodb::error::SdkError<E>,
     ) -> Self {
-        Self::Sdk { operation, message: DisplayErrorContext(&error).to_string() }
+        Self::Sdk {
+            operation,
+            message: DisplayErrorContext(&error).to_string(),
+        }
     }
 }
 
@@ -92,7 +102,10 @@ const BATCH_GET_ATTEMPTS: u32 = 8;
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn table(&self) -> &str {
@@ -115,7 +128,10 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.map(|item| decode_request(&key, item)).transpose()
+        output
+            .item
+            .map(|item| decode_request(&key, item))
+            .transpose()
     }
 
     /// All requests of `user` (in one status, if given), newest first. One `Query` per
@@ -168,7 +184,12 @@ impl Store {
             .chain(lookup.scores.iter().map(|id| keys::score(*id)))
             .filter(|key| seen.insert(key.clone()))
             .collect();
-        let items = try_join_all(wanted.chunks(BATCH_GET_LIMIT).map(|chunk| self.batch_get(chunk))).await?;
+        let items = try_join_all(
+            wanted
+                .chunks(BATCH_GET_LIMIT)
+                .map(|chunk| self.batch_get(chunk)),
+        )
+        .await?;
 
         let mut loaded = Loaded::default();
         for item in items.into_iter().flatten() {
@@ -183,7 +204,10 @@ impl Store {
                     loaded.chats.insert(chat.id, chat);
                 }
                 Some(table::SCORE) => {
-                    let owner = key.pk.strip_prefix("USER#").and_then(|id| ObjectId::parse(id).ok());
+                    let owner = key
+                        .pk
+                        .strip_prefix("USER#")
+                        .and_then(|id| ObjectId::parse(id).ok());
                     if let Some(owner) = owner {
                         loaded.scores.insert(owner, decode(&key, item)?);
                     }
@@ -200,7 +224,10 @@ impl Store {
             .set_keys(Some(chunk.iter().map(key_item).collect()))
             .consistent_read(true)
             .build()
-            .map_err(|e| StoreError::Sdk { operation: "BatchGetItem", message: e.to_string() })?;
+            .map_err(|e| StoreError::Sdk {
+                operation: "BatchGetItem",
+                message: e.to_string(),
+            })?;
         for attempt in 0..BATCH_GET_ATTEMPTS {
             let output = self
                 .client
@@ -212,7 +239,10 @@ impl Store {
             if let Some(mut responses) = output.responses {
                 found.extend(responses.remove(&self.table).unwrap_or_default());
             }
-            match output.unprocessed_keys.and_then(|mut left| left.remove(&self.table)) {
+            match output
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+            {
                 Some(left) if !left.keys().is_empty() => {
                     pending = left;
                     tokio::time::sleep(backoff(attempt)).await;
@@ -240,8 +270,13 @@ impl Store {
                     let put = aws_sdk_dynamodb::types::PutRequest::builder()
                         .set_item(Some(item.clone()))
                         .build()
-                        .map_err(|e| StoreError::Sdk { operation: "BatchWriteItem", message: e.to_string() })?;
-                    Ok(aws_sdk_dynamodb::types::WriteRequest::builder().put_request(put).build())
+                        .map_err(|e| StoreError::Sdk {
+                            operation: "BatchWriteItem",
+                            message: e.to_string(),
+                        })?;
+                    Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(put)
+                        .build())
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let mut pending = HashMap::from([(self.table.clone(), writes)]);
@@ -317,7 +352,10 @@ fn item_key(item: &Item) -> Key {
         Some(AttributeValue::S(value)) => value.clone(),
         _ => String::new(),
     };
-    Key { pk: text(keys::PK), sk: text(keys::SK) }
+    Key {
+        pk: text(keys::PK),
+        sk: text(keys::SK),
+    }
 }
 
 fn kind_of(item: &Item) -> Option<&str> {
@@ -350,5 +388,8 @@ fn decode_request(key: &Key, item: Item) -> Result<StoredRequest, StoreError> {
         notified: Vec<NotificationRef>,
     }
     let notified: Notified = decode(key, item.clone())?;
-    Ok(StoredRequest { request: decode(key, item)?, notified: notified.notified })
+    Ok(StoredRequest {
+        request: decode(key, item)?,
+        notified: notified.notified,
+    })
 }

@@ -1,0 +1,1000 @@
+//! Every row of the contract's REST table, against DynamoDB Local through the real
+//! handlers.
+
+use integration_tests::{parts, request_from, rest_event, token, Api, TestEnv};
+use serde_json::{json, Value};
+use shared::domain::ObjectId;
+use shared::store::keys;
+
+const AMY: &str = "65a000000000000000000001"; // admin of chat 1 and chat 2
+const BEN: &str = "65a000000000000000000002"; // admin of chat 1 and of the open lounge
+const CAT: &str = "65a000000000000000000003"; // admin of chat 2; left chat 1 as admin
+const DAN: &str = "65a000000000000000000004"; // plain member of chat 1 and chat 2
+const RAJ: &str = "65a000000000000000000005"; // has the demo pending request for chat 1
+const LEA: &str = "65a000000000000000000006"; // left chat 1
+const SAM: &str = "65a000000000000000000007"; // member of nothing
+const CHAT1: &str = "65b000000000000000000001";
+const CHAT2: &str = "65b000000000000000000002";
+const OPEN: &str = "65b000000000000000000003";
+const DIRECT: &str = "65b000000000000000000004";
+const NO_CHAT: &str = "65b0000000000000000000ff";
+const DEMO_REQUEST: &str = "65d000000000000000000001";
+
+fn assert_error(result: &(u16, Value), status: u16, code: &str) {
+    assert_eq!(result.0, status, "{:?}", result.1);
+    assert_eq!(result.1["code"], code, "{:?}", result.1);
+    assert!(
+        result.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{:?}",
+        result.1
+    );
+}
+
+fn id(text: &str) -> ObjectId {
+    ObjectId::parse(text).unwrap()
+}
+
+async fn items_of(env: &TestEnv, pk: &str, sk_prefix: &str) -> Vec<Value> {
+    env.store()
+        .partition(pk)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|item| matches!(item.get("SK"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk.starts_with(sk_prefix)))
+        .map(|item| serde_dynamo::from_item(item).unwrap())
+        .collect()
+}
+
+async fn notifications_of(env: &TestEnv, admin: &str) -> Vec<Value> {
+    items_of(env, &format!("USER#{admin}"), "NOTIFICATION#").await
+}
+
+async fn chat(env: &TestEnv, chat: &str) -> shared::domain::Chat {
+    let lookup = shared::store::Lookup {
+        chats: vec![id(chat)],
+        ..Default::default()
+    };
+    env.store()
+        .load(&lookup)
+        .await
+        .unwrap()
+        .chats
+        .remove(&id(chat))
+        .unwrap()
+}
+
+async fn score(env: &TestEnv, user: &str) -> Option<shared::store::VersionedScore> {
+    let lookup = shared::store::Lookup {
+        scores: vec![id(user)],
+        ..Default::default()
+    };
+    env.store()
+        .load(&lookup)
+        .await
+        .unwrap()
+        .scores
+        .remove(&id(user))
+}
+
+async fn outbox_events(env: &TestEnv) -> Vec<Value> {
+    let output = env
+        .store()
+        .client()
+        .scan()
+        .table_name(env.store().table())
+        .filter_expression("begins_with(PK, :outbox)")
+        .expression_attribute_values(
+            ":outbox",
+            aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX#".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|item| {
+            let outbox: Value = serde_dynamo::from_item(item).unwrap();
+            outbox["events"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
+// ---- authentication -------------------------------------------------------------
+
+fn sign(header: jsonwebtoken::Header, claims: Value, secret: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn exp(offset: i64) -> i64 {
+    jsonwebtoken::get_current_timestamp() as i64 + offset
+}
+
+async fn list_with_auth(env: &TestEnv, auth: Option<&str>) -> (u16, Value) {
+    let event = rest_event("GET", "/requests", auth, &[], None);
+    parts(list_requests::handle(&env.app, request_from(&event)).await)
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_credentials_is_unauthorized() {
+    let env = TestEnv::with_demo().await;
+    let hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let secret = integration_tests::SECRET.as_bytes();
+    let unsigned = {
+        let b64 = |v: Value| {
+            use std::io::Write;
+            let mut out = Vec::new();
+            write!(out, "{v}").unwrap();
+            base64_url(&out)
+        };
+        format!(
+            "{}.{}.",
+            b64(json!({"alg": "none", "typ": "JWT"})),
+            b64(json!({"sub": RAJ, "exp": exp(3600)}))
+        )
+    };
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no header", None),
+        ("basic scheme", Some(format!("Basic {}", token(RAJ)))),
+        ("no scheme", Some(token(RAJ))),
+        (
+            "bad signature",
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    hs256.clone(),
+                    json!({"sub": RAJ, "exp": exp(3600)}),
+                    b"other"
+                )
+            )),
+        ),
+        (
+            "HS512 instead of HS256",
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+                    json!({"sub": RAJ, "exp": exp(3600)}),
+                    secret
+                )
+            )),
+        ),
+        ("alg none", Some(format!("Bearer {unsigned}"))),
+        (
+            "expired",
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    hs256.clone(),
+                    json!({"sub": RAJ, "exp": exp(-3600)}),
+                    secret
+                )
+            )),
+        ),
+        (
+            "no exp",
+            Some(format!(
+                "Bearer {}",
+                sign(hs256.clone(), json!({"sub": RAJ}), secret)
+            )),
+        ),
+        (
+            "not yet valid",
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    hs256.clone(),
+                    json!({"sub": RAJ, "exp": exp(7200), "nbf": exp(3600)}),
+                    secret
+                )
+            )),
+        ),
+        (
+            "no user id",
+            Some(format!(
+                "Bearer {}",
+                sign(hs256.clone(), json!({"exp": exp(3600)}), secret)
+            )),
+        ),
+        (
+            "user id not an object id",
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    hs256.clone(),
+                    json!({"sub": "raj", "exp": exp(3600)}),
+                    secret
+                )
+            )),
+        ),
+        ("garbage", Some("Bearer not.a.token".into())),
+    ];
+    for (name, header) in cases {
+        let result = list_with_auth(&env, header.as_deref()).await;
+        assert_error(&result, 401, "UNAUTHORIZED");
+        assert_eq!(
+            result.1["message"], "missing or invalid bearer token",
+            "{name}: no detail leaks"
+        );
+    }
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn user_id_comes_from_sub_then_underscore_id_then_id() {
+    let env = TestEnv::with_demo().await;
+    let secret = integration_tests::SECRET.as_bytes();
+    let hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    for claims in [
+        json!({"sub": RAJ, "exp": exp(3600)}),
+        json!({"_id": RAJ, "exp": exp(3600)}),
+        json!({"id": RAJ, "exp": exp(3600)}),
+        json!({"_id": RAJ, "id": SAM, "exp": exp(3600)}),
+    ] {
+        let (status, body) = list_with_auth(
+            &env,
+            Some(&format!(
+                "Bearer {}",
+                sign(hs256.clone(), claims.clone(), secret)
+            )),
+        )
+        .await;
+        assert_eq!(status, 200, "{claims}");
+        assert_eq!(body["count"], 1, "{claims}: RAJ's one demo request");
+    }
+}
+
+#[tokio::test]
+async fn issuer_and_audience_are_checked_when_configured() {
+    use shared::auth::{JwtSettings, JwtVerifier};
+    let verifier = JwtVerifier::new(&JwtSettings {
+        secret: Some("s".into()),
+        issuer: Some("https://issuer.example".into()),
+        audience: Some("chat-app".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let good = sign(
+        hs256.clone(),
+        json!({"sub": RAJ, "exp": exp(60), "iss": "https://issuer.example", "aud": "chat-app"}),
+        b"s",
+    );
+    assert_eq!(verifier.authenticate_token(&good).unwrap(), id(RAJ));
+    for claims in [
+        json!({"sub": RAJ, "exp": exp(60), "iss": "https://other.example", "aud": "chat-app"}),
+        json!({"sub": RAJ, "exp": exp(60), "iss": "https://issuer.example", "aud": "other"}),
+        json!({"sub": RAJ, "exp": exp(60), "aud": "chat-app"}),
+        json!({"sub": RAJ, "exp": exp(60), "iss": "https://issuer.example"}),
+    ] {
+        assert!(
+            verifier
+                .authenticate_token(&sign(hs256.clone(), claims.clone(), b"s"))
+                .is_err(),
+            "{claims}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rs256_verifies_with_the_public_key_and_refuses_hs256_signed_with_it() {
+    use shared::auth::{JwtSettings, JwtVerifier};
+    let dir = integration_tests::repo_root().join("tests/keys");
+    let private = std::fs::read(dir.join("test-rsa-private.pem")).unwrap();
+    let public = std::fs::read_to_string(dir.join("test-rsa-public.pem")).unwrap();
+    let verifier = JwtVerifier::new(&JwtSettings {
+        public_key_pem: Some(public.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let claims = json!({"sub": RAJ, "exp": exp(60)});
+    let rs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verifier.authenticate_token(&rs256).unwrap(), id(RAJ));
+    let confused = sign(
+        jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        public.as_bytes(),
+    );
+    assert!(
+        verifier.authenticate_token(&confused).is_err(),
+        "algorithm confusion must fail"
+    );
+}
+
+// ---- POST /requests -------------------------------------------------------------
+
+#[tokio::test]
+async fn creating_returns_the_pending_request_and_notifies_every_active_admin() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    let (status, body) = api.create(SAM, CHAT1).await;
+    assert_eq!(status, 201, "{body}");
+    let request = &body["request"];
+    let keys: std::collections::BTreeSet<_> =
+        request.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        ["_id", "chat", "createdAt", "status", "user"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(
+        (
+            request["user"].as_str(),
+            request["chat"].as_str(),
+            request["status"].as_str()
+        ),
+        (Some(SAM), Some(CHAT1), Some("pending"))
+    );
+    let request_id = request["_id"].as_str().unwrap();
+    assert!(ObjectId::parse(request_id).is_ok());
+    let created_at = request["createdAt"].as_str().unwrap();
+    assert!(chrono_like(created_at), "{created_at}");
+
+    for admin in [AMY, BEN] {
+        let notes: Vec<_> = notifications_of(&env, admin)
+            .await
+            .into_iter()
+            .filter(|n| n["request"] == request_id)
+            .collect();
+        assert_eq!(notes.len(), 1, "admin {admin}");
+        let note = &notes[0];
+        assert_eq!(
+            (
+                note["type"].as_str(),
+                note["from"].as_str(),
+                note["chat"].as_str(),
+                note["dismissed"].as_bool()
+            ),
+            (
+                Some("chat-join-request"),
+                Some(SAM),
+                Some(CHAT1),
+                Some(false)
+            )
+        );
+        assert_eq!(note["user"], admin);
+    }
+    assert!(
+        notifications_of(&env, CAT).await.is_empty(),
+        "an admin who left is not told"
+    );
+    assert!(
+        notifications_of(&env, DAN).await.is_empty(),
+        "a plain member is not told"
+    );
+
+    let events: Vec<_> = outbox_events(&env)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "chat-join-request" && e["data"]["request"]["_id"] == request_id)
+        .collect();
+    let mut recipients: Vec<_> = events
+        .iter()
+        .map(|e| e["to"].as_str().unwrap().to_owned())
+        .collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        vec![AMY, BEN],
+        "one outbox event per active admin"
+    );
+    for event in &events {
+        assert_eq!(event["data"]["request"]["chat"]["areYouAdmin"], true);
+        assert_eq!(event["data"]["request"]["user"]["username"], "sam.stranger");
+        assert_eq!(event["data"]["notification"]["user"], event["to"]);
+    }
+}
+
+fn chrono_like(text: &str) -> bool {
+    // 2025-09-22T07:31:53.000Z
+    text.len() == 24
+        && text.ends_with('Z')
+        && text.as_bytes()[10] == b'T'
+        && text.as_bytes()[19] == b'.'
+}
+
+#[tokio::test]
+async fn create_checks_run_in_contract_order() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    assert_error(&api.create(SAM, NO_CHAT).await, 404, "CHAT_NOT_FOUND");
+    assert_error(&api.create(SAM, DIRECT).await, 400, "CHAT_NOT_GROUP");
+    assert_error(&api.create(SAM, OPEN).await, 400, "CHAT_NOT_RESTRICTED");
+    assert_error(&api.create(DAN, CHAT1).await, 409, "ALREADY_PARTICIPANT");
+    assert_error(&api.create(AMY, CHAT1).await, 409, "ALREADY_PARTICIPANT");
+    assert_error(
+        &api.create(RAJ, CHAT1).await,
+        409,
+        "REQUEST_ALREADY_PENDING",
+    );
+    // A group that is not restricted is refused before membership is looked at.
+    assert_error(&api.create(BEN, OPEN).await, 400, "CHAT_NOT_RESTRICTED");
+}
+
+#[tokio::test]
+async fn bad_create_bodies_and_ids_are_refused() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    for body in [
+        None,
+        Some(json!("not json")),
+        Some(json!("[]")),
+        Some(json!({})),
+        Some(json!({"chat": 5})),
+        Some(json!({"chat": null})),
+    ] {
+        assert_error(
+            &api.create_raw(SAM, body.clone()).await,
+            400,
+            "INVALID_BODY",
+        );
+    }
+    for bad in [
+        "",
+        "xyz",
+        "65B000000000000000000001",
+        "65b00000000000000000000",
+    ] {
+        assert_error(&api.create(SAM, bad).await, 400, "INVALID_ID");
+    }
+}
+
+#[tokio::test]
+async fn a_user_who_left_may_ask_again_and_a_rejected_user_may_ask_again() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    assert_eq!(api.create(LEA, CHAT1).await.0, 201);
+    let (status, _) = api.decide(AMY, DEMO_REQUEST, "rejected").await;
+    assert_eq!(status, 200);
+    let (status, body) = api.create(RAJ, CHAT1).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn fifty_simultaneous_identical_creates_make_exactly_one_request() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    let results = futures::future::join_all((0..50).map(|_| api.create(SAM, CHAT2))).await;
+    let created = results.iter().filter(|r| r.0 == 201).count();
+    let pending = results
+        .iter()
+        .filter(|r| r.0 == 409 && r.1["code"] == "REQUEST_ALREADY_PENDING")
+        .count();
+    assert_eq!(
+        (created, pending),
+        (1, 49),
+        "{:?}",
+        results
+            .iter()
+            .filter(|r| r.0 != 201 && r.0 != 409)
+            .collect::<Vec<_>>()
+    );
+    let stored = env.store().requests_of(id(SAM), None).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        notifications_of(&env, CAT).await.len(),
+        1,
+        "one notification per admin, not fifty"
+    );
+}
+
+// ---- GET /requests/{id} ---------------------------------------------------------
+
+#[tokio::test]
+async fn get_returns_the_populated_request_to_its_creator_only() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    let (status, body) = api.get(RAJ, DEMO_REQUEST).await;
+    assert_eq!(status, 200, "{body}");
+    let request = &body["request"];
+    assert_eq!(request["_id"], DEMO_REQUEST);
+    assert_eq!(request["status"], "pending");
+    assert_eq!(
+        request["user"],
+        json!({"_id": RAJ, "username": "raj.example", "name": "Raj Kr", "photo": null})
+    );
+    let chat = &request["chat"];
+    assert_eq!(chat["_id"], CHAT1);
+    assert_eq!(chat["areYouAdmin"], false);
+    assert_eq!(chat["isGroup"], true);
+    assert_eq!(chat["restricted"], true);
+    assert_eq!(chat["name"], "Rustaceans (restricted)");
+    let participants = chat["participants"].as_array().unwrap();
+    assert_eq!(participants.len(), 5);
+    assert_eq!(
+        participants[0],
+        json!({"_id": "65c000000000000000000001", "user": AMY, "isAdmin": true, "lastReadAt": "2025-09-22T06:59:27.000Z"})
+    );
+    assert!(
+        participants[2].get("isAdmin").is_none(),
+        "isAdmin is written only when true"
+    );
+
+    assert_error(&api.get(AMY, DEMO_REQUEST).await, 404, "REQUEST_NOT_FOUND");
+    assert_error(
+        &api.get(RAJ, "65d0000000000000000000ff").await,
+        404,
+        "REQUEST_NOT_FOUND",
+    );
+    assert_error(&api.get(RAJ, "not-an-id").await, 400, "INVALID_ID");
+}
+
+// ---- GET /requests --------------------------------------------------------------
+
+#[tokio::test]
+async fn list_pages_newest_first_with_an_exact_count() {
+    let env = TestEnv::with_fixture(many_chats_fixture(25)).await;
+    let api = Api(&env.app);
+    let mut created = Vec::new();
+    for n in 0..25 {
+        let (status, body) = api.create(SAM, &chat_id(n)).await;
+        assert_eq!(status, 201, "{body}");
+        created.push(body["request"]["_id"].as_str().unwrap().to_owned());
+    }
+    created.reverse();
+
+    let (status, body) = api.list(SAM, &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["count"], 25);
+    let ids = |body: &Value| {
+        body["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&body), created[..10], "default limit 10, newest first");
+
+    let (_, third) = api.list(SAM, &[("limit", "10"), ("page", "3")]).await;
+    assert_eq!(ids(&third), created[20..]);
+    assert_eq!(third["count"], 25);
+
+    let (status, past) = api.list(SAM, &[("limit", "10"), ("page", "4")]).await;
+    assert_eq!(
+        (
+            status,
+            past["requests"].as_array().unwrap().len(),
+            past["count"].as_u64()
+        ),
+        (200, 0, Some(25))
+    );
+
+    let (_, all) = api.list(SAM, &[("limit", "100")]).await;
+    assert_eq!(ids(&all), created);
+    let first = &all["requests"][0];
+    assert_eq!(first["user"]["username"], "sam.stranger");
+    assert_eq!(first["chat"]["_id"], chat_id(24));
+    assert_eq!(first["chat"]["areYouAdmin"], false);
+
+    let (_, only_mine) = api.list(RAJ, &[]).await;
+    assert_eq!(only_mine["count"], 0, "other users' requests never show");
+}
+
+#[tokio::test]
+async fn list_filters_by_status_and_counts_the_filtered_set() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    assert_eq!(api.create(SAM, CHAT1).await.0, 201);
+    let (_, second) = api.create(SAM, CHAT2).await;
+    let rejected = second["request"]["_id"].as_str().unwrap();
+    assert_eq!(api.decide(CAT, rejected, "rejected").await.0, 200);
+
+    let count = |body: &Value| body["count"].as_u64().unwrap();
+    assert_eq!(count(&api.list(SAM, &[]).await.1), 2);
+    let (_, pending) = api.list(SAM, &[("status", "pending")]).await;
+    assert_eq!(
+        (
+            count(&pending),
+            pending["requests"][0]["chat"]["_id"].as_str()
+        ),
+        (1, Some(CHAT1))
+    );
+    let (_, rejected_page) = api.list(SAM, &[("status", "rejected")]).await;
+    assert_eq!(count(&rejected_page), 1);
+    let decided = &rejected_page["requests"][0];
+    assert_eq!(
+        (decided["status"].as_str(), decided["decidedBy"].as_str()),
+        (Some("rejected"), Some(CAT))
+    );
+    assert!(decided["updatedAt"].is_string() && decided["decidedAt"].is_string());
+    assert_eq!(count(&api.list(SAM, &[("status", "accepted")]).await.1), 0);
+}
+
+#[tokio::test]
+async fn list_refuses_every_malformed_query() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    for query in [
+        vec![("limit", "0")],
+        vec![("limit", "101")],
+        vec![("limit", "abc")],
+        vec![("limit", "1.5")],
+        vec![("page", "0")],
+        vec![("page", "-2")],
+        vec![("page", "x")],
+        vec![("status", "foo")],
+        vec![("limit", "5"), ("limit", "6")],
+    ] {
+        assert_error(&api.list(RAJ, &query).await, 400, "INVALID_QUERY");
+    }
+    for query in [
+        vec![("limit", "1")],
+        vec![("limit", "100")],
+        vec![("page", "1000")],
+        vec![("status", "pending")],
+    ] {
+        assert_eq!(api.list(RAJ, &query).await.0, 200, "{query:?}");
+    }
+}
+
+fn chat_id(n: usize) -> String {
+    format!("66b{n:021x}")
+}
+
+/// `count` restricted group chats administered by AMY.
+fn many_chats_fixture(count: usize) -> Value {
+    let mut fixture = integration_tests::demo_fixture();
+    fixture["requests"] = json!([]);
+    let chats = fixture["chats"].as_array_mut().unwrap();
+    for n in 0..count {
+        chats.push(json!({
+            "_id": chat_id(n), "creator": AMY, "isGroup": true, "name": format!("chat {n}"), "restricted": true,
+            "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-01T00:00:00.000Z",
+            "participants": [{"_id": format!("66c{n:021x}"), "user": AMY, "isAdmin": true, "lastReadAt": "2025-01-01T00:00:00.000Z"}]
+        }));
+    }
+    fixture
+}
+
+// ---- PATCH /requests/{id} -------------------------------------------------------
+
+#[tokio::test]
+async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_score() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    let (status, body) = api.decide(BEN, DEMO_REQUEST, "accepted").await;
+    assert_eq!(status, 200, "{body}");
+    let request = &body["request"];
+    assert_eq!(
+        (request["status"].as_str(), request["decidedBy"].as_str()),
+        (Some("accepted"), Some(BEN))
+    );
+    assert_eq!(
+        request["chat"]["areYouAdmin"], true,
+        "populated for the deciding admin"
+    );
+    assert_eq!(request["user"]["_id"], RAJ);
+
+    let chat = chat(&env, CHAT1).await;
+    assert!(chat.is_active_participant(id(RAJ)));
+    assert!(!chat.is_active_admin(id(RAJ)));
+    assert_eq!(chat.participants.len(), 6);
+    for admin in [AMY, BEN] {
+        let notes = notifications_of(&env, admin).await;
+        assert!(
+            !notes.is_empty() && notes.iter().all(|n| n["dismissed"] == true),
+            "{admin}: {notes:?}"
+        );
+    }
+    let score = score(&env, RAJ).await.unwrap();
+    assert_eq!(score.score.total, 10);
+    let tally = score.score.actions["join-group-chat"];
+    assert_eq!((tally.count, tally.points), (1, 10));
+    assert!(
+        items_of(&env, &format!("USER#{RAJ}"), "PENDING#")
+            .await
+            .is_empty(),
+        "the pending marker is gone"
+    );
+
+    let events = outbox_events(&env).await;
+    let accepted = events
+        .iter()
+        .find(|e| e["event"] == "chat-request-accepted")
+        .unwrap();
+    assert_eq!(accepted["to"], RAJ);
+    assert_eq!(accepted["data"]["request"]["status"], "accepted");
+    assert_eq!(accepted["data"]["chat"]["areYouAdmin"], false);
+    assert!(accepted["data"]["chat"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["user"] == RAJ));
+    let scored = events
+        .iter()
+        .find(|e| e["event"] == "score-updated")
+        .unwrap();
+    assert_eq!(scored["to"], RAJ);
+    assert_eq!(scored["data"]["action"], "join-group-chat");
+    assert_eq!(scored["data"]["score"]["total"], 10);
+
+    assert_eq!(
+        api.list(RAJ, &[("status", "accepted")]).await.1["count"],
+        1,
+        "the status index follows the decision"
+    );
+    assert_eq!(api.list(RAJ, &[("status", "pending")]).await.1["count"], 0);
+}
+
+#[tokio::test]
+async fn accepting_a_user_who_left_reactivates_their_entry() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    let (_, body) = api.create(LEA, CHAT1).await;
+    let request = body["request"]["_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.decide(AMY, &request, "accepted").await.0, 200);
+    let chat = chat(&env, CHAT1).await;
+    let entry = chat.participant(id(LEA)).unwrap();
+    assert_eq!(
+        (entry.id, entry.is_active()),
+        (id("65c000000000000000000004"), true),
+        "the old entry, re-activated"
+    );
+    assert_eq!(chat.participants.len(), 5, "never two entries for one user");
+}
+
+#[tokio::test]
+async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    let (status, body) = api.decide(AMY, DEMO_REQUEST, "rejected").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "rejected");
+    assert!(!chat(&env, CHAT1).await.is_active_participant(id(RAJ)));
+    assert!(notifications_of(&env, BEN)
+        .await
+        .iter()
+        .all(|n| n["dismissed"] == true));
+    assert!(score(&env, RAJ).await.is_none());
+    assert!(
+        outbox_events(&env)
+            .await
+            .iter()
+            .all(|e| e["event"] == "chat-join-request"),
+        "rejection sends no event"
+    );
+}
+
+#[tokio::test]
+async fn patch_checks_run_in_contract_order() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    assert_error(
+        &api.decide(AMY, "nope", "accepted").await,
+        400,
+        "INVALID_ID",
+    );
+    assert_error(
+        &api.decide(AMY, "65d0000000000000000000ff", "accepted")
+            .await,
+        404,
+        "REQUEST_NOT_FOUND",
+    );
+    assert_error(
+        &api.decide(SAM, DEMO_REQUEST, "accepted").await,
+        403,
+        "NOT_CHAT_MEMBER",
+    );
+    assert_error(
+        &api.decide(CAT, DEMO_REQUEST, "accepted").await,
+        403,
+        "NOT_CHAT_MEMBER",
+    );
+    assert_error(
+        &api.decide(LEA, DEMO_REQUEST, "accepted").await,
+        403,
+        "NOT_CHAT_MEMBER",
+    );
+    assert_error(
+        &api.decide(DAN, DEMO_REQUEST, "accepted").await,
+        403,
+        "NOT_CHAT_ADMIN",
+    );
+    assert_error(
+        &api.decide(RAJ, DEMO_REQUEST, "accepted").await,
+        403,
+        "NOT_CHAT_MEMBER",
+    );
+    assert_eq!(api.decide(AMY, DEMO_REQUEST, "rejected").await.0, 200);
+    assert_error(
+        &api.decide(BEN, DEMO_REQUEST, "accepted").await,
+        409,
+        "REQUEST_NOT_PENDING",
+    );
+    assert_error(
+        &api.decide(AMY, DEMO_REQUEST, "rejected").await,
+        409,
+        "REQUEST_NOT_PENDING",
+    );
+}
+
+#[tokio::test]
+async fn accepting_twice_returns_request_not_pending() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    assert_eq!(api.decide(AMY, DEMO_REQUEST, "accepted").await.0, 200);
+    assert_error(
+        &api.decide(BEN, DEMO_REQUEST, "accepted").await,
+        409,
+        "REQUEST_NOT_PENDING",
+    );
+    assert_eq!(
+        score(&env, RAJ).await.unwrap().score.actions["join-group-chat"].count,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_patch_bodies_are_refused() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    for body in [
+        None,
+        Some(json!("{")),
+        Some(json!({})),
+        Some(json!({"status": "pending"})),
+        Some(json!({"status": "ACCEPTED"})),
+        Some(json!({"status": true})),
+    ] {
+        assert_error(
+            &api.decide_raw(AMY, DEMO_REQUEST, body.clone()).await,
+            400,
+            "INVALID_BODY",
+        );
+    }
+    assert_error(
+        &api.decide_raw(AMY, "bad", Some(json!({}))).await,
+        400,
+        "INVALID_ID",
+    );
+}
+
+#[tokio::test]
+async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
+    let admins: Vec<String> = (0..10).map(|n| format!("67a{n:021x}")).collect();
+    let mut fixture = integration_tests::demo_fixture();
+    fixture["requests"] = json!([]);
+    let participants: Vec<Value> = admins.iter().enumerate().map(|(n, admin)| json!({
+        "_id": format!("67c{n:021x}"), "user": admin, "isAdmin": true, "lastReadAt": "2025-01-01T00:00:00.000Z"
+    })).collect();
+    let big = "67b000000000000000000001";
+    fixture["chats"].as_array_mut().unwrap().push(json!({
+        "_id": big, "creator": admins[0], "isGroup": true, "name": "ten admins", "restricted": true,
+        "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-01T00:00:00.000Z", "participants": participants
+    }));
+    let env = TestEnv::with_fixture(fixture).await;
+    let api = Api(&env.app);
+    let (_, body) = api.create(SAM, big).await;
+    let request = body["request"]["_id"].as_str().unwrap().to_owned();
+
+    let results = futures::future::join_all(
+        admins
+            .iter()
+            .map(|admin| api.decide(admin, &request, "accepted")),
+    )
+    .await;
+    let ok = results.iter().filter(|r| r.0 == 200).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| r.0 == 409 && r.1["code"] == "REQUEST_NOT_PENDING")
+        .count();
+    assert_eq!((ok, conflicts), (1, 9), "{results:?}");
+
+    let chat = chat(&env, big).await;
+    assert_eq!(
+        chat.participants
+            .values()
+            .filter(|p| p.user == id(SAM))
+            .count(),
+        1
+    );
+    assert_eq!(chat.participants.len(), 11);
+    let score = score(&env, SAM).await.unwrap();
+    assert_eq!(
+        (
+            score.score.total,
+            score.score.actions["join-group-chat"].count
+        ),
+        (10, 1)
+    );
+    let accepted = outbox_events(&env)
+        .await
+        .into_iter()
+        .filter(|e| e["event"] == "chat-request-accepted")
+        .count();
+    assert_eq!(accepted, 1, "the effects happen once");
+    for admin in &admins {
+        assert!(notifications_of(&env, admin)
+            .await
+            .iter()
+            .all(|n| n["dismissed"] == true));
+    }
+}
+
+// ---- failures ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_storage_failure_is_a_bare_internal_error() {
+    let endpoint = integration_tests::dynamodb_endpoint().await;
+    let store =
+        shared::store::Store::new(integration_tests::client(endpoint).await, "no-such-table");
+    let env = TestEnv::over(store);
+    let api = Api(&env.app);
+    for result in [
+        api.list(RAJ, &[]).await,
+        api.get(RAJ, DEMO_REQUEST).await,
+        api.create(SAM, CHAT1).await,
+        api.decide(AMY, DEMO_REQUEST, "accepted").await,
+    ] {
+        assert_eq!(
+            result,
+            (
+                500,
+                json!({"message": "internal error", "code": "INTERNAL"})
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_stay_as_documented() {
+    // The README's table design names these shapes; this keeps the two in step.
+    assert_eq!(
+        keys::request(id(DEMO_REQUEST)).pk,
+        format!("REQUEST#{DEMO_REQUEST}")
+    );
+    assert_eq!(
+        keys::pending_marker(id(RAJ), id(CHAT1)).sk,
+        format!("PENDING#{CHAT1}")
+    );
+    assert_eq!(
+        keys::requests_of_in(id(RAJ), shared::domain::RequestStatus::Pending),
+        format!("USER#{RAJ}#pending")
+    );
+}
+
+#[tokio::test]
+async fn a_second_accepted_join_adds_to_the_existing_score() {
+    let env = TestEnv::with_demo().await;
+    let api = Api(&env.app);
+    assert_eq!(api.decide(AMY, DEMO_REQUEST, "accepted").await.0, 200);
+    let (_, body) = api.create(RAJ, CHAT2).await;
+    let second = body["request"]["_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.decide(CAT, &second, "accepted").await.0, 200);
+    let score = score(&env, RAJ).await.unwrap();
+    assert_eq!(
+        (
+            score.score.total,
+            score.score.actions["join-group-chat"].count,
+            score.version
+        ),
+        (20, 2, 2)
+    );
+}
