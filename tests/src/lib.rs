@@ -63,6 +63,8 @@ fn start_dynamodb_local() -> String {
         jar = jar_dir.display(),
         parent = std::process::id(),
     );
+    // Deliberately not waited on: the watcher outlives every test and ends on its own.
+    #[allow(clippy::zombie_processes)]
     std::process::Command::new("bash")
         .args(["-c", &script])
         .stdin(Stdio::null())
@@ -127,7 +129,10 @@ impl TestEnv {
 
     /// An app over a store whose table may not exist, for failure tests.
     pub fn over(store: Store) -> Self {
-        shared::telemetry::init();
+        // Handler logs only when asked for: `RUST_LOG=info cargo test`.
+        if std::env::var_os("RUST_LOG").is_some() {
+            shared::telemetry::init();
+        }
         let auth = JwtVerifier::new(&JwtSettings {
             secret: Some(SECRET.into()),
             ..Default::default()
@@ -174,11 +179,13 @@ pub fn rest_event(
         .collect();
     let mut multi_query = serde_json::Map::new();
     for (name, value) in query {
-        multi_query
+        if let Some(values) = multi_query
             .entry(name.to_string())
             .or_insert_with(|| json!([]))
             .as_array_mut()
-            .map(|a| a.push(json!(value)));
+        {
+            values.push(json!(value));
+        }
     }
     let single_query: serde_json::Map<String, Value> = query
         .iter()

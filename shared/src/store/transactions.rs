@@ -15,6 +15,10 @@ use crate::domain::{Admission, JoinRequest, Notification, ObjectId, OutboundEven
 /// DynamoDB's limit on actions in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
+/// A decision writes 5 items besides one per notification, so a request may notify at
+/// most this many admins and still be decidable.
+pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 5;
+
 /// Which condition cancelled a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {
@@ -234,6 +238,14 @@ impl Store {
     /// nothing. Items: 3 + admins (+1 chat condition check).
     pub async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
         let request = plan.request;
+        if plan.notifications.len() > MAX_NOTIFIED_ADMINS {
+            return Err(StoreError::TooLarge(format!(
+                "chat {} has {} active admins; at most {MAX_NOTIFIED_ADMINS} can be notified in one transaction",
+                request.chat,
+                plan.notifications.len()
+            ))
+            .into());
+        }
         let mut tx = Transaction::new(&self.table);
         tx.check(
             &keys::chat(request.chat),

