@@ -48,13 +48,13 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 }
 
 impl App {
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        Ok(Self { store: Self::store_from(config)?, auth: JwtVerifier::from_env()?, settings: Settings::from_env()? })
+    }
+
+    /// The store alone, for the functions that check no tokens.
+    pub fn store_from(config: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
-        let config = aws_config().await;
-        Ok(Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&config), table),
-            auth: JwtVerifier::from_env()?,
-            settings: Settings::from_env()?,
-        })
+        Ok(Store::new(aws_sdk_dynamodb::Client::new(config), table))
     }
 }

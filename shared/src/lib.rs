@@ -8,6 +8,8 @@ pub mod domain;
 pub mod error;
 pub mod fixture;
 pub mod http;
+pub mod publish;
+pub mod push;
 pub mod requests;
 pub mod store;
 pub mod telemetry;

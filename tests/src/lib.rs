@@ -14,8 +14,13 @@ use shared::auth::{JwtSettings, JwtVerifier};
 use shared::domain::ObjectId;
 use shared::fixture::Fixture;
 use shared::store::{Store, TableSpec};
+use shared::publish::Publisher;
+use shared::push::Pusher;
 use shared::App;
 use tokio::sync::OnceCell;
+
+mod fake_aws;
+pub use fake_aws::FakeAws;
 
 pub const SECRET: &str = "test-secret";
 
@@ -96,9 +101,11 @@ pub async fn client(endpoint: &str) -> Client {
     Client::from_conf(config)
 }
 
-/// One test's world: its own table, loaded with a fixture, and an [`App`] over it.
+/// One test's world: its own table, loaded with a fixture, an [`App`] over it, and its
+/// own stand-ins for EventBridge and the API Gateway Management API.
 pub struct TestEnv {
     pub app: App,
+    pub aws: FakeAws,
 }
 
 pub fn demo_fixture() -> Value {
@@ -128,6 +135,7 @@ impl TestEnv {
     }
 
     /// An app over a store whose table may not exist, for failure tests.
+    /// Must run inside a Tokio runtime: it starts the stand-in servers.
     pub fn over(store: Store) -> Self {
         // Handler logs only when asked for: `RUST_LOG=info cargo test`.
         if std::env::var_os("RUST_LOG").is_some() {
@@ -147,6 +155,14 @@ impl TestEnv {
                 auth,
                 settings,
             },
+            aws: FakeAws::start(),
+        }
+    }
+
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            app: &self.app,
+            publisher: &self.aws.publisher,
         }
     }
 
@@ -234,7 +250,10 @@ pub fn parts(response: Response<Body>) -> (u16, Value) {
 }
 
 /// The four REST calls, through their real handlers.
-pub struct Api<'a>(pub &'a App);
+pub struct Api<'a> {
+    pub app: &'a App,
+    pub publisher: &'a Publisher,
+}
 
 impl Api<'_> {
     pub async fn list(&self, user: &str, query: &[(&str, &str)]) -> (u16, Value) {
@@ -245,7 +264,7 @@ impl Api<'_> {
             query,
             None,
         );
-        parts(list_requests::handle(self.0, request_from(&event)).await)
+        parts(list_requests::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn get(&self, user: &str, id: &str) -> (u16, Value) {
@@ -256,7 +275,7 @@ impl Api<'_> {
             &[],
             None,
         );
-        parts(get_request::handle(self.0, request_from(&event)).await)
+        parts(get_request::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn create(&self, user: &str, chat: &str) -> (u16, Value) {
@@ -271,7 +290,7 @@ impl Api<'_> {
             &[],
             body,
         );
-        parts(create_request::handle(self.0, request_from(&event)).await)
+        parts(create_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 
     pub async fn decide(&self, user: &str, id: &str, status: &str) -> (u16, Value) {
@@ -287,6 +306,6 @@ impl Api<'_> {
             &[],
             body,
         );
-        parts(patch_request::handle(self.0, request_from(&event)).await)
+        parts(patch_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 }

@@ -1,7 +1,7 @@
 //! Every row of the contract's REST table, against DynamoDB Local through the real
 //! handlers.
 
-use integration_tests::{parts, request_from, rest_event, token, Api, TestEnv};
+use integration_tests::{parts, request_from, rest_event, token, TestEnv};
 use serde_json::{json, Value};
 use shared::domain::ObjectId;
 use shared::store::keys;
@@ -76,30 +76,6 @@ async fn score(env: &TestEnv, user: &str) -> Option<shared::store::VersionedScor
         .remove(&id(user))
 }
 
-async fn outbox_events(env: &TestEnv) -> Vec<Value> {
-    let output = env
-        .store()
-        .client()
-        .scan()
-        .table_name(env.store().table())
-        .filter_expression("begins_with(PK, :outbox)")
-        .expression_attribute_values(
-            ":outbox",
-            aws_sdk_dynamodb::types::AttributeValue::S("OUTBOX#".into()),
-        )
-        .send()
-        .await
-        .unwrap();
-    output
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|item| {
-            let outbox: Value = serde_dynamo::from_item(item).unwrap();
-            outbox["events"].as_array().cloned().unwrap_or_default()
-        })
-        .collect()
-}
 
 // ---- authentication -------------------------------------------------------------
 
@@ -331,7 +307,7 @@ async fn rs256_verifies_with_the_public_key_and_refuses_hs256_signed_with_it() {
 #[tokio::test]
 async fn creating_returns_the_pending_request_and_notifies_every_active_admin() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     let (status, body) = api.create(SAM, CHAT1).await;
     assert_eq!(status, 201, "{body}");
     let request = &body["request"];
@@ -389,8 +365,7 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
         "a plain member is not told"
     );
 
-    let events: Vec<_> = outbox_events(&env)
-        .await
+    let events: Vec<_> = env.aws.published()
         .into_iter()
         .filter(|e| e["event"] == "chat-join-request" && e["data"]["request"]["_id"] == request_id)
         .collect();
@@ -422,7 +397,7 @@ fn chrono_like(text: &str) -> bool {
 #[tokio::test]
 async fn create_checks_run_in_contract_order() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     assert_error(&api.create(SAM, NO_CHAT).await, 404, "CHAT_NOT_FOUND");
     assert_error(&api.create(SAM, DIRECT).await, 400, "CHAT_NOT_GROUP");
     assert_error(&api.create(SAM, OPEN).await, 400, "CHAT_NOT_RESTRICTED");
@@ -440,7 +415,7 @@ async fn create_checks_run_in_contract_order() {
 #[tokio::test]
 async fn bad_create_bodies_and_ids_are_refused() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     for body in [
         None,
         Some(json!("not json")),
@@ -468,7 +443,7 @@ async fn bad_create_bodies_and_ids_are_refused() {
 #[tokio::test]
 async fn a_user_who_left_may_ask_again_and_a_rejected_user_may_ask_again() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     assert_eq!(api.create(LEA, CHAT1).await.0, 201);
     let (status, _) = api.decide(AMY, DEMO_REQUEST, "rejected").await;
     assert_eq!(status, 200);
@@ -479,7 +454,7 @@ async fn a_user_who_left_may_ask_again_and_a_rejected_user_may_ask_again() {
 #[tokio::test]
 async fn fifty_simultaneous_identical_creates_make_exactly_one_request() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     let results = futures::future::join_all((0..50).map(|_| api.create(SAM, CHAT2))).await;
     let created = results.iter().filter(|r| r.0 == 201).count();
     let pending = results
@@ -509,7 +484,7 @@ async fn fifty_simultaneous_identical_creates_make_exactly_one_request() {
 #[tokio::test]
 async fn get_returns_the_populated_request_to_its_creator_only() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     let (status, body) = api.get(RAJ, DEMO_REQUEST).await;
     assert_eq!(status, 200, "{body}");
     let request = &body["request"];
@@ -550,7 +525,7 @@ async fn get_returns_the_populated_request_to_its_creator_only() {
 #[tokio::test]
 async fn list_pages_newest_first_with_an_exact_count() {
     let env = TestEnv::with_fixture(many_chats_fixture(25)).await;
-    let api = Api(&env.app);
+    let api = env.api();
     let mut created = Vec::new();
     for n in 0..25 {
         let (status, body) = api.create(SAM, &chat_id(n)).await;
@@ -600,7 +575,7 @@ async fn list_pages_newest_first_with_an_exact_count() {
 #[tokio::test]
 async fn list_filters_by_status_and_counts_the_filtered_set() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     assert_eq!(api.create(SAM, CHAT1).await.0, 201);
     let (_, second) = api.create(SAM, CHAT2).await;
     let rejected = second["request"]["_id"].as_str().unwrap();
@@ -630,7 +605,7 @@ async fn list_filters_by_status_and_counts_the_filtered_set() {
 #[tokio::test]
 async fn list_refuses_every_malformed_query() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     for query in [
         vec![("limit", "0")],
         vec![("limit", "101")],
@@ -678,7 +653,7 @@ fn many_chats_fixture(count: usize) -> Value {
 #[tokio::test]
 async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_score() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     let (status, body) = api.decide(BEN, DEMO_REQUEST, "accepted").await;
     assert_eq!(status, 200, "{body}");
     let request = &body["request"];
@@ -714,7 +689,7 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
         "the pending marker is gone"
     );
 
-    let events = outbox_events(&env).await;
+    let events = env.aws.published();
     let accepted = events
         .iter()
         .find(|e| e["event"] == "chat-request-accepted")
@@ -746,7 +721,7 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
 #[tokio::test]
 async fn accepting_a_user_who_left_reactivates_their_entry() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     let (_, body) = api.create(LEA, CHAT1).await;
     let request = body["request"]["_id"].as_str().unwrap().to_owned();
     assert_eq!(api.decide(AMY, &request, "accepted").await.0, 200);
@@ -763,7 +738,7 @@ async fn accepting_a_user_who_left_reactivates_their_entry() {
 #[tokio::test]
 async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     let (status, body) = api.decide(AMY, DEMO_REQUEST, "rejected").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"]["status"], "rejected");
@@ -774,8 +749,7 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
         .all(|n| n["dismissed"] == true));
     assert!(score(&env, RAJ).await.is_none());
     assert!(
-        outbox_events(&env)
-            .await
+        env.aws.published()
             .iter()
             .all(|e| e["event"] == "chat-join-request"),
         "rejection sends no event"
@@ -785,7 +759,7 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
 #[tokio::test]
 async fn patch_checks_run_in_contract_order() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     assert_error(
         &api.decide(AMY, "nope", "accepted").await,
         400,
@@ -838,7 +812,7 @@ async fn patch_checks_run_in_contract_order() {
 #[tokio::test]
 async fn accepting_twice_returns_request_not_pending() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     assert_eq!(api.decide(AMY, DEMO_REQUEST, "accepted").await.0, 200);
     assert_error(
         &api.decide(BEN, DEMO_REQUEST, "accepted").await,
@@ -854,7 +828,7 @@ async fn accepting_twice_returns_request_not_pending() {
 #[tokio::test]
 async fn bad_patch_bodies_are_refused() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     for body in [
         None,
         Some(json!("{")),
@@ -890,7 +864,7 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
         "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-01T00:00:00.000Z", "participants": participants
     }));
     let env = TestEnv::with_fixture(fixture).await;
-    let api = Api(&env.app);
+    let api = env.api();
     let (_, body) = api.create(SAM, big).await;
     let request = body["request"]["_id"].as_str().unwrap().to_owned();
 
@@ -924,8 +898,7 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
         ),
         (10, 1)
     );
-    let accepted = outbox_events(&env)
-        .await
+    let accepted = env.aws.published()
         .into_iter()
         .filter(|e| e["event"] == "chat-request-accepted")
         .count();
@@ -946,7 +919,7 @@ async fn a_storage_failure_is_a_bare_internal_error() {
     let store =
         shared::store::Store::new(integration_tests::client(endpoint).await, "no-such-table");
     let env = TestEnv::over(store);
-    let api = Api(&env.app);
+    let api = env.api();
     for result in [
         api.list(RAJ, &[]).await,
         api.get(RAJ, DEMO_REQUEST).await,
@@ -983,7 +956,7 @@ async fn keys_stay_as_documented() {
 #[tokio::test]
 async fn a_second_accepted_join_adds_to_the_existing_score() {
     let env = TestEnv::with_demo().await;
-    let api = Api(&env.app);
+    let api = env.api();
     assert_eq!(api.decide(AMY, DEMO_REQUEST, "accepted").await.0, 200);
     let (_, body) = api.create(RAJ, CHAT2).await;
     let second = body["request"]["_id"].as_str().unwrap().to_owned();

@@ -68,13 +68,14 @@ fn sample_files() -> Vec<String> {
     files
 }
 
-async fn run(app: &shared::App, file: &str, event: &Value) -> (u16, Value) {
+async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
+    let (app, publisher) = (&env.app, &env.aws.publisher);
     let request = request_from(event);
     let response = match file.split('/').next().unwrap() {
         "list-requests" => list_requests::handle(app, request).await,
         "get-request" => get_request::handle(app, request).await,
-        "create-request" => create_request::handle(app, request).await,
-        "patch-request" => patch_request::handle(app, request).await,
+        "create-request" => create_request::handle(app, publisher, request).await,
+        "patch-request" => patch_request::handle(app, publisher, request).await,
         other => panic!("no handler for events/{other}"),
     };
     parts(response)
@@ -103,7 +104,7 @@ async fn every_rest_sample_event_gets_its_documented_response() {
         .unwrap();
         let text = std::fs::read_to_string(repo_root().join("events").join(&file)).unwrap();
         let event: Value = serde_json::from_str(&text).unwrap();
-        let (status, body) = run(&env.app, &file, &event).await;
+        let (status, body) = run(&env, &file, &event).await;
         let (want_status, want_code) = expectations[file.as_str()];
         assert_eq!(status, want_status, "{file}: {body}");
         if let Some(code) = want_code {

@@ -1,14 +1,18 @@
 //! `POST /requests`: ask to join a restricted group chat.
 
 use lambda_http::{http::StatusCode, Body, Request, Response};
+use shared::publish::{deliver_or_defer, Publisher};
 use shared::{http, requests, App};
 
-pub async fn handle(app: &App, event: Request) -> Response<Body> {
+/// Publishes the committed change's events before answering; a failed publish is
+/// left to the outbox sweeper and never turns the committed change into an error.
+pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let body = http::json_body::<requests::CreateBody>(&event);
     http::respond(app, &event, |caller| async move {
         let chat = shared::domain::ObjectId::parse(&body?.chat)
             .map_err(|_| shared::ApiError::InvalidId)?;
         let committed = requests::create(app, caller, chat).await?;
+        deliver_or_defer(&app.store, publisher, &committed.events).await;
         Ok((
             StatusCode::CREATED,
             serde_json::json!({ "request": committed.value }),

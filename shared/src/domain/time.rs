@@ -5,3 +5,11 @@ use chrono::{SecondsFormat, Utc};
 pub fn now_timestamp() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+pub fn timestamp_seconds_ago(seconds: i64) -> String {
+    (Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn epoch_seconds_in(seconds: i64) -> i64 {
+    Utc::now().timestamp() + seconds
+}

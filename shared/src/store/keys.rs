@@ -65,3 +65,27 @@ pub fn requests_of_in(user: ObjectId, status: RequestStatus) -> String {
 pub fn request_order(created_at: &str, id: ObjectId) -> String {
     format!("REQUEST#{created_at}#{id}")
 }
+
+/// One open WebSocket connection. In GSI1 under its user, so the notifier finds all of
+/// a user's connections with one query; by its own id, so `$disconnect` (which knows
+/// only the id) deletes it with one write.
+pub fn connection(connection_id: &str) -> Key {
+    key(format!("CONN#{connection_id}"), "CONN")
+}
+
+pub fn connection_order(connection_id: &str) -> String {
+    format!("CONN#{connection_id}")
+}
+
+/// GSI1 partition of outbox items not yet published: a sparse index the sweeper reads.
+pub const OUTBOX_INDEX_PARTITION: &str = "OUTBOX";
+
+/// Sort key of an outbox item in GSI1: its creation time first, so the sweeper can ask
+/// for the ones older than a cut-off.
+pub fn outbox_order(created_at: &str, id: ObjectId) -> String {
+    format!("{created_at}#{id}")
+}
+
+/// Sort-key prefixes that keep the entities sharing a GSI1 partition apart.
+pub const REQUEST_ORDER_PREFIX: &str = "REQUEST#";
+pub const CONNECTION_ORDER_PREFIX: &str = "CONN#";

@@ -2,6 +2,7 @@
 //! make the contract's rules hold under concurrency.
 
 pub mod keys;
+mod realtime;
 mod table;
 mod transactions;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Chat, JoinRequest, ObjectId, RequestStatus, Score, User};
 use keys::Key;
 
+pub use realtime::{Connection, OutboxItem};
 pub use table::TableSpec;
 pub use transactions::{CreatePlan, DecisionPlan, Guard, NotificationRef, TxError};
 
@@ -141,9 +143,10 @@ impl Store {
         user: ObjectId,
         status: Option<RequestStatus>,
     ) -> Result<Vec<JoinRequest>, StoreError> {
-        let (index, partition_attribute, partition) = match status {
-            None => (keys::GSI1, keys::GSI1PK, keys::requests_of(user)),
-            Some(status) => (keys::GSI2, keys::GSI2PK, keys::requests_of_in(user, status)),
+        // GSI1 also holds the user's connections, hence the sort-key prefix.
+        let (index, partition_attribute, sort_attribute, partition) = match status {
+            None => (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::requests_of(user)),
+            Some(status) => (keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::requests_of_in(user, status)),
         };
         let mut requests = Vec::new();
         let mut start_key = None;
@@ -153,9 +156,11 @@ impl Store {
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression("#pk = :pk")
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#pk", partition_attribute)
+                .expression_attribute_names("#sk", sort_attribute)
                 .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+                .expression_attribute_values(":prefix", AttributeValue::S(keys::REQUEST_ORDER_PREFIX.into()))
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start_key)
                 .send()

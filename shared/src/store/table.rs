@@ -18,6 +18,7 @@ pub const PENDING: &str = "PendingRequest";
 pub const NOTIFICATION: &str = "Notification";
 pub const SCORE: &str = "Score";
 pub const OUTBOX: &str = "Outbox";
+pub const CONNECTION: &str = "Connection";
 
 pub struct TableSpec;
 

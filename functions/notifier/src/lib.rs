@@ -1,0 +1,35 @@
+//! The EventBridge rule's target: pushes one event to every open connection of its
+//! recipient. Fails the invocation when a connection could not be reached, so the event
+//! is retried and, when retries run out, kept in the dead-letter queue.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use shared::domain::OutboundEvent;
+use shared::push::{PushError, PushReport, Pusher};
+use shared::store::Store;
+use tracing::Instrument;
+
+pub async fn handle(
+    store: &Store,
+    pusher: &Pusher,
+    request_id: &str,
+    event: EventBridgeEvent<OutboundEvent>,
+) -> Result<PushReport, PushError> {
+    let outbound = event.detail;
+    let span = tracing::info_span!(
+        "invocation",
+        request_id,
+        user_id = %outbound.to,
+        event = %outbound.event,
+        event_id = %outbound.id,
+    );
+    async {
+        let result = pusher.push(store, &outbound).await;
+        match &result {
+            Ok(report) => tracing::info!(delivered = report.delivered, gone = report.gone, "pushed"),
+            Err(error) => tracing::error!(%error, "push incomplete"),
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,218 @@
+//! Local stand-ins for the two AWS APIs the real-time path calls, speaking their real
+//! wire protocols, so the unchanged SDK clients reach them by endpoint override:
+//!
+//! - EventBridge `PutEvents` (awsJson1.1, `X-Amz-Target: AWSEvents.PutEvents`);
+//! - the API Gateway Management API (`POST`/`GET`/`DELETE /@connections/{id}`).
+//!
+//! What happens to an event or a message is up to the [`EventSink`] and
+//! [`ConnectionSink`] given: the tests record, the local stack routes.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+/// One `PutEvents` entry, as the SDK sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutEventsEntry {
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub detail_type: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub event_bus_name: Option<String>,
+}
+
+pub trait EventSink: Send + Sync + 'static {
+    /// `Err(reason)` reports the entry as failed, as EventBridge does per entry.
+    fn put(&self, entry: PutEventsEntry) -> Result<(), String>;
+}
+
+pub enum Delivery {
+    Delivered,
+    /// `410 Gone`: the connection is closed.
+    Gone,
+    /// `500`: any other failure, which the caller should retry.
+    Failed,
+}
+
+pub trait ConnectionSink: Send + Sync + 'static {
+    fn post(&self, connection_id: &str, data: Bytes) -> Delivery;
+    /// Whether the connection existed.
+    fn delete(&self, connection_id: &str) -> bool;
+    fn exists(&self, connection_id: &str) -> bool;
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Reply {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// Serves until the listener fails; one task per connection.
+async fn serve<F, Fut>(listener: TcpListener, handler: F)
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Reply> + Send + 'static,
+{
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { return };
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler(request).await) }
+            });
+            if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// EventBridge `PutEvents` on `listener`.
+pub async fn serve_eventbridge(listener: TcpListener, sink: Arc<dyn EventSink>) {
+    serve(listener, move |request: Request<Incoming>| {
+        let sink = sink.clone();
+        async move { put_events(request, sink.as_ref()).await }
+    })
+    .await
+}
+
+async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
+    const JSON: &str = "application/x-amz-json-1.1";
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if target != "AWSEvents.PutEvents" {
+        let body = serde_json::json!({"__type": "UnknownOperationException", "message": target});
+        return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Input {
+        entries: Vec<PutEventsEntry>,
+    }
+    let bytes = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return reply(StatusCode::BAD_REQUEST, JSON, "{}"),
+    };
+    let input: Input = match serde_json::from_slice(&bytes) {
+        Ok(input) => input,
+        Err(error) => {
+            let body = serde_json::json!({"__type": "ValidationException", "message": error.to_string()});
+            return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
+        }
+    };
+    let mut failed = 0;
+    let entries: Vec<serde_json::Value> = input
+        .entries
+        .into_iter()
+        .enumerate()
+        .map(|(n, entry)| match sink.put(entry) {
+            Ok(()) => serde_json::json!({ "EventId": format!("local-{}-{n}", std::process::id()) }),
+            Err(message) => {
+                failed += 1;
+                serde_json::json!({ "ErrorCode": "InternalFailure", "ErrorMessage": message })
+            }
+        })
+        .collect();
+    let body = serde_json::json!({ "FailedEntryCount": failed, "Entries": entries });
+    reply(StatusCode::OK, JSON, body.to_string())
+}
+
+/// The API Gateway Management API on `listener`. Paths may carry a stage prefix
+/// (`/Prod/@connections/{id}`), as the management endpoint in AWS does.
+pub async fn serve_management(listener: TcpListener, sink: Arc<dyn ConnectionSink>) {
+    serve(listener, move |request: Request<Incoming>| {
+        let sink = sink.clone();
+        async move { manage(request, sink.as_ref()).await }
+    })
+    .await
+}
+
+async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply {
+    const JSON: &str = "application/json";
+    let path = request.uri().path().to_owned();
+    let Some((_, encoded)) = path.split_once("/@connections/") else {
+        return reply(StatusCode::NOT_FOUND, JSON, r#"{"message":"Not Found"}"#);
+    };
+    let connection_id = percent_decode(encoded);
+    let gone = || {
+        let mut response = reply(StatusCode::GONE, JSON, r#"{"message":"Gone"}"#);
+        response.headers_mut().insert("x-amzn-errortype", hyper::header::HeaderValue::from_static("GoneException"));
+        response
+    };
+    match *request.method() {
+        Method::POST => {
+            let data = match request.into_body().collect().await {
+                Ok(body) => body.to_bytes(),
+                Err(_) => return reply(StatusCode::BAD_REQUEST, JSON, "{}"),
+            };
+            match sink.post(&connection_id, data) {
+                Delivery::Delivered => reply(StatusCode::OK, JSON, "{}"),
+                Delivery::Gone => gone(),
+                Delivery::Failed => reply(StatusCode::INTERNAL_SERVER_ERROR, JSON, r#"{"message":"Internal server error"}"#),
+            }
+        }
+        Method::DELETE if sink.delete(&connection_id) => reply(StatusCode::NO_CONTENT, JSON, ""),
+        Method::GET if sink.exists(&connection_id) => reply(
+            StatusCode::OK,
+            JSON,
+            serde_json::json!({ "identity": { "sourceIp": "127.0.0.1" } }).to_string(),
+        ),
+        Method::DELETE | Method::GET => gone(),
+        _ => reply(StatusCode::METHOD_NOT_ALLOWED, JSON, r#"{"message":"Method Not Allowed"}"#),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding_keeps_plain_text_and_decodes_escapes() {
+        assert_eq!(super::percent_decode("abc%3D%3d"), "abc==");
+        assert_eq!(super::percent_decode("a%zz%"), "a%zz%");
+    }
+}

@@ -1,0 +1,154 @@
+//! Real HTTP servers standing in for EventBridge and the API Gateway Management API,
+//! recording what reaches them and failing on request, and the SDK clients pointed at
+//! them by endpoint override.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use hyper::body::Bytes;
+use local::{ConnectionSink, Delivery, EventSink, PutEventsEntry};
+use serde_json::{json, Value};
+use shared::domain::OutboundEvent;
+
+use super::{Publisher, Pusher};
+
+pub const BUS: &str = "join-requests-test";
+
+#[derive(Default)]
+pub struct Recorder {
+    pub entries: Mutex<Vec<PutEventsEntry>>,
+    pub fail_publish: std::sync::atomic::AtomicBool,
+    /// Open connections and the messages each received.
+    pub inboxes: Mutex<HashMap<String, Vec<Value>>>,
+    /// Connections that answer 500 (not gone, just failing).
+    pub broken: Mutex<HashSet<String>>,
+}
+
+impl EventSink for Recorder {
+    fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
+        if self.fail_publish.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("injected failure".into());
+        }
+        self.entries.lock().unwrap().push(entry);
+        Ok(())
+    }
+}
+
+impl ConnectionSink for Recorder {
+    fn post(&self, connection_id: &str, data: Bytes) -> Delivery {
+        if self.broken.lock().unwrap().contains(connection_id) {
+            return Delivery::Failed;
+        }
+        match self.inboxes.lock().unwrap().get_mut(connection_id) {
+            Some(inbox) => {
+                inbox.push(serde_json::from_slice(&data).expect("messages are JSON"));
+                Delivery::Delivered
+            }
+            None => Delivery::Gone,
+        }
+    }
+
+    fn delete(&self, connection_id: &str) -> bool {
+        self.inboxes.lock().unwrap().remove(connection_id).is_some()
+    }
+
+    fn exists(&self, connection_id: &str) -> bool {
+        self.inboxes.lock().unwrap().contains_key(connection_id)
+    }
+}
+
+pub struct FakeAws {
+    pub recorder: Arc<Recorder>,
+    pub publisher: Publisher,
+    pub pusher: Pusher,
+}
+
+fn listener() -> (tokio::net::TcpListener, u16) {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    std_listener.set_nonblocking(true).expect("non-blocking");
+    let port = std_listener.local_addr().expect("an address").port();
+    (tokio::net::TcpListener::from_std(std_listener).expect("a tokio listener"), port)
+}
+
+fn credentials() -> aws_sdk_eventbridge::config::Credentials {
+    aws_sdk_eventbridge::config::Credentials::new("local", "local", None, None, "tests")
+}
+
+impl FakeAws {
+    pub fn start() -> Self {
+        let recorder = Arc::new(Recorder::default());
+        let (events_listener, events_port) = listener();
+        let (management_listener, management_port) = listener();
+        tokio::spawn(local::serve_eventbridge(events_listener, recorder.clone()));
+        tokio::spawn(local::serve_management(management_listener, recorder.clone()));
+
+        let events = aws_sdk_eventbridge::config::Builder::new()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+            .credentials_provider(credentials())
+            .endpoint_url(format!("http://127.0.0.1:{events_port}"))
+            .build();
+        let management = aws_sdk_apigatewaymanagement::config::Builder::new()
+            .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
+            .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+            .credentials_provider(credentials())
+            .endpoint_url(format!("http://127.0.0.1:{management_port}/Prod"))
+            .build();
+        Self {
+            recorder,
+            publisher: Publisher::new(aws_sdk_eventbridge::Client::from_conf(events), BUS),
+            pusher: Pusher::new(aws_sdk_apigatewaymanagement::Client::from_conf(management)),
+        }
+    }
+
+    pub fn fail_publishing(&self, fail: bool) {
+        self.recorder.fail_publish.store(fail, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The `detail` of every event published so far, parsed.
+    pub fn published(&self) -> Vec<Value> {
+        self.recorder
+            .entries
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|entry| serde_json::from_str(entry.detail.as_deref().unwrap_or("null")).unwrap())
+            .collect()
+    }
+
+    /// Takes the recorded entries and wraps each as EventBridge delivers it to a target.
+    pub fn take_deliveries(&self) -> Vec<EventBridgeEvent<OutboundEvent>> {
+        let entries = std::mem::take(&mut *self.recorder.entries.lock().unwrap());
+        entries.iter().map(as_delivered).collect()
+    }
+
+    pub fn open(&self, connection_id: &str) {
+        self.recorder.inboxes.lock().unwrap().insert(connection_id.to_owned(), Vec::new());
+    }
+
+    /// The connection vanished: API Gateway now answers 410 for it.
+    pub fn vanish(&self, connection_id: &str) {
+        self.recorder.inboxes.lock().unwrap().remove(connection_id);
+    }
+
+    pub fn inbox(&self, connection_id: &str) -> Vec<Value> {
+        self.recorder.inboxes.lock().unwrap().get(connection_id).cloned().unwrap_or_default()
+    }
+}
+
+/// The envelope EventBridge puts around an entry when it invokes a rule's target.
+pub fn as_delivered(entry: &PutEventsEntry) -> EventBridgeEvent<OutboundEvent> {
+    let envelope = json!({
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": entry.detail_type,
+        "source": entry.source,
+        "account": "123456789012",
+        "time": "2025-09-22T07:31:53Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": serde_json::from_str::<Value>(entry.detail.as_deref().unwrap_or("null")).unwrap(),
+    });
+    serde_json::from_value(envelope).expect("an EventBridge event")
+}
