@@ -57,7 +57,9 @@ fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Repl
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     if let Ok(value) = content_type.parse() {
-        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
     }
     response
 }
@@ -69,7 +71,9 @@ where
     Fut: std::future::Future<Output = Reply> + Send + 'static,
 {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
         let handler = handler.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
@@ -119,7 +123,8 @@ async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
     let input: Input = match serde_json::from_slice(&bytes) {
         Ok(input) => input,
         Err(error) => {
-            let body = serde_json::json!({"__type": "ValidationException", "message": error.to_string()});
+            let body =
+                serde_json::json!({"__type": "ValidationException", "message": error.to_string()});
             return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
         }
     };
@@ -159,7 +164,10 @@ async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply 
     let connection_id = percent_decode(encoded);
     let gone = || {
         let mut response = reply(StatusCode::GONE, JSON, r#"{"message":"Gone"}"#);
-        response.headers_mut().insert("x-amzn-errortype", hyper::header::HeaderValue::from_static("GoneException"));
+        response.headers_mut().insert(
+            "x-amzn-errortype",
+            hyper::header::HeaderValue::from_static("GoneException"),
+        );
         response
     };
     match *request.method() {
@@ -171,7 +179,11 @@ async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply 
             match sink.post(&connection_id, data) {
                 Delivery::Delivered => reply(StatusCode::OK, JSON, "{}"),
                 Delivery::Gone => gone(),
-                Delivery::Failed => reply(StatusCode::INTERNAL_SERVER_ERROR, JSON, r#"{"message":"Internal server error"}"#),
+                Delivery::Failed => reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    JSON,
+                    r#"{"message":"Internal server error"}"#,
+                ),
             }
         }
         Method::DELETE if sink.delete(&connection_id) => reply(StatusCode::NO_CONTENT, JSON, ""),
@@ -181,7 +193,11 @@ async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply 
             serde_json::json!({ "identity": { "sourceIp": "127.0.0.1" } }).to_string(),
         ),
         Method::DELETE | Method::GET => gone(),
-        _ => reply(StatusCode::METHOD_NOT_ALLOWED, JSON, r#"{"message":"Method Not Allowed"}"#),
+        _ => reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            JSON,
+            r#"{"message":"Method Not Allowed"}"#,
+        ),
     }
 }
 

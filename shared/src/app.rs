@@ -49,7 +49,11 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 
 impl App {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(Self { store: Self::store_from(config)?, auth: JwtVerifier::from_env()?, settings: Settings::from_env()? })
+        Ok(Self {
+            store: Self::store_from(config)?,
+            auth: JwtVerifier::from_env()?,
+            settings: Settings::from_env()?,
+        })
     }
 
     /// The store alone, for the functions that check no tokens.

@@ -31,7 +31,11 @@ pub enum PushError {
     /// Some connections could not be reached: the invocation fails so that the event
     /// is retried (and lands in the dead-letter queue when retries run out).
     #[error("{failed} of {total} connections could not be reached; last error: {last_error}")]
-    Undelivered { failed: usize, total: usize, last_error: String },
+    Undelivered {
+        failed: usize,
+        total: usize,
+        last_error: String,
+    },
 }
 
 enum Outcome {
@@ -50,13 +54,21 @@ impl Pusher {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::app::ConfigError> {
         let endpoint = std::env::var("WEBSOCKET_ENDPOINT")
             .map_err(|_| crate::app::ConfigError::Missing("WEBSOCKET_ENDPOINT"))?;
-        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config).endpoint_url(endpoint).build();
-        Ok(Self::new(aws_sdk_apigatewaymanagement::Client::from_conf(conf)))
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config)
+            .endpoint_url(endpoint)
+            .build();
+        Ok(Self::new(aws_sdk_apigatewaymanagement::Client::from_conf(
+            conf,
+        )))
     }
 
     /// Round trips: 1 `Query` for the connections, then one `PostToConnection` per
     /// connection (concurrently), and one `DeleteItem` per connection found gone.
-    pub async fn push(&self, store: &Store, event: &OutboundEvent) -> Result<PushReport, PushError> {
+    pub async fn push(
+        &self,
+        store: &Store,
+        event: &OutboundEvent,
+    ) -> Result<PushReport, PushError> {
         let connections = store.connections_of(event.to).await?;
         let message = event.message().to_string().into_bytes();
         let outcomes: Vec<Outcome> = stream::iter(&connections)
@@ -97,7 +109,11 @@ impl Pusher {
                 .await;
             match result {
                 Ok(_) => return Outcome::Delivered,
-                Err(error) if error.as_service_error().is_some_and(|e| e.is_gone_exception()) => {
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_gone_exception()) =>
+                {
                     tracing::info!(connection = %id, "connection gone; forgetting it");
                     if let Err(error) = store.delete_connection(id).await {
                         // The TTL removes it in at most 2 hours anyway.
@@ -106,7 +122,8 @@ impl Pusher {
                     return Outcome::Gone;
                 }
                 Err(error) => {
-                    last_error = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error).to_string();
+                    last_error = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error)
+                        .to_string();
                     tracing::warn!(connection = %id, attempt, error = %last_error, "post failed");
                     if attempt + 1 < POST_ATTEMPTS {
                         tokio::time::sleep(backoff(attempt + 2)).await;

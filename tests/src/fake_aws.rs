@@ -68,7 +68,10 @@ fn listener() -> (tokio::net::TcpListener, u16) {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     std_listener.set_nonblocking(true).expect("non-blocking");
     let port = std_listener.local_addr().expect("an address").port();
-    (tokio::net::TcpListener::from_std(std_listener).expect("a tokio listener"), port)
+    (
+        tokio::net::TcpListener::from_std(std_listener).expect("a tokio listener"),
+        port,
+    )
 }
 
 fn credentials() -> aws_sdk_eventbridge::config::Credentials {
@@ -81,7 +84,10 @@ impl FakeAws {
         let (events_listener, events_port) = listener();
         let (management_listener, management_port) = listener();
         tokio::spawn(local::serve_eventbridge(events_listener, recorder.clone()));
-        tokio::spawn(local::serve_management(management_listener, recorder.clone()));
+        tokio::spawn(local::serve_management(
+            management_listener,
+            recorder.clone(),
+        ));
 
         let events = aws_sdk_eventbridge::config::Builder::new()
             .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
@@ -91,7 +97,9 @@ impl FakeAws {
             .build();
         let management = aws_sdk_apigatewaymanagement::config::Builder::new()
             .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
-            .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+            .region(aws_sdk_apigatewaymanagement::config::Region::new(
+                "us-east-1",
+            ))
             .credentials_provider(credentials())
             .endpoint_url(format!("http://127.0.0.1:{management_port}/Prod"))
             .build();
@@ -103,7 +111,9 @@ impl FakeAws {
     }
 
     pub fn fail_publishing(&self, fail: bool) {
-        self.recorder.fail_publish.store(fail, std::sync::atomic::Ordering::SeqCst);
+        self.recorder
+            .fail_publish
+            .store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The `detail` of every event published so far, parsed.
@@ -124,7 +134,11 @@ impl FakeAws {
     }
 
     pub fn open(&self, connection_id: &str) {
-        self.recorder.inboxes.lock().unwrap().insert(connection_id.to_owned(), Vec::new());
+        self.recorder
+            .inboxes
+            .lock()
+            .unwrap()
+            .insert(connection_id.to_owned(), Vec::new());
     }
 
     /// The connection vanished: API Gateway now answers 410 for it.
@@ -133,7 +147,13 @@ impl FakeAws {
     }
 
     pub fn inbox(&self, connection_id: &str) -> Vec<Value> {
-        self.recorder.inboxes.lock().unwrap().get(connection_id).cloned().unwrap_or_default()
+        self.recorder
+            .inboxes
+            .lock()
+            .unwrap()
+            .get(connection_id)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 

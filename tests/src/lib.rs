@@ -13,9 +13,9 @@ use shared::app::Settings;
 use shared::auth::{JwtSettings, JwtVerifier};
 use shared::domain::ObjectId;
 use shared::fixture::Fixture;
-use shared::store::{Store, TableSpec};
 use shared::publish::Publisher;
 use shared::push::Pusher;
+use shared::store::{Store, TableSpec};
 use shared::App;
 use tokio::sync::OnceCell;
 

@@ -76,7 +76,6 @@ async fn score(env: &TestEnv, user: &str) -> Option<shared::store::VersionedScor
         .remove(&id(user))
 }
 
-
 // ---- authentication -------------------------------------------------------------
 
 fn sign(header: jsonwebtoken::Header, claims: Value, secret: &[u8]) -> String {
@@ -365,7 +364,9 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
         "a plain member is not told"
     );
 
-    let events: Vec<_> = env.aws.published()
+    let events: Vec<_> = env
+        .aws
+        .published()
         .into_iter()
         .filter(|e| e["event"] == "chat-join-request" && e["data"]["request"]["_id"] == request_id)
         .collect();
@@ -749,7 +750,8 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
         .all(|n| n["dismissed"] == true));
     assert!(score(&env, RAJ).await.is_none());
     assert!(
-        env.aws.published()
+        env.aws
+            .published()
             .iter()
             .all(|e| e["event"] == "chat-join-request"),
         "rejection sends no event"
@@ -898,7 +900,9 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
         ),
         (10, 1)
     );
-    let accepted = env.aws.published()
+    let accepted = env
+        .aws
+        .published()
         .into_iter()
         .filter(|e| e["event"] == "chat-request-accepted")
         .count();

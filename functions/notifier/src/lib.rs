@@ -25,7 +25,9 @@ pub async fn handle(
     async {
         let result = pusher.push(store, &outbound).await;
         match &result {
-            Ok(report) => tracing::info!(delivered = report.delivered, gone = report.gone, "pushed"),
+            Ok(report) => {
+                tracing::info!(delivered = report.delivered, gone = report.gone, "pushed")
+            }
             Err(error) => tracing::error!(%error, "push incomplete"),
         }
         result

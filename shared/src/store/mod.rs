@@ -145,8 +145,18 @@ impl Store {
     ) -> Result<Vec<JoinRequest>, StoreError> {
         // GSI1 also holds the user's connections, hence the sort-key prefix.
         let (index, partition_attribute, sort_attribute, partition) = match status {
-            None => (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::requests_of(user)),
-            Some(status) => (keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::requests_of_in(user, status)),
+            None => (
+                keys::GSI1,
+                keys::GSI1PK,
+                keys::GSI1SK,
+                keys::requests_of(user),
+            ),
+            Some(status) => (
+                keys::GSI2,
+                keys::GSI2PK,
+                keys::GSI2SK,
+                keys::requests_of_in(user, status),
+            ),
         };
         let mut requests = Vec::new();
         let mut start_key = None;
@@ -160,7 +170,10 @@ impl Store {
                 .expression_attribute_names("#pk", partition_attribute)
                 .expression_attribute_names("#sk", sort_attribute)
                 .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(keys::REQUEST_ORDER_PREFIX.into()))
+                .expression_attribute_values(
+                    ":prefix",
+                    AttributeValue::S(keys::REQUEST_ORDER_PREFIX.into()),
+                )
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start_key)
                 .send()

@@ -204,7 +204,7 @@ impl<'t> Transaction<'t> {
             created_at: &'a str,
         }
         // Keyed by the first event's id: unique, and stable if the write is retried.
-        let item = encode(
+        let mut item = encode(
             &keys::outbox(first.id),
             table::OUTBOX,
             &Outbox {
@@ -212,6 +212,9 @@ impl<'t> Transaction<'t> {
                 created_at: now,
             },
         )?;
+        // In the sparse outbox partition of GSI1 until published and deleted.
+        item.insert(keys::GSI1PK.into(), s(keys::OUTBOX_INDEX_PARTITION));
+        item.insert(keys::GSI1SK.into(), s(keys::outbox_order(now, first.id)));
         self.put(item, Some(("attribute_not_exists(PK)", Guard::FreshItem)))
     }
 }
