@@ -209,6 +209,11 @@ async fn acceptance_tells_the_requester_and_updates_their_score() {
     let (_, body) = api.create(SAM, CHAT1).await;
     let request_id = body["request"]["_id"].as_str().unwrap().to_owned();
     route_published(&env).await;
+    let (_, listed) = api.list(SAM, &[]).await;
+    assert_eq!(
+        listed["count"], 1,
+        "connections share GSI1 with requests and never show as requests"
+    );
     assert_eq!(api.decide(AMY, &request_id, "accepted").await.0, 200);
     route_published(&env).await;
 
