@@ -1,22 +1,20 @@
 #!/usr/bin/env bash
-# The local stack: DynamoDB Local on $DYNAMODB_PORT (reused if one already answers),
-# the table, the fixture ($SEED_FILE, default fixtures/demo.json), a token per user.
-# Stops DynamoDB Local (if it started it) on Ctrl-C.
+# The local stack, on one machine, no AWS account: DynamoDB Local (reused if one already
+# answers on $DYNAMODB_PORT), the table and fixture ($SEED_FILE), and the service's own
+# handlers behind local REST ($REST_PORT), WebSocket + Management API ($WS_PORT) and
+# EventBridge ($EVENTS_PORT) endpoints. Ctrl-C stops all of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 export DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 export AWS_ENDPOINT_URL_DYNAMODB="${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:$DYNAMODB_PORT}"
-export TABLE_NAME="${TABLE_NAME:-join-requests}"
-export JWT_SECRET="${JWT_SECRET:-local-development-secret}"
-export SEED_FILE="${SEED_FILE:-fixtures/demo.json}"
 
+echo "stack: building"
 cargo build --quiet --package tools
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-dynamodb_pid=""
 if port_open "$DYNAMODB_PORT"; then
   echo "stack: reusing DynamoDB Local at $AWS_ENDPOINT_URL_DYNAMODB"
 else
@@ -24,18 +22,15 @@ else
   java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
     -inMemory -sharedDb -port "$DYNAMODB_PORT" >.dynamodb-local.log 2>&1 &
   dynamodb_pid=$!
-  trap 'kill $dynamodb_pid 2>/dev/null; wait $dynamodb_pid 2>/dev/null; echo "stack: stopped"' EXIT
-  trap 'exit 0' INT TERM
+  # Background jobs of a script ignore Ctrl-C, so stop DynamoDB Local on the way out.
+  trap 'kill $dynamodb_pid 2>/dev/null; wait $dynamodb_pid 2>/dev/null; echo "stack: DynamoDB Local stopped"' EXIT
   for _ in $(seq 1 120); do
     port_open "$DYNAMODB_PORT" && break
     sleep 0.25
   done
+  port_open "$DYNAMODB_PORT" || { echo "stack: DynamoDB Local did not start; see .dynamodb-local.log" >&2; exit 1; }
   echo "stack: DynamoDB Local at $AWS_ENDPOINT_URL_DYNAMODB (in memory)"
 fi
 
-./target/debug/dev seed "$SEED_FILE"
-
-if [ -n "$dynamodb_pid" ]; then
-  echo "stack: running; Ctrl-C stops DynamoDB Local"
-  wait "$dynamodb_pid"
-fi
+trap - INT
+./target/debug/dev stack || true

@@ -51,15 +51,13 @@ pub trait ConnectionSink: Send + Sync + 'static {
     fn exists(&self, connection_id: &str) -> bool;
 }
 
-type Reply = Response<Full<Bytes>>;
+pub type Reply = Response<Full<Bytes>>;
 
-fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Reply {
+pub fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Reply {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
     if let Ok(value) = content_type.parse() {
-        response
-            .headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, value);
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
     }
     response
 }
@@ -80,9 +78,8 @@ where
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(request).await) }
             });
-            if let Err(error) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
+            if let Err(error) =
+                hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
             {
                 tracing::debug!(%error, "connection ended with an error");
             }
@@ -101,12 +98,7 @@ pub async fn serve_eventbridge(listener: TcpListener, sink: Arc<dyn EventSink>) 
 
 async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
     const JSON: &str = "application/x-amz-json-1.1";
-    let target = request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     if target != "AWSEvents.PutEvents" {
         let body = serde_json::json!({"__type": "UnknownOperationException", "message": target});
         return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
@@ -123,8 +115,7 @@ async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
     let input: Input = match serde_json::from_slice(&bytes) {
         Ok(input) => input,
         Err(error) => {
-            let body =
-                serde_json::json!({"__type": "ValidationException", "message": error.to_string()});
+            let body = serde_json::json!({"__type": "ValidationException", "message": error.to_string()});
             return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
         }
     };
@@ -155,7 +146,9 @@ pub async fn serve_management(listener: TcpListener, sink: Arc<dyn ConnectionSin
     .await
 }
 
-async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply {
+/// One Management API call; the local stack serves it beside its WebSocket upgrades,
+/// on one port, as API Gateway does on one host.
+pub async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply {
     const JSON: &str = "application/json";
     let path = request.uri().path().to_owned();
     let Some((_, encoded)) = path.split_once("/@connections/") else {
@@ -164,10 +157,7 @@ async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply 
     let connection_id = percent_decode(encoded);
     let gone = || {
         let mut response = reply(StatusCode::GONE, JSON, r#"{"message":"Gone"}"#);
-        response.headers_mut().insert(
-            "x-amzn-errortype",
-            hyper::header::HeaderValue::from_static("GoneException"),
-        );
+        response.headers_mut().insert("x-amzn-errortype", hyper::header::HeaderValue::from_static("GoneException"));
         response
     };
     match *request.method() {
@@ -179,25 +169,17 @@ async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply 
             match sink.post(&connection_id, data) {
                 Delivery::Delivered => reply(StatusCode::OK, JSON, "{}"),
                 Delivery::Gone => gone(),
-                Delivery::Failed => reply(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    JSON,
-                    r#"{"message":"Internal server error"}"#,
-                ),
+                Delivery::Failed => {
+                    reply(StatusCode::INTERNAL_SERVER_ERROR, JSON, r#"{"message":"Internal server error"}"#)
+                }
             }
         }
         Method::DELETE if sink.delete(&connection_id) => reply(StatusCode::NO_CONTENT, JSON, ""),
-        Method::GET if sink.exists(&connection_id) => reply(
-            StatusCode::OK,
-            JSON,
-            serde_json::json!({ "identity": { "sourceIp": "127.0.0.1" } }).to_string(),
-        ),
+        Method::GET if sink.exists(&connection_id) => {
+            reply(StatusCode::OK, JSON, serde_json::json!({ "identity": { "sourceIp": "127.0.0.1" } }).to_string())
+        }
         Method::DELETE | Method::GET => gone(),
-        _ => reply(
-            StatusCode::METHOD_NOT_ALLOWED,
-            JSON,
-            r#"{"message":"Method Not Allowed"}"#,
-        ),
+        _ => reply(StatusCode::METHOD_NOT_ALLOWED, JSON, r#"{"message":"Method Not Allowed"}"#),
     }
 }
 

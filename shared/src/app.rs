@@ -30,14 +30,9 @@ impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         let join_group_chat_points = match std::env::var("JOIN_GROUP_CHAT_POINTS") {
             Err(_) => DEFAULT_JOIN_POINTS,
-            Ok(value) => value.parse().map_err(|_| ConfigError::Invalid {
-                name: "JOIN_GROUP_CHAT_POINTS",
-                value,
-            })?,
+            Ok(value) => value.parse().map_err(|_| ConfigError::Invalid { name: "JOIN_GROUP_CHAT_POINTS", value })?,
         };
-        Ok(Self {
-            join_group_chat_points,
-        })
+        Ok(Self { join_group_chat_points })
     }
 }
 
@@ -49,11 +44,7 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 
 impl App {
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(Self {
-            store: Self::store_from(config)?,
-            auth: JwtVerifier::from_env()?,
-            settings: Settings::from_env()?,
-        })
+        Ok(Self { store: Self::store_from(config)?, auth: JwtVerifier::from_env()?, settings: Settings::from_env()? })
     }
 
     /// The store alone, for the functions that check no tokens.

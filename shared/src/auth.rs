@@ -42,11 +42,7 @@ pub struct JwtSettings {
 
 impl JwtSettings {
     pub fn from_env() -> Self {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|value: &String| !value.is_empty())
-        };
+        let var = |name| std::env::var(name).ok().filter(|value: &String| !value.is_empty());
         Self {
             secret: var("JWT_SECRET"),
             public_key_pem: var("JWT_PUBLIC_KEY"),
@@ -68,14 +64,10 @@ struct IdClaims {
 impl JwtVerifier {
     pub fn new(settings: &JwtSettings) -> Result<Self, AuthConfigError> {
         let (key, algorithm) = match (&settings.public_key_pem, &settings.secret) {
-            (Some(pem), _) => (
-                DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(AuthConfigError::BadPublicKey)?,
-                Algorithm::RS256,
-            ),
-            (None, Some(secret)) => (
-                DecodingKey::from_secret(secret.as_bytes()),
-                Algorithm::HS256,
-            ),
+            (Some(pem), _) => {
+                (DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(AuthConfigError::BadPublicKey)?, Algorithm::RS256)
+            }
+            (None, Some(secret)) => (DecodingKey::from_secret(secret.as_bytes()), Algorithm::HS256),
             (None, None) => return Err(AuthConfigError::NoKey),
         };
         let mut validation = Validation::new(algorithm);
@@ -113,23 +105,14 @@ impl JwtVerifier {
     pub fn authenticate_token(&self, token: &str) -> Result<ObjectId, AuthError> {
         let claims = decode::<IdClaims>(token, &self.key, &self.validation)?.claims;
         // The first claim present decides: a malformed `sub` is not rescued by `id`.
-        let id = [claims.sub, claims.underscore_id, claims.id]
-            .into_iter()
-            .flatten()
-            .next()
-            .ok_or(AuthError::NoUserId)?;
-        id.as_str()
-            .and_then(|text| ObjectId::parse(text).ok())
-            .ok_or(AuthError::NoUserId)
+        let id =
+            [claims.sub, claims.underscore_id, claims.id].into_iter().flatten().next().ok_or(AuthError::NoUserId)?;
+        id.as_str().and_then(|text| ObjectId::parse(text).ok()).ok_or(AuthError::NoUserId)
     }
 }
 
 /// Mints HS256 tokens: the local stack's `token` command and the tests use it.
-pub fn mint_hs256(
-    secret: &str,
-    user: &str,
-    ttl_seconds: u64,
-) -> Result<String, jsonwebtoken::errors::Error> {
+pub fn mint_hs256(secret: &str, user: &str, ttl_seconds: u64) -> Result<String, jsonwebtoken::errors::Error> {
     let exp = jsonwebtoken::get_current_timestamp() + ttl_seconds;
     let claims = serde_json::json!({ "sub": user, "exp": exp });
     jsonwebtoken::encode(

@@ -66,10 +66,7 @@ impl FixtureChat {
         for participant in self.participants {
             let user = participant.user;
             if participants.insert(user, participant).is_some() {
-                return Err(FixtureError::DuplicateParticipant {
-                    chat: self.id,
-                    user,
-                });
+                return Err(FixtureError::DuplicateParticipant { chat: self.id, user });
             }
         }
         Ok(Chat {
@@ -98,11 +95,7 @@ impl Fixture {
     /// requests that do not exist yet (so loading twice is harmless).
     pub async fn load(self, store: &Store) -> Result<(usize, usize), FixtureError> {
         TableSpec::ensure(store.client(), store.table()).await?;
-        let chats = self
-            .chats
-            .into_iter()
-            .map(FixtureChat::into_chat)
-            .collect::<Result<Vec<_>, _>>()?;
+        let chats = self.chats.into_iter().map(FixtureChat::into_chat).collect::<Result<Vec<_>, _>>()?;
         store.put_fixture(&self.users, &chats).await?;
         for request in self.requests {
             if store.request(request.id).await?.is_some() {
@@ -110,10 +103,7 @@ impl Fixture {
             }
             requests::create_with_id(store, request.id, request.user, request.chat)
                 .await
-                .map_err(|reason| FixtureError::Request {
-                    id: request.id,
-                    reason,
-                })?;
+                .map_err(|reason| FixtureError::Request { id: request.id, reason })?;
         }
         Ok((self.users.len(), chats.len()))
     }

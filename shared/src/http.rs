@@ -44,9 +44,7 @@ where
                 Ok(text) => json_response(status, text),
                 Err(error) => {
                     tracing::error!(%error, "response did not serialize");
-                    error_response(&ApiError::Internal(crate::store::StoreError::TooLarge(
-                        error.to_string(),
-                    )))
+                    error_response(&ApiError::Internal(crate::store::StoreError::TooLarge(error.to_string())))
                 }
             },
             Err(error) => error_response(&error),
@@ -59,13 +57,8 @@ where
 }
 
 fn authenticate(app: &App, event: &Request) -> Result<ObjectId, ApiError> {
-    let header = event
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    app.auth
-        .authenticate_header(header)
-        .map_err(ApiError::Unauthorized)
+    let header = event.headers().get(AUTHORIZATION).and_then(|value| value.to_str().ok());
+    app.auth.authenticate_header(header).map_err(ApiError::Unauthorized)
 }
 
 /// API Gateway's request id when there is one (it ties our logs to API Gateway's),
@@ -75,11 +68,7 @@ fn request_id(event: &Request) -> String {
         Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
         _ => None,
     }
-    .or_else(|| {
-        event
-            .lambda_context_ref()
-            .map(|context| context.request_id.clone())
-    })
+    .or_else(|| event.lambda_context_ref().map(|context| context.request_id.clone()))
     .unwrap_or_default()
 }
 
@@ -96,9 +85,7 @@ fn error_response(error: &ApiError) -> Response<Body> {
 fn json_response(status: StatusCode, text: String) -> Response<Body> {
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -111,9 +98,7 @@ pub fn path_id(event: &Request) -> Result<ObjectId, ApiError> {
 
 pub fn page_query(event: &Request) -> Result<PageQuery, ApiError> {
     let parameters = event.query_string_parameters();
-    Ok(PageQuery::parse(|name| {
-        parameters.all(name).unwrap_or_default()
-    })?)
+    Ok(PageQuery::parse(|name| parameters.all(name).unwrap_or_default())?)
 }
 
 /// A JSON object body of type `T`. Anything else (no body, not JSON, wrong shape) is
@@ -123,6 +108,5 @@ pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::InvalidBody("a JSON body is required".into()));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|error| ApiError::InvalidBody(format!("invalid body: {error}")))
+    serde_json::from_slice(bytes).map_err(|error| ApiError::InvalidBody(format!("invalid body: {error}")))
 }

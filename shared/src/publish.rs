@@ -17,11 +17,7 @@ pub enum PublishError {
     #[error("EventBridge PutEvents failed: {0}")]
     Call(String),
     #[error("EventBridge refused {failed} of {total} entries: {reason}")]
-    Entries {
-        failed: usize,
-        total: usize,
-        reason: String,
-    },
+    Entries { failed: usize, total: usize, reason: String },
     #[error("an event did not serialize: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -34,17 +30,13 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
-        Self {
-            client,
-            bus: bus.into(),
-        }
+        Self { client, bus: bus.into() }
     }
 
     /// `EVENT_BUS_NAME`; `AWS_ENDPOINT_URL_EVENTBRIDGE` (read by the SDK) points the
     /// client at a local stand-in.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::app::ConfigError> {
-        let bus = std::env::var("EVENT_BUS_NAME")
-            .map_err(|_| crate::app::ConfigError::Missing("EVENT_BUS_NAME"))?;
+        let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| crate::app::ConfigError::Missing("EVENT_BUS_NAME"))?;
         Ok(Self::new(aws_sdk_eventbridge::Client::new(config), bus))
     }
 
@@ -52,10 +44,7 @@ impl Publisher {
     /// calls of 10 sent together. Succeeds only if every entry was accepted.
     pub async fn publish(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
         let calls = events.chunks(ENTRIES_PER_CALL).map(|chunk| self.put(chunk));
-        join_all(calls)
-            .await
-            .into_iter()
-            .collect::<Result<Vec<()>, _>>()?;
+        join_all(calls).await.into_iter().collect::<Result<Vec<()>, _>>()?;
         Ok(())
     }
 
@@ -77,21 +66,12 @@ impl Publisher {
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|e| {
-                PublishError::Call(aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string())
-            })?;
+            .map_err(|e| PublishError::Call(aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string()))?;
         let failed = output.failed_entry_count() as usize;
         if failed > 0 {
-            let reason = output
-                .entries()
-                .iter()
-                .find_map(|entry| entry.error_message().map(str::to_owned))
-                .unwrap_or_default();
-            return Err(PublishError::Entries {
-                failed,
-                total: events.len(),
-                reason,
-            });
+            let reason =
+                output.entries().iter().find_map(|entry| entry.error_message().map(str::to_owned)).unwrap_or_default();
+            return Err(PublishError::Entries { failed, total: events.len(), reason });
         }
         Ok(())
     }
@@ -108,11 +88,7 @@ pub enum DeliverError {
 /// Publishes the events of one committed change and removes their outbox item. On
 /// failure the item stays and [`drain`] publishes it later; the caller only logs.
 /// Round trips: 1 `PutEvents` per 10 events (sent together) + 1 `DeleteItem`.
-pub async fn deliver(
-    store: &Store,
-    publisher: &Publisher,
-    events: &[OutboundEvent],
-) -> Result<(), DeliverError> {
+pub async fn deliver(store: &Store, publisher: &Publisher, events: &[OutboundEvent]) -> Result<(), DeliverError> {
     let Some(first) = events.first() else {
         return Ok(());
     };
@@ -142,11 +118,7 @@ pub struct DrainReport {
 
 /// Publishes every outbox item older than `min_age_seconds`. An item that fails again
 /// stays for the next run; the others still go.
-pub async fn drain(
-    store: &Store,
-    publisher: &Publisher,
-    min_age_seconds: i64,
-) -> Result<DrainReport, StoreError> {
+pub async fn drain(store: &Store, publisher: &Publisher, min_age_seconds: i64) -> Result<DrainReport, StoreError> {
     let cutoff = timestamp_seconds_ago(min_age_seconds);
     let mut report = DrainReport::default();
     loop {

@@ -31,11 +31,7 @@ pub enum PushError {
     /// Some connections could not be reached: the invocation fails so that the event
     /// is retried (and lands in the dead-letter queue when retries run out).
     #[error("{failed} of {total} connections could not be reached; last error: {last_error}")]
-    Undelivered {
-        failed: usize,
-        total: usize,
-        last_error: String,
-    },
+    Undelivered { failed: usize, total: usize, last_error: String },
 }
 
 enum Outcome {
@@ -52,30 +48,21 @@ impl Pusher {
     /// `WEBSOCKET_ENDPOINT` is the management endpoint,
     /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` in AWS.
     pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::app::ConfigError> {
-        let endpoint = std::env::var("WEBSOCKET_ENDPOINT")
-            .map_err(|_| crate::app::ConfigError::Missing("WEBSOCKET_ENDPOINT"))?;
-        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config)
-            .endpoint_url(endpoint)
-            .build();
-        Ok(Self::new(aws_sdk_apigatewaymanagement::Client::from_conf(
-            conf,
-        )))
+        let endpoint =
+            std::env::var("WEBSOCKET_ENDPOINT").map_err(|_| crate::app::ConfigError::Missing("WEBSOCKET_ENDPOINT"))?;
+        let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config).endpoint_url(endpoint).build();
+        Ok(Self::new(aws_sdk_apigatewaymanagement::Client::from_conf(conf)))
     }
 
     /// Round trips: 1 `Query` for the connections, then one `PostToConnection` per
     /// connection (concurrently), and one `DeleteItem` per connection found gone.
-    pub async fn push(
-        &self,
-        store: &Store,
-        event: &OutboundEvent,
-    ) -> Result<PushReport, PushError> {
+    pub async fn push(&self, store: &Store, event: &OutboundEvent) -> Result<PushReport, PushError> {
         let connections = store.connections_of(event.to).await?;
         let message = event.message().to_string().into_bytes();
-        let outcomes: Vec<Outcome> = stream::iter(&connections)
-            .map(|connection| self.post(store, connection, &message))
-            .buffer_unordered(MAX_CONCURRENT_POSTS)
-            .collect()
-            .await;
+        // Built eagerly so the stream holds plain futures, which keeps the whole push
+        // `Send` for spawning (a lazy closure here trips a higher-ranked lifetime bound).
+        let posts: Vec<_> = connections.iter().map(|connection| self.post(store, connection, &message)).collect();
+        let outcomes: Vec<Outcome> = stream::iter(posts).buffer_unordered(MAX_CONCURRENT_POSTS).collect().await;
 
         let mut report = PushReport::default();
         let mut failures = Vec::new();
@@ -88,11 +75,9 @@ impl Pusher {
         }
         match failures.pop() {
             None => Ok(report),
-            Some(last_error) => Err(PushError::Undelivered {
-                failed: failures.len() + 1,
-                total: connections.len(),
-                last_error,
-            }),
+            Some(last_error) => {
+                Err(PushError::Undelivered { failed: failures.len() + 1, total: connections.len(), last_error })
+            }
         }
     }
 
@@ -100,20 +85,11 @@ impl Pusher {
         let id = &connection.connection_id;
         let mut last_error = String::new();
         for attempt in 0..POST_ATTEMPTS {
-            let result = self
-                .client
-                .post_to_connection()
-                .connection_id(id)
-                .data(Blob::new(message.to_vec()))
-                .send()
-                .await;
+            let result =
+                self.client.post_to_connection().connection_id(id).data(Blob::new(message.to_vec())).send().await;
             match result {
                 Ok(_) => return Outcome::Delivered,
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_gone_exception()) =>
-                {
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_gone_exception()) => {
                     tracing::info!(connection = %id, "connection gone; forgetting it");
                     if let Err(error) = store.delete_connection(id).await {
                         // The TTL removes it in at most 2 hours anyway.
@@ -122,8 +98,7 @@ impl Pusher {
                     return Outcome::Gone;
                 }
                 Err(error) => {
-                    last_error = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error)
-                        .to_string();
+                    last_error = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error).to_string();
                     tracing::warn!(connection = %id, attempt, error = %last_error, "post failed");
                     if attempt + 1 < POST_ATTEMPTS {
                         tokio::time::sleep(backoff(attempt + 2)).await;

@@ -7,13 +7,10 @@ use crate::app::App;
 use crate::domain::score::JOIN_GROUP_CHAT;
 use crate::domain::time::now_timestamp;
 use crate::domain::{
-    Chat, Decision, JoinRequest, Notification, ObjectId, OutboundEvent, PageQuery,
-    PopulatedRequest, User,
+    Chat, Decision, JoinRequest, Notification, ObjectId, OutboundEvent, PageQuery, PopulatedRequest, User,
 };
 use crate::error::ApiError;
-use crate::store::{
-    backoff, CreatePlan, DecisionPlan, Guard, Lookup, Store, StoreError, TxError, VersionedScore,
-};
+use crate::store::{backoff, CreatePlan, DecisionPlan, Guard, Lookup, Store, StoreError, TxError, VersionedScore};
 
 /// How often a call re-reads and re-plans after losing a race that does not decide its
 /// outcome (a chat or score changed meanwhile, or DynamoDB reported a conflict).
@@ -50,23 +47,14 @@ pub async fn list(app: &App, caller: ObjectId, query: PageQuery) -> Result<Reque
     let count = all.len();
     let page = &all[query.window(count)];
     if page.is_empty() {
-        return Ok(RequestPage {
-            requests: Vec::new(),
-            count,
-        });
+        return Ok(RequestPage { requests: Vec::new(), count });
     }
-    let lookup = Lookup {
-        users: vec![caller],
-        chats: page.iter().map(|r| r.chat).collect(),
-        scores: Vec::new(),
-    };
+    let lookup = Lookup { users: vec![caller], chats: page.iter().map(|r| r.chat).collect(), scores: Vec::new() };
     let loaded = app.store.load(&lookup).await?;
     let user = loaded.users.get(&caller);
     let requests = page
         .iter()
-        .map(|request| {
-            PopulatedRequest::new(request, user, loaded.chats.get(&request.chat), caller)
-        })
+        .map(|request| PopulatedRequest::new(request, user, loaded.chats.get(&request.chat), caller))
         .collect();
     Ok(RequestPage { requests, count })
 }
@@ -74,39 +62,19 @@ pub async fn list(app: &App, caller: ObjectId, query: PageQuery) -> Result<Reque
 /// `GET /requests/{id}`. Round trips: 2 (the request, then its chat and user together);
 /// the chat's id is only known from the request.
 pub async fn get(app: &App, caller: ObjectId, id: ObjectId) -> Result<PopulatedRequest, ApiError> {
-    let stored = app
-        .store
-        .request(id)
-        .await?
-        .ok_or(ApiError::RequestNotFound)?;
+    let stored = app.store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
     let request = stored.request;
     if request.user != caller {
         // Someone else's request is indistinguishable from a missing one.
         return Err(ApiError::RequestNotFound);
     }
-    let loaded = app
-        .store
-        .load(&Lookup {
-            users: vec![caller],
-            chats: vec![request.chat],
-            scores: Vec::new(),
-        })
-        .await?;
-    Ok(PopulatedRequest::new(
-        &request,
-        loaded.users.get(&caller),
-        loaded.chats.get(&request.chat),
-        caller,
-    ))
+    let loaded = app.store.load(&Lookup { users: vec![caller], chats: vec![request.chat], scores: Vec::new() }).await?;
+    Ok(PopulatedRequest::new(&request, loaded.users.get(&caller), loaded.chats.get(&request.chat), caller))
 }
 
 /// `POST /requests`. Round trips: 2 (chat and caller together, then one transaction),
 /// more only when a race forces a re-read.
-pub async fn create(
-    app: &App,
-    caller: ObjectId,
-    chat_id: ObjectId,
-) -> Result<Committed<JoinRequest>, ApiError> {
+pub async fn create(app: &App, caller: ObjectId, chat_id: ObjectId) -> Result<Committed<JoinRequest>, ApiError> {
     create_with_id(&app.store, ObjectId::generate(), caller, chat_id).await
 }
 
@@ -119,38 +87,19 @@ pub async fn create_with_id(
     chat_id: ObjectId,
 ) -> Result<Committed<JoinRequest>, ApiError> {
     for attempt in 0..MAX_ATTEMPTS {
-        let loaded = store
-            .load(&Lookup {
-                users: vec![caller],
-                chats: vec![chat_id],
-                scores: Vec::new(),
-            })
-            .await?;
+        let loaded = store.load(&Lookup { users: vec![caller], chats: vec![chat_id], scores: Vec::new() }).await?;
         let chat = loaded.chats.get(&chat_id).ok_or(ApiError::ChatNotFound)?;
         chat.check_joinable_by(caller)?;
 
         let now = now_timestamp();
         let request = JoinRequest::new_pending(id, caller, chat_id, &now);
-        let notifications: Vec<Notification> = chat
-            .active_admins()
-            .map(|admin| Notification::of_request(admin, &request))
-            .collect();
+        let notifications: Vec<Notification> =
+            chat.active_admins().map(|admin| Notification::of_request(admin, &request)).collect();
         let events = join_request_events(&request, loaded.users.get(&caller), chat, &notifications);
-        let plan = CreatePlan {
-            request: &request,
-            notifications: &notifications,
-            events: &events,
-        };
+        let plan = CreatePlan { request: &request, notifications: &notifications, events: &events };
         match store.commit_create(&plan).await {
-            Ok(()) => {
-                return Ok(Committed {
-                    value: request,
-                    events,
-                })
-            }
-            Err(TxError::Failed(Guard::PendingMarker)) => {
-                return Err(ApiError::RequestAlreadyPending)
-            }
+            Ok(()) => return Ok(Committed { value: request, events }),
+            Err(TxError::Failed(Guard::PendingMarker)) => return Err(ApiError::RequestAlreadyPending),
             Err(TxError::Failed(Guard::ChatState) | TxError::Conflict) => {
                 tracing::info!(attempt, "create lost a race; reading again");
                 tokio::time::sleep(backoff(attempt)).await;
@@ -171,8 +120,7 @@ fn join_request_events(
     notifications
         .iter()
         .map(|notification| {
-            let populated =
-                PopulatedRequest::new(request, requester, Some(chat), notification.user);
+            let populated = PopulatedRequest::new(request, requester, Some(chat), notification.user);
             OutboundEvent::join_requested(&populated, notification)
         })
         .collect()
@@ -188,31 +136,13 @@ pub async fn decide(
     decision: Decision,
 ) -> Result<Committed<PopulatedRequest>, ApiError> {
     for attempt in 0..MAX_ATTEMPTS {
-        let stored = app
-            .store
-            .request(id)
-            .await?
-            .ok_or(ApiError::RequestNotFound)?;
+        let stored = app.store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
         let request = stored.request;
         let requester = request.user;
-        let scores = if decision == Decision::Accepted {
-            vec![requester]
-        } else {
-            Vec::new()
-        };
-        let loaded = app
-            .store
-            .load(&Lookup {
-                users: vec![requester],
-                chats: vec![request.chat],
-                scores,
-            })
-            .await?;
+        let scores = if decision == Decision::Accepted { vec![requester] } else { Vec::new() };
+        let loaded = app.store.load(&Lookup { users: vec![requester], chats: vec![request.chat], scores }).await?;
         // A chat the rest of the app deleted has no members, so nobody may decide.
-        let chat = loaded
-            .chats
-            .get(&request.chat)
-            .ok_or(ApiError::NotChatMember)?;
+        let chat = loaded.chats.get(&request.chat).ok_or(ApiError::NotChatMember)?;
         chat.check_decider(caller)?;
         if request.status != crate::domain::RequestStatus::Pending {
             return Err(ApiError::RequestNotPending);
@@ -234,26 +164,19 @@ pub async fn decide(
                         .counted(JOIN_GROUP_CHAT, app.settings.join_group_chat_points),
                     version: read.map_or(1, |s| s.version + 1),
                 };
-                let for_requester =
-                    PopulatedRequest::new(&decided, user, Some(&chat_after), requester);
+                let for_requester = PopulatedRequest::new(&decided, user, Some(&chat_after), requester);
                 let events = vec![
                     OutboundEvent::request_accepted(&for_requester, &chat_after),
                     OutboundEvent::score_updated(requester, &score.score, JOIN_GROUP_CHAT),
                 ];
-                (
-                    Some((admission, score, read.map(|s| s.version))),
-                    events,
-                    chat_after,
-                )
+                (Some((admission, score, read.map(|s| s.version))), events, chat_after)
             }
         };
         let plan = DecisionPlan {
             decided: &decided,
             notified: &stored.notified,
             decider: caller,
-            admission: outcome
-                .as_ref()
-                .map(|(admission, score, version)| (admission, score, *version)),
+            admission: outcome.as_ref().map(|(admission, score, version)| (admission, score, *version)),
             events: &events,
         };
         match app.store.commit_decision(&plan).await {
@@ -274,9 +197,6 @@ pub async fn decide(
 }
 
 fn unexpected(guard: Guard) -> ApiError {
-    StoreError::Sdk {
-        operation: "TransactWriteItems",
-        message: format!("unexpected condition failure: {guard:?}"),
-    }
-    .into()
+    StoreError::Sdk { operation: "TransactWriteItems", message: format!("unexpected condition failure: {guard:?}") }
+        .into()
 }

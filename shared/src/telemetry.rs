@@ -8,13 +8,7 @@ pub fn init() {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // `try_init` because tests and the local stack may have installed one already.
     let _ = if in_lambda {
-        builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .without_time()
-            .with_ansi(false)
-            .try_init()
+        builder.json().with_current_span(true).with_span_list(false).without_time().with_ansi(false).try_init()
     } else {
         builder.with_target(false).try_init()
     };

@@ -68,14 +68,32 @@ fn listener() -> (tokio::net::TcpListener, u16) {
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     std_listener.set_nonblocking(true).expect("non-blocking");
     let port = std_listener.local_addr().expect("an address").port();
-    (
-        tokio::net::TcpListener::from_std(std_listener).expect("a tokio listener"),
-        port,
-    )
+    (tokio::net::TcpListener::from_std(std_listener).expect("a tokio listener"), port)
 }
 
 fn credentials() -> aws_sdk_eventbridge::config::Credentials {
     aws_sdk_eventbridge::config::Credentials::new("local", "local", None, None, "tests")
+}
+
+/// The production [`Publisher`] and [`Pusher`], their SDK clients pointed at local
+/// EventBridge and Management API endpoints.
+pub fn clients(events_port: u16, management_port: u16) -> (Publisher, Pusher) {
+    let events = aws_sdk_eventbridge::config::Builder::new()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+        .credentials_provider(credentials())
+        .endpoint_url(format!("http://127.0.0.1:{events_port}"))
+        .build();
+    let management = aws_sdk_apigatewaymanagement::config::Builder::new()
+        .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
+        .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
+        .credentials_provider(credentials())
+        .endpoint_url(format!("http://127.0.0.1:{management_port}/Prod"))
+        .build();
+    (
+        Publisher::new(aws_sdk_eventbridge::Client::from_conf(events), BUS),
+        Pusher::new(aws_sdk_apigatewaymanagement::Client::from_conf(management)),
+    )
 }
 
 impl FakeAws {
@@ -84,36 +102,14 @@ impl FakeAws {
         let (events_listener, events_port) = listener();
         let (management_listener, management_port) = listener();
         tokio::spawn(local::serve_eventbridge(events_listener, recorder.clone()));
-        tokio::spawn(local::serve_management(
-            management_listener,
-            recorder.clone(),
-        ));
+        tokio::spawn(local::serve_management(management_listener, recorder.clone()));
 
-        let events = aws_sdk_eventbridge::config::Builder::new()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-            .credentials_provider(credentials())
-            .endpoint_url(format!("http://127.0.0.1:{events_port}"))
-            .build();
-        let management = aws_sdk_apigatewaymanagement::config::Builder::new()
-            .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
-            .region(aws_sdk_apigatewaymanagement::config::Region::new(
-                "us-east-1",
-            ))
-            .credentials_provider(credentials())
-            .endpoint_url(format!("http://127.0.0.1:{management_port}/Prod"))
-            .build();
-        Self {
-            recorder,
-            publisher: Publisher::new(aws_sdk_eventbridge::Client::from_conf(events), BUS),
-            pusher: Pusher::new(aws_sdk_apigatewaymanagement::Client::from_conf(management)),
-        }
+        let (publisher, pusher) = clients(events_port, management_port);
+        Self { recorder, publisher, pusher }
     }
 
     pub fn fail_publishing(&self, fail: bool) {
-        self.recorder
-            .fail_publish
-            .store(fail, std::sync::atomic::Ordering::SeqCst);
+        self.recorder.fail_publish.store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The `detail` of every event published so far, parsed.
@@ -134,11 +130,7 @@ impl FakeAws {
     }
 
     pub fn open(&self, connection_id: &str) {
-        self.recorder
-            .inboxes
-            .lock()
-            .unwrap()
-            .insert(connection_id.to_owned(), Vec::new());
+        self.recorder.inboxes.lock().unwrap().insert(connection_id.to_owned(), Vec::new());
     }
 
     /// The connection vanished: API Gateway now answers 410 for it.
@@ -147,13 +139,7 @@ impl FakeAws {
     }
 
     pub fn inbox(&self, connection_id: &str) -> Vec<Value> {
-        self.recorder
-            .inboxes
-            .lock()
-            .unwrap()
-            .get(connection_id)
-            .cloned()
-            .unwrap_or_default()
+        self.recorder.inboxes.lock().unwrap().get(connection_id).cloned().unwrap_or_default()
     }
 }
 

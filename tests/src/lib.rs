@@ -20,7 +20,7 @@ use shared::App;
 use tokio::sync::OnceCell;
 
 mod fake_aws;
-pub use fake_aws::FakeAws;
+pub use fake_aws::{clients, FakeAws};
 
 pub const SECRET: &str = "test-secret";
 
@@ -94,9 +94,7 @@ pub async fn client(endpoint: &str) -> Client {
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "tests",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
         .build();
     Client::from_conf(config)
 }
@@ -109,8 +107,7 @@ pub struct TestEnv {
 }
 
 pub fn demo_fixture() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("fixtures/demo.json"))
-        .expect("fixtures/demo.json");
+    let text = std::fs::read_to_string(repo_root().join("fixtures/demo.json")).expect("fixtures/demo.json");
     serde_json::from_str(&text).expect("demo fixture is JSON")
 }
 
@@ -123,14 +120,8 @@ impl TestEnv {
         let endpoint = dynamodb_endpoint().await;
         let table = format!("test-{}", ObjectId::generate());
         let store = Store::new(client(endpoint).await, table);
-        TableSpec::ensure(store.client(), store.table())
-            .await
-            .expect("create table");
-        Fixture::parse(&fixture.to_string())
-            .expect("fixture parses")
-            .load(&store)
-            .await
-            .expect("fixture loads");
+        TableSpec::ensure(store.client(), store.table()).await.expect("create table");
+        Fixture::parse(&fixture.to_string()).expect("fixture parses").load(&store).await.expect("fixture loads");
         Self::over(store)
     }
 
@@ -141,29 +132,14 @@ impl TestEnv {
         if std::env::var_os("RUST_LOG").is_some() {
             shared::telemetry::init();
         }
-        let auth = JwtVerifier::new(&JwtSettings {
-            secret: Some(SECRET.into()),
-            ..Default::default()
-        })
-        .expect("verifier");
-        let settings = Settings {
-            join_group_chat_points: 10,
-        };
-        Self {
-            app: App {
-                store,
-                auth,
-                settings,
-            },
-            aws: FakeAws::start(),
-        }
+        let auth =
+            JwtVerifier::new(&JwtSettings { secret: Some(SECRET.into()), ..Default::default() }).expect("verifier");
+        let settings = Settings { join_group_chat_points: 10 };
+        Self { app: App { store, auth, settings }, aws: FakeAws::start() }
     }
 
     pub fn api(&self) -> Api<'_> {
-        Api {
-            app: &self.app,
-            publisher: &self.aws.publisher,
-        }
+        Api { app: &self.app, publisher: &self.aws.publisher }
     }
 
     pub fn store(&self) -> &Store {
@@ -176,37 +152,21 @@ pub fn token(user: &str) -> String {
 }
 
 /// An API Gateway REST (v1 proxy) event, as API Gateway would send it.
-pub fn rest_event(
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    query: &[(&str, &str)],
-    body: Option<Value>,
-) -> Value {
+pub fn rest_event(method: &str, path: &str, auth: Option<&str>, query: &[(&str, &str)], body: Option<Value>) -> Value {
     let mut headers = json!({ "Content-Type": "application/json", "Host": "api.example.com" });
     if let Some(auth) = auth {
         headers["Authorization"] = json!(auth);
     }
-    let multi_headers: serde_json::Map<String, Value> = headers
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), json!([v])))
-        .collect();
+    let multi_headers: serde_json::Map<String, Value> =
+        headers.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), json!([v]))).collect();
     let mut multi_query = serde_json::Map::new();
     for (name, value) in query {
-        if let Some(values) = multi_query
-            .entry(name.to_string())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
+        if let Some(values) = multi_query.entry(name.to_string()).or_insert_with(|| json!([])).as_array_mut() {
             values.push(json!(value));
         }
     }
-    let single_query: serde_json::Map<String, Value> = query
-        .iter()
-        .map(|(name, value)| (name.to_string(), json!(value)))
-        .collect();
+    let single_query: serde_json::Map<String, Value> =
+        query.iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
     let id = path.strip_prefix("/requests/");
     json!({
         "resource": if id.is_some() { "/requests/{id}" } else { "/requests" },
@@ -257,24 +217,12 @@ pub struct Api<'a> {
 
 impl Api<'_> {
     pub async fn list(&self, user: &str, query: &[(&str, &str)]) -> (u16, Value) {
-        let event = rest_event(
-            "GET",
-            "/requests",
-            Some(&format!("Bearer {}", token(user))),
-            query,
-            None,
-        );
+        let event = rest_event("GET", "/requests", Some(&format!("Bearer {}", token(user))), query, None);
         parts(list_requests::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn get(&self, user: &str, id: &str) -> (u16, Value) {
-        let event = rest_event(
-            "GET",
-            &format!("/requests/{id}"),
-            Some(&format!("Bearer {}", token(user))),
-            &[],
-            None,
-        );
+        let event = rest_event("GET", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], None);
         parts(get_request::handle(self.app, request_from(&event)).await)
     }
 
@@ -283,29 +231,17 @@ impl Api<'_> {
     }
 
     pub async fn create_raw(&self, user: &str, body: Option<Value>) -> (u16, Value) {
-        let event = rest_event(
-            "POST",
-            "/requests",
-            Some(&format!("Bearer {}", token(user))),
-            &[],
-            body,
-        );
+        let event = rest_event("POST", "/requests", Some(&format!("Bearer {}", token(user))), &[], body);
         parts(create_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 
     pub async fn decide(&self, user: &str, id: &str, status: &str) -> (u16, Value) {
-        self.decide_raw(user, id, Some(json!({ "status": status })))
-            .await
+        self.decide_raw(user, id, Some(json!({ "status": status }))).await
     }
 
     pub async fn decide_raw(&self, user: &str, id: &str, body: Option<Value>) -> (u16, Value) {
-        let event = rest_event(
-            "PATCH",
-            &format!("/requests/{id}"),
-            Some(&format!("Bearer {}", token(user))),
-            &[],
-            body,
-        );
+        let event =
+            rest_event("PATCH", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], body);
         parts(patch_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 }

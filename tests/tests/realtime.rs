@@ -35,11 +35,8 @@ fn connect_event(connection_id: &str, token: Option<&str>) -> ApiGatewayWebsocke
 
 /// A WebSocket client connecting: `$connect` runs, and API Gateway keeps the socket.
 async fn connect(env: &TestEnv, user: &str, connection_id: &str) {
-    let response = ws_connect::handle(
-        &env.app,
-        connect_event(connection_id, Some(&integration_tests::token(user))),
-    )
-    .await;
+    let response =
+        ws_connect::handle(&env.app, connect_event(connection_id, Some(&integration_tests::token(user)))).await;
     assert_eq!(response.status_code, 200);
     env.aws.open(connection_id);
 }
@@ -49,15 +46,8 @@ async fn route_published(env: &TestEnv) -> Vec<shared::push::PushReport> {
     let mut reports = Vec::new();
     for delivery in env.aws.take_deliveries() {
         assert_eq!(delivery.source, "join-requests");
-        assert_eq!(
-            delivery.detail_type, delivery.detail.event,
-            "the rule matches on detail-type"
-        );
-        reports.push(
-            notifier::handle(env.store(), &env.aws.pusher, "test", delivery)
-                .await
-                .unwrap(),
-        );
+        assert_eq!(delivery.detail_type, delivery.detail.event, "the rule matches on detail-type");
+        reports.push(notifier::handle(env.store(), &env.aws.pusher, "test", delivery).await.unwrap());
     }
     reports
 }
@@ -71,22 +61,13 @@ async fn connect_stores_the_connection_and_refuses_bad_tokens() {
     let env = TestEnv::with_demo().await;
     connect(&env, AMY, "amy-phone").await;
     connect(&env, AMY, "amy-laptop").await;
-    let mut ids: Vec<String> = env
-        .store()
-        .connections_of(id(AMY))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.connection_id)
-        .collect();
+    let mut ids: Vec<String> =
+        env.store().connections_of(id(AMY)).await.unwrap().into_iter().map(|c| c.connection_id).collect();
     ids.sort();
     assert_eq!(ids, ["amy-laptop", "amy-phone"]);
     let stored = &env.store().connections_of(id(AMY)).await.unwrap()[0];
     let two_hours = epoch_seconds_in(2 * 3600);
-    assert!(
-        (two_hours - 5..=two_hours).contains(&stored.ttl),
-        "TTL matches API Gateway's 2-hour limit"
-    );
+    assert!((two_hours - 5..=two_hours).contains(&stored.ttl), "TTL matches API Gateway's 2-hour limit");
 
     for token in [None, Some("not.a.token"), Some("")] {
         let response = ws_connect::handle(&env.app, connect_event("intruder", token)).await;
@@ -98,20 +79,8 @@ async fn connect_stores_the_connection_and_refuses_bad_tokens() {
         &jsonwebtoken::EncodingKey::from_secret(integration_tests::SECRET.as_bytes()),
     )
     .unwrap();
-    assert_eq!(
-        ws_connect::handle(&env.app, connect_event("intruder", Some(&past)))
-            .await
-            .status_code,
-        401
-    );
-    assert!(
-        env.store()
-            .connections_of(id(SAM))
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing stored for refused connections"
-    );
+    assert_eq!(ws_connect::handle(&env.app, connect_event("intruder", Some(&past))).await.status_code, 401);
+    assert!(env.store().connections_of(id(SAM)).await.unwrap().is_empty(), "nothing stored for refused connections");
 }
 
 #[tokio::test]
@@ -121,26 +90,11 @@ async fn disconnect_forgets_the_connection() {
     connect(&env, AMY, "amy-laptop").await;
     let mut event = connect_event("amy-phone", None);
     event.request_context.route_key = Some("$disconnect".into());
-    assert_eq!(
-        ws_disconnect::handle(env.store(), event.clone())
-            .await
-            .status_code,
-        200
-    );
-    let left: Vec<_> = env
-        .store()
-        .connections_of(id(AMY))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.connection_id)
-        .collect();
+    assert_eq!(ws_disconnect::handle(env.store(), event.clone()).await.status_code, 200);
+    let left: Vec<_> =
+        env.store().connections_of(id(AMY)).await.unwrap().into_iter().map(|c| c.connection_id).collect();
     assert_eq!(left, ["amy-laptop"]);
-    assert_eq!(
-        ws_disconnect::handle(env.store(), event).await.status_code,
-        200,
-        "a second disconnect is harmless"
-    );
+    assert_eq!(ws_disconnect::handle(env.store(), event).await.status_code, 200, "a second disconnect is harmless");
 }
 
 #[tokio::test]
@@ -169,10 +123,7 @@ async fn a_join_request_reaches_every_connection_of_every_active_admin_and_nobod
         let inbox = env.aws.inbox(connection);
         assert_eq!(inbox.len(), 1, "{connection}: {inbox:?}");
         let message = &inbox[0];
-        assert_eq!(
-            message.as_object().unwrap().keys().collect::<Vec<_>>(),
-            ["data", "event", "id"]
-        );
+        assert_eq!(message.as_object().unwrap().keys().collect::<Vec<_>>(), ["id", "event", "data"]);
         assert_eq!(message["event"], "chat-join-request");
         assert!(ObjectId::parse(message["id"].as_str().unwrap()).is_ok());
         assert_eq!(message["data"]["request"], expected_request, "{connection}");
@@ -190,10 +141,7 @@ async fn a_join_request_reaches_every_connection_of_every_active_admin_and_nobod
         env.aws.inbox("amy-laptop")[0]["id"],
         "one message per recipient, on all their connections"
     );
-    assert_ne!(
-        env.aws.inbox("amy-phone")[0]["id"],
-        env.aws.inbox("ben-phone")[0]["id"]
-    );
+    assert_ne!(env.aws.inbox("amy-phone")[0]["id"], env.aws.inbox("ben-phone")[0]["id"]);
     for connection in ["cat-phone", "dan-phone", "sam-phone"] {
         assert!(env.aws.inbox(connection).is_empty(), "{connection}");
     }
@@ -210,10 +158,7 @@ async fn acceptance_tells_the_requester_and_updates_their_score() {
     let request_id = body["request"]["_id"].as_str().unwrap().to_owned();
     route_published(&env).await;
     let (_, listed) = api.list(SAM, &[]).await;
-    assert_eq!(
-        listed["count"], 1,
-        "connections share GSI1 with requests and never show as requests"
-    );
+    assert_eq!(listed["count"], 1, "connections share GSI1 with requests and never show as requests");
     assert_eq!(api.decide(AMY, &request_id, "accepted").await.0, 200);
     route_published(&env).await;
 
@@ -222,39 +167,23 @@ async fn acceptance_tells_the_requester_and_updates_their_score() {
         let inbox = env.aws.inbox(connection);
         assert_eq!(inbox.len(), 2, "{connection}: {inbox:?}");
         let accepted = events_named(&inbox, "chat-request-accepted")[0];
-        assert_eq!(
-            accepted["data"]["request"], fetched["request"],
-            "populated for the requester"
-        );
+        assert_eq!(accepted["data"]["request"], fetched["request"], "populated for the requester");
         let chat = &accepted["data"]["chat"];
         assert_eq!(chat, &fetched["request"]["chat"]);
         assert_eq!(chat["areYouAdmin"], false);
-        assert!(chat["participants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["user"] == SAM && p.get("leftAt").is_none()));
+        assert!(chat["participants"].as_array().unwrap().iter().any(|p| p["user"] == SAM && p.get("leftAt").is_none()));
         let scored = events_named(&inbox, "score-updated")[0];
         assert_eq!(
             scored["data"],
             json!({"score": {"total": 10, "actions": {"join-group-chat": {"count": 1, "points": 10}}}, "action": "join-group-chat"})
         );
     }
-    assert_eq!(
-        env.aws.inbox("amy-phone").len(),
-        1,
-        "the admin got only the join request"
-    );
+    assert_eq!(env.aws.inbox("amy-phone").len(), 1, "the admin got only the join request");
 
     // Rejection tells nobody.
     let (_, second) = api.create(SAM, "65b000000000000000000002").await;
     route_published(&env).await;
-    assert_eq!(
-        api.decide(CAT, second["request"]["_id"].as_str().unwrap(), "rejected")
-            .await
-            .0,
-        200
-    );
+    assert_eq!(api.decide(CAT, second["request"]["_id"].as_str().unwrap(), "rejected").await.0, 200);
     assert!(env.aws.take_deliveries().is_empty());
 }
 
@@ -266,19 +195,10 @@ async fn a_vanished_connection_is_forgotten_on_the_next_push() {
     env.aws.vanish("amy-laptop");
     assert_eq!(env.api().create(SAM, CHAT1).await.0, 201);
     let reports = route_published(&env).await;
-    let amy = reports
-        .iter()
-        .find(|r| r.gone == 1)
-        .expect("one push found a gone connection");
+    let amy = reports.iter().find(|r| r.gone == 1).expect("one push found a gone connection");
     assert_eq!(amy.delivered, 1);
-    let left: Vec<_> = env
-        .store()
-        .connections_of(id(AMY))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.connection_id)
-        .collect();
+    let left: Vec<_> =
+        env.store().connections_of(id(AMY)).await.unwrap().into_iter().map(|c| c.connection_id).collect();
     assert_eq!(left, ["amy-phone"]);
     assert_eq!(env.aws.inbox("amy-phone").len(), 1);
 }
@@ -288,42 +208,14 @@ async fn a_failing_connection_fails_the_invocation_so_eventbridge_retries() {
     let env = TestEnv::with_demo().await;
     connect(&env, AMY, "amy-phone").await;
     connect(&env, AMY, "amy-broken").await;
-    env.aws
-        .recorder
-        .broken
-        .lock()
-        .unwrap()
-        .insert("amy-broken".into());
+    env.aws.recorder.broken.lock().unwrap().insert("amy-broken".into());
     assert_eq!(env.api().create(SAM, CHAT1).await.0, 201);
     let deliveries = env.aws.take_deliveries();
-    let to_amy = deliveries
-        .into_iter()
-        .find(|d| d.detail.to == id(AMY))
-        .unwrap();
-    let error = notifier::handle(env.store(), &env.aws.pusher, "test", to_amy)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            shared::push::PushError::Undelivered {
-                failed: 1,
-                total: 2,
-                ..
-            }
-        ),
-        "{error}"
-    );
-    assert_eq!(
-        env.aws.inbox("amy-phone").len(),
-        1,
-        "the healthy connection still got it"
-    );
-    assert_eq!(
-        env.store().connections_of(id(AMY)).await.unwrap().len(),
-        2,
-        "a failing connection is not forgotten"
-    );
+    let to_amy = deliveries.into_iter().find(|d| d.detail.to == id(AMY)).unwrap();
+    let error = notifier::handle(env.store(), &env.aws.pusher, "test", to_amy).await.unwrap_err();
+    assert!(matches!(error, shared::push::PushError::Undelivered { failed: 1, total: 2, .. }), "{error}");
+    assert_eq!(env.aws.inbox("amy-phone").len(), 1, "the healthy connection still got it");
+    assert_eq!(env.store().connections_of(id(AMY)).await.unwrap().len(), 2, "a failing connection is not forgotten");
 }
 
 #[tokio::test]
@@ -331,58 +223,36 @@ async fn a_failed_publish_keeps_the_call_successful_and_the_sweeper_delivers_lat
     let env = TestEnv::with_demo().await;
     connect(&env, AMY, "amy-phone").await;
     // The fixture's demo request was created without publishing; deliver it first.
-    outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test")
-        .await
-        .unwrap();
+    outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test").await.unwrap();
     env.aws.take_deliveries();
     env.aws.fail_publishing(true);
     let (status, body) = env.api().create(SAM, CHAT1).await;
     assert_eq!(status, 201, "{body}");
     assert!(env.aws.published().is_empty());
     assert_eq!(
-        env.store()
-            .outbox_before(&now_timestamp_plus_a_minute(), 100)
-            .await
-            .unwrap()
-            .len(),
+        env.store().outbox_before(&now_timestamp_plus_a_minute(), 100).await.unwrap().len(),
         1,
         "the events wait in the outbox"
     );
 
     // Too young for the sweeper's default age: left alone.
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 30, "test")
-        .await
-        .unwrap();
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 30, "test").await.unwrap();
     assert_eq!(report, shared::publish::DrainReport::default());
 
     // EventBridge still failing: the item stays.
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test")
-        .await
-        .unwrap();
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test").await.unwrap();
     assert_eq!((report.published, report.failed), (0, 1));
 
     env.aws.fail_publishing(false);
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test")
-        .await
-        .unwrap();
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test").await.unwrap();
     assert_eq!((report.published, report.failed), (1, 0));
     route_published(&env).await;
     let inbox = env.aws.inbox("amy-phone");
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0]["data"]["request"]["_id"], body["request"]["_id"]);
-    assert!(env
-        .store()
-        .outbox_before(&now_timestamp_plus_a_minute(), 100)
-        .await
-        .unwrap()
-        .is_empty());
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test")
-        .await
-        .unwrap();
-    assert_eq!(
-        report.published, 0,
-        "nothing is published twice once delivered"
-    );
+    assert!(env.store().outbox_before(&now_timestamp_plus_a_minute(), 100).await.unwrap().is_empty());
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test").await.unwrap();
+    assert_eq!(report.published, 0, "nothing is published twice once delivered");
 }
 
 fn now_timestamp_plus_a_minute() -> String {
@@ -394,24 +264,14 @@ async fn a_duplicate_event_is_harmless() {
     let env = TestEnv::with_demo().await;
     connect(&env, AMY, "amy-phone").await;
     assert_eq!(env.api().create(SAM, CHAT1).await.0, 201);
-    let delivery = env
-        .aws
-        .take_deliveries()
-        .into_iter()
-        .find(|d| d.detail.to == id(AMY))
-        .unwrap();
+    let delivery = env.aws.take_deliveries().into_iter().find(|d| d.detail.to == id(AMY)).unwrap();
     for _ in 0..2 {
-        let report = notifier::handle(env.store(), &env.aws.pusher, "test", delivery.clone())
-            .await
-            .unwrap();
+        let report = notifier::handle(env.store(), &env.aws.pusher, "test", delivery.clone()).await.unwrap();
         assert_eq!(report.delivered, 1);
     }
     let inbox = env.aws.inbox("amy-phone");
     assert_eq!(inbox.len(), 2);
-    assert_eq!(
-        inbox[0], inbox[1],
-        "the same message with the same id: the client drops the second"
-    );
+    assert_eq!(inbox[0], inbox[1], "the same message with the same id: the client drops the second");
     assert_eq!(env.store().connections_of(id(AMY)).await.unwrap().len(), 1);
 }
 
@@ -427,67 +287,39 @@ async fn a_recipient_without_connections_is_not_an_error() {
 // ---- sample events ------------------------------------------------------------------
 
 fn sample(path: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(repo_root().join("events").join(path)).unwrap())
-        .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(repo_root().join("events").join(path)).unwrap()).unwrap()
 }
 
 fn local_env_auth(env: &mut TestEnv) {
     use shared::auth::{JwtSettings, JwtVerifier};
-    env.app.auth = JwtVerifier::new(&JwtSettings {
-        secret: Some("local-development-secret".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    env.app.auth =
+        JwtVerifier::new(&JwtSettings { secret: Some("local-development-secret".into()), ..Default::default() })
+            .unwrap();
 }
 
 #[tokio::test]
 async fn websocket_sample_events_get_their_documented_responses() {
     let mut env = TestEnv::with_demo().await;
     local_env_auth(&mut env);
-    for (file, status) in [
-        ("ws-connect/ok.json", 200),
-        ("ws-connect/bad-token.json", 401),
-        ("ws-connect/no-token.json", 401),
-    ] {
+    for (file, status) in
+        [("ws-connect/ok.json", 200), ("ws-connect/bad-token.json", 401), ("ws-connect/no-token.json", 401)]
+    {
         let event = serde_json::from_value(sample(file)).unwrap();
-        assert_eq!(
-            ws_connect::handle(&env.app, event).await.status_code,
-            status,
-            "{file}"
-        );
+        assert_eq!(ws_connect::handle(&env.app, event).await.status_code, status, "{file}");
     }
     let connections = env.store().connections_of(id(AMY)).await.unwrap();
-    assert_eq!(
-        connections
-            .iter()
-            .map(|c| c.connection_id.as_str())
-            .collect::<Vec<_>>(),
-        ["Zx1sample0Amy="]
-    );
+    assert_eq!(connections.iter().map(|c| c.connection_id.as_str()).collect::<Vec<_>>(), ["Zx1sample0Amy="]);
     let event = serde_json::from_value(sample("ws-disconnect/ok.json")).unwrap();
-    assert_eq!(
-        ws_disconnect::handle(env.store(), event).await.status_code,
-        200
-    );
-    assert!(env
-        .store()
-        .connections_of(id(AMY))
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(ws_disconnect::handle(env.store(), event).await.status_code, 200);
+    assert!(env.store().connections_of(id(AMY)).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn notifier_sample_events_reach_their_recipients_connections() {
     let env = TestEnv::with_demo().await;
-    let files = [
-        "notifier/chat-join-request.json",
-        "notifier/chat-request-accepted.json",
-        "notifier/score-updated.json",
-    ];
-    let on_disk = std::fs::read_dir(repo_root().join("events/notifier"))
-        .unwrap()
-        .count();
+    let files =
+        ["notifier/chat-join-request.json", "notifier/chat-request-accepted.json", "notifier/score-updated.json"];
+    let on_disk = std::fs::read_dir(repo_root().join("events/notifier")).unwrap().count();
     assert_eq!(on_disk, files.len(), "every notifier sample is listed here");
     for file in files {
         let event: aws_lambda_events::eventbridge::EventBridgeEvent<shared::domain::OutboundEvent> =
@@ -504,9 +336,7 @@ async fn notifier_sample_events_reach_their_recipients_connections() {
             .unwrap();
         env.aws.open(&connection_id);
         let expected = event.detail.message();
-        let report = notifier::handle(env.store(), &env.aws.pusher, "test", event)
-            .await
-            .unwrap();
+        let report = notifier::handle(env.store(), &env.aws.pusher, "test", event).await.unwrap();
         assert_eq!(report.delivered, 1, "{file}");
         assert_eq!(env.aws.inbox(&connection_id), vec![expected], "{file}");
         env.store().delete_connection(&connection_id).await.unwrap();

@@ -23,11 +23,7 @@ const DEMO_REQUEST: &str = "65d000000000000000000001";
 fn assert_error(result: &(u16, Value), status: u16, code: &str) {
     assert_eq!(result.0, status, "{:?}", result.1);
     assert_eq!(result.1["code"], code, "{:?}", result.1);
-    assert!(
-        result.1["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{:?}",
-        result.1
-    );
+    assert!(result.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", result.1);
 }
 
 fn id(text: &str) -> ObjectId {
@@ -50,41 +46,19 @@ async fn notifications_of(env: &TestEnv, admin: &str) -> Vec<Value> {
 }
 
 async fn chat(env: &TestEnv, chat: &str) -> shared::domain::Chat {
-    let lookup = shared::store::Lookup {
-        chats: vec![id(chat)],
-        ..Default::default()
-    };
-    env.store()
-        .load(&lookup)
-        .await
-        .unwrap()
-        .chats
-        .remove(&id(chat))
-        .unwrap()
+    let lookup = shared::store::Lookup { chats: vec![id(chat)], ..Default::default() };
+    env.store().load(&lookup).await.unwrap().chats.remove(&id(chat)).unwrap()
 }
 
 async fn score(env: &TestEnv, user: &str) -> Option<shared::store::VersionedScore> {
-    let lookup = shared::store::Lookup {
-        scores: vec![id(user)],
-        ..Default::default()
-    };
-    env.store()
-        .load(&lookup)
-        .await
-        .unwrap()
-        .scores
-        .remove(&id(user))
+    let lookup = shared::store::Lookup { scores: vec![id(user)], ..Default::default() };
+    env.store().load(&lookup).await.unwrap().scores.remove(&id(user))
 }
 
 // ---- authentication -------------------------------------------------------------
 
 fn sign(header: jsonwebtoken::Header, claims: Value, secret: &[u8]) -> String {
-    jsonwebtoken::encode(
-        &header,
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret),
-    )
-    .unwrap()
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(secret)).unwrap()
 }
 
 fn exp(offset: i64) -> i64 {
@@ -108,11 +82,7 @@ async fn every_kind_of_bad_credentials_is_unauthorized() {
             write!(out, "{v}").unwrap();
             base64_url(&out)
         };
-        format!(
-            "{}.{}.",
-            b64(json!({"alg": "none", "typ": "JWT"})),
-            b64(json!({"sub": RAJ, "exp": exp(3600)}))
-        )
+        format!("{}.{}.", b64(json!({"alg": "none", "typ": "JWT"})), b64(json!({"sub": RAJ, "exp": exp(3600)})))
     };
     let cases: Vec<(&str, Option<String>)> = vec![
         ("no header", None),
@@ -120,14 +90,7 @@ async fn every_kind_of_bad_credentials_is_unauthorized() {
         ("no scheme", Some(token(RAJ))),
         (
             "bad signature",
-            Some(format!(
-                "Bearer {}",
-                sign(
-                    hs256.clone(),
-                    json!({"sub": RAJ, "exp": exp(3600)}),
-                    b"other"
-                )
-            )),
+            Some(format!("Bearer {}", sign(hs256.clone(), json!({"sub": RAJ, "exp": exp(3600)}), b"other"))),
         ),
         (
             "HS512 instead of HS256",
@@ -141,62 +104,26 @@ async fn every_kind_of_bad_credentials_is_unauthorized() {
             )),
         ),
         ("alg none", Some(format!("Bearer {unsigned}"))),
-        (
-            "expired",
-            Some(format!(
-                "Bearer {}",
-                sign(
-                    hs256.clone(),
-                    json!({"sub": RAJ, "exp": exp(-3600)}),
-                    secret
-                )
-            )),
-        ),
-        (
-            "no exp",
-            Some(format!(
-                "Bearer {}",
-                sign(hs256.clone(), json!({"sub": RAJ}), secret)
-            )),
-        ),
+        ("expired", Some(format!("Bearer {}", sign(hs256.clone(), json!({"sub": RAJ, "exp": exp(-3600)}), secret)))),
+        ("no exp", Some(format!("Bearer {}", sign(hs256.clone(), json!({"sub": RAJ}), secret)))),
         (
             "not yet valid",
             Some(format!(
                 "Bearer {}",
-                sign(
-                    hs256.clone(),
-                    json!({"sub": RAJ, "exp": exp(7200), "nbf": exp(3600)}),
-                    secret
-                )
+                sign(hs256.clone(), json!({"sub": RAJ, "exp": exp(7200), "nbf": exp(3600)}), secret)
             )),
         ),
-        (
-            "no user id",
-            Some(format!(
-                "Bearer {}",
-                sign(hs256.clone(), json!({"exp": exp(3600)}), secret)
-            )),
-        ),
+        ("no user id", Some(format!("Bearer {}", sign(hs256.clone(), json!({"exp": exp(3600)}), secret)))),
         (
             "user id not an object id",
-            Some(format!(
-                "Bearer {}",
-                sign(
-                    hs256.clone(),
-                    json!({"sub": "raj", "exp": exp(3600)}),
-                    secret
-                )
-            )),
+            Some(format!("Bearer {}", sign(hs256.clone(), json!({"sub": "raj", "exp": exp(3600)}), secret))),
         ),
         ("garbage", Some("Bearer not.a.token".into())),
     ];
     for (name, header) in cases {
         let result = list_with_auth(&env, header.as_deref()).await;
         assert_error(&result, 401, "UNAUTHORIZED");
-        assert_eq!(
-            result.1["message"], "missing or invalid bearer token",
-            "{name}: no detail leaks"
-        );
+        assert_eq!(result.1["message"], "missing or invalid bearer token", "{name}: no detail leaks");
     }
 }
 
@@ -204,10 +131,7 @@ fn base64_url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -226,14 +150,8 @@ async fn user_id_comes_from_sub_then_underscore_id_then_id() {
         json!({"id": RAJ, "exp": exp(3600)}),
         json!({"_id": RAJ, "id": SAM, "exp": exp(3600)}),
     ] {
-        let (status, body) = list_with_auth(
-            &env,
-            Some(&format!(
-                "Bearer {}",
-                sign(hs256.clone(), claims.clone(), secret)
-            )),
-        )
-        .await;
+        let (status, body) =
+            list_with_auth(&env, Some(&format!("Bearer {}", sign(hs256.clone(), claims.clone(), secret)))).await;
         assert_eq!(status, 200, "{claims}");
         assert_eq!(body["count"], 1, "{claims}: RAJ's one demo request");
     }
@@ -262,12 +180,7 @@ async fn issuer_and_audience_are_checked_when_configured() {
         json!({"sub": RAJ, "exp": exp(60), "aud": "chat-app"}),
         json!({"sub": RAJ, "exp": exp(60), "iss": "https://issuer.example"}),
     ] {
-        assert!(
-            verifier
-                .authenticate_token(&sign(hs256.clone(), claims.clone(), b"s"))
-                .is_err(),
-            "{claims}"
-        );
+        assert!(verifier.authenticate_token(&sign(hs256.clone(), claims.clone(), b"s")).is_err(), "{claims}");
     }
 }
 
@@ -277,11 +190,8 @@ async fn rs256_verifies_with_the_public_key_and_refuses_hs256_signed_with_it() {
     let dir = integration_tests::repo_root().join("tests/keys");
     let private = std::fs::read(dir.join("test-rsa-private.pem")).unwrap();
     let public = std::fs::read_to_string(dir.join("test-rsa-public.pem")).unwrap();
-    let verifier = JwtVerifier::new(&JwtSettings {
-        public_key_pem: Some(public.clone()),
-        ..Default::default()
-    })
-    .unwrap();
+    let verifier =
+        JwtVerifier::new(&JwtSettings { public_key_pem: Some(public.clone()), ..Default::default() }).unwrap();
     let claims = json!({"sub": RAJ, "exp": exp(60)});
     let rs256 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
@@ -290,15 +200,8 @@ async fn rs256_verifies_with_the_public_key_and_refuses_hs256_signed_with_it() {
     )
     .unwrap();
     assert_eq!(verifier.authenticate_token(&rs256).unwrap(), id(RAJ));
-    let confused = sign(
-        jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        claims,
-        public.as_bytes(),
-    );
-    assert!(
-        verifier.authenticate_token(&confused).is_err(),
-        "algorithm confusion must fail"
-    );
+    let confused = sign(jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), claims, public.as_bytes());
+    assert!(verifier.authenticate_token(&confused).is_err(), "algorithm confusion must fail");
 }
 
 // ---- POST /requests -------------------------------------------------------------
@@ -310,20 +213,10 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
     let (status, body) = api.create(SAM, CHAT1).await;
     assert_eq!(status, 201, "{body}");
     let request = &body["request"];
-    let keys: std::collections::BTreeSet<_> =
-        request.as_object().unwrap().keys().cloned().collect();
+    let keys: std::collections::BTreeSet<_> = request.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["_id", "chat", "createdAt", "status", "user"].map(String::from).into());
     assert_eq!(
-        keys,
-        ["_id", "chat", "createdAt", "status", "user"]
-            .map(String::from)
-            .into()
-    );
-    assert_eq!(
-        (
-            request["user"].as_str(),
-            request["chat"].as_str(),
-            request["status"].as_str()
-        ),
+        (request["user"].as_str(), request["chat"].as_str(), request["status"].as_str()),
         (Some(SAM), Some(CHAT1), Some("pending"))
     );
     let request_id = request["_id"].as_str().unwrap();
@@ -332,37 +225,18 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
     assert!(chrono_like(created_at), "{created_at}");
 
     for admin in [AMY, BEN] {
-        let notes: Vec<_> = notifications_of(&env, admin)
-            .await
-            .into_iter()
-            .filter(|n| n["request"] == request_id)
-            .collect();
+        let notes: Vec<_> =
+            notifications_of(&env, admin).await.into_iter().filter(|n| n["request"] == request_id).collect();
         assert_eq!(notes.len(), 1, "admin {admin}");
         let note = &notes[0];
         assert_eq!(
-            (
-                note["type"].as_str(),
-                note["from"].as_str(),
-                note["chat"].as_str(),
-                note["dismissed"].as_bool()
-            ),
-            (
-                Some("chat-join-request"),
-                Some(SAM),
-                Some(CHAT1),
-                Some(false)
-            )
+            (note["type"].as_str(), note["from"].as_str(), note["chat"].as_str(), note["dismissed"].as_bool()),
+            (Some("chat-join-request"), Some(SAM), Some(CHAT1), Some(false))
         );
         assert_eq!(note["user"], admin);
     }
-    assert!(
-        notifications_of(&env, CAT).await.is_empty(),
-        "an admin who left is not told"
-    );
-    assert!(
-        notifications_of(&env, DAN).await.is_empty(),
-        "a plain member is not told"
-    );
+    assert!(notifications_of(&env, CAT).await.is_empty(), "an admin who left is not told");
+    assert!(notifications_of(&env, DAN).await.is_empty(), "a plain member is not told");
 
     let events: Vec<_> = env
         .aws
@@ -370,16 +244,9 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
         .into_iter()
         .filter(|e| e["event"] == "chat-join-request" && e["data"]["request"]["_id"] == request_id)
         .collect();
-    let mut recipients: Vec<_> = events
-        .iter()
-        .map(|e| e["to"].as_str().unwrap().to_owned())
-        .collect();
+    let mut recipients: Vec<_> = events.iter().map(|e| e["to"].as_str().unwrap().to_owned()).collect();
     recipients.sort();
-    assert_eq!(
-        recipients,
-        vec![AMY, BEN],
-        "one outbox event per active admin"
-    );
+    assert_eq!(recipients, vec![AMY, BEN], "one outbox event per active admin");
     for event in &events {
         assert_eq!(event["data"]["request"]["chat"]["areYouAdmin"], true);
         assert_eq!(event["data"]["request"]["user"]["username"], "sam.stranger");
@@ -389,10 +256,7 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
 
 fn chrono_like(text: &str) -> bool {
     // 2025-09-22T07:31:53.000Z
-    text.len() == 24
-        && text.ends_with('Z')
-        && text.as_bytes()[10] == b'T'
-        && text.as_bytes()[19] == b'.'
+    text.len() == 24 && text.ends_with('Z') && text.as_bytes()[10] == b'T' && text.as_bytes()[19] == b'.'
 }
 
 #[tokio::test]
@@ -404,11 +268,7 @@ async fn create_checks_run_in_contract_order() {
     assert_error(&api.create(SAM, OPEN).await, 400, "CHAT_NOT_RESTRICTED");
     assert_error(&api.create(DAN, CHAT1).await, 409, "ALREADY_PARTICIPANT");
     assert_error(&api.create(AMY, CHAT1).await, 409, "ALREADY_PARTICIPANT");
-    assert_error(
-        &api.create(RAJ, CHAT1).await,
-        409,
-        "REQUEST_ALREADY_PENDING",
-    );
+    assert_error(&api.create(RAJ, CHAT1).await, 409, "REQUEST_ALREADY_PENDING");
     // A group that is not restricted is refused before membership is looked at.
     assert_error(&api.create(BEN, OPEN).await, 400, "CHAT_NOT_RESTRICTED");
 }
@@ -425,18 +285,9 @@ async fn bad_create_bodies_and_ids_are_refused() {
         Some(json!({"chat": 5})),
         Some(json!({"chat": null})),
     ] {
-        assert_error(
-            &api.create_raw(SAM, body.clone()).await,
-            400,
-            "INVALID_BODY",
-        );
+        assert_error(&api.create_raw(SAM, body.clone()).await, 400, "INVALID_BODY");
     }
-    for bad in [
-        "",
-        "xyz",
-        "65B000000000000000000001",
-        "65b00000000000000000000",
-    ] {
+    for bad in ["", "xyz", "65B000000000000000000001", "65b00000000000000000000"] {
         assert_error(&api.create(SAM, bad).await, 400, "INVALID_ID");
     }
 }
@@ -458,26 +309,16 @@ async fn fifty_simultaneous_identical_creates_make_exactly_one_request() {
     let api = env.api();
     let results = futures::future::join_all((0..50).map(|_| api.create(SAM, CHAT2))).await;
     let created = results.iter().filter(|r| r.0 == 201).count();
-    let pending = results
-        .iter()
-        .filter(|r| r.0 == 409 && r.1["code"] == "REQUEST_ALREADY_PENDING")
-        .count();
+    let pending = results.iter().filter(|r| r.0 == 409 && r.1["code"] == "REQUEST_ALREADY_PENDING").count();
     assert_eq!(
         (created, pending),
         (1, 49),
         "{:?}",
-        results
-            .iter()
-            .filter(|r| r.0 != 201 && r.0 != 409)
-            .collect::<Vec<_>>()
+        results.iter().filter(|r| r.0 != 201 && r.0 != 409).collect::<Vec<_>>()
     );
     let stored = env.store().requests_of(id(SAM), None).await.unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(
-        notifications_of(&env, CAT).await.len(),
-        1,
-        "one notification per admin, not fifty"
-    );
+    assert_eq!(notifications_of(&env, CAT).await.len(), 1, "one notification per admin, not fifty");
 }
 
 // ---- GET /requests/{id} ---------------------------------------------------------
@@ -491,10 +332,7 @@ async fn get_returns_the_populated_request_to_its_creator_only() {
     let request = &body["request"];
     assert_eq!(request["_id"], DEMO_REQUEST);
     assert_eq!(request["status"], "pending");
-    assert_eq!(
-        request["user"],
-        json!({"_id": RAJ, "username": "raj.example", "name": "Raj Kr", "photo": null})
-    );
+    assert_eq!(request["user"], json!({"_id": RAJ, "username": "raj.example", "name": "Raj Kr", "photo": null}));
     let chat = &request["chat"];
     assert_eq!(chat["_id"], CHAT1);
     assert_eq!(chat["areYouAdmin"], false);
@@ -507,17 +345,10 @@ async fn get_returns_the_populated_request_to_its_creator_only() {
         participants[0],
         json!({"_id": "65c000000000000000000001", "user": AMY, "isAdmin": true, "lastReadAt": "2025-09-22T06:59:27.000Z"})
     );
-    assert!(
-        participants[2].get("isAdmin").is_none(),
-        "isAdmin is written only when true"
-    );
+    assert!(participants[2].get("isAdmin").is_none(), "isAdmin is written only when true");
 
     assert_error(&api.get(AMY, DEMO_REQUEST).await, 404, "REQUEST_NOT_FOUND");
-    assert_error(
-        &api.get(RAJ, "65d0000000000000000000ff").await,
-        404,
-        "REQUEST_NOT_FOUND",
-    );
+    assert_error(&api.get(RAJ, "65d0000000000000000000ff").await, 404, "REQUEST_NOT_FOUND");
     assert_error(&api.get(RAJ, "not-an-id").await, 400, "INVALID_ID");
 }
 
@@ -539,12 +370,7 @@ async fn list_pages_newest_first_with_an_exact_count() {
     assert_eq!(status, 200);
     assert_eq!(body["count"], 25);
     let ids = |body: &Value| {
-        body["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["_id"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
+        body["requests"].as_array().unwrap().iter().map(|r| r["_id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
     };
     assert_eq!(ids(&body), created[..10], "default limit 10, newest first");
 
@@ -553,14 +379,7 @@ async fn list_pages_newest_first_with_an_exact_count() {
     assert_eq!(third["count"], 25);
 
     let (status, past) = api.list(SAM, &[("limit", "10"), ("page", "4")]).await;
-    assert_eq!(
-        (
-            status,
-            past["requests"].as_array().unwrap().len(),
-            past["count"].as_u64()
-        ),
-        (200, 0, Some(25))
-    );
+    assert_eq!((status, past["requests"].as_array().unwrap().len(), past["count"].as_u64()), (200, 0, Some(25)));
 
     let (_, all) = api.list(SAM, &[("limit", "100")]).await;
     assert_eq!(ids(&all), created);
@@ -585,20 +404,11 @@ async fn list_filters_by_status_and_counts_the_filtered_set() {
     let count = |body: &Value| body["count"].as_u64().unwrap();
     assert_eq!(count(&api.list(SAM, &[]).await.1), 2);
     let (_, pending) = api.list(SAM, &[("status", "pending")]).await;
-    assert_eq!(
-        (
-            count(&pending),
-            pending["requests"][0]["chat"]["_id"].as_str()
-        ),
-        (1, Some(CHAT1))
-    );
+    assert_eq!((count(&pending), pending["requests"][0]["chat"]["_id"].as_str()), (1, Some(CHAT1)));
     let (_, rejected_page) = api.list(SAM, &[("status", "rejected")]).await;
     assert_eq!(count(&rejected_page), 1);
     let decided = &rejected_page["requests"][0];
-    assert_eq!(
-        (decided["status"].as_str(), decided["decidedBy"].as_str()),
-        (Some("rejected"), Some(CAT))
-    );
+    assert_eq!((decided["status"].as_str(), decided["decidedBy"].as_str()), (Some("rejected"), Some(CAT)));
     assert!(decided["updatedAt"].is_string() && decided["decidedAt"].is_string());
     assert_eq!(count(&api.list(SAM, &[("status", "accepted")]).await.1), 0);
 }
@@ -620,12 +430,7 @@ async fn list_refuses_every_malformed_query() {
     ] {
         assert_error(&api.list(RAJ, &query).await, 400, "INVALID_QUERY");
     }
-    for query in [
-        vec![("limit", "1")],
-        vec![("limit", "100")],
-        vec![("page", "1000")],
-        vec![("status", "pending")],
-    ] {
+    for query in [vec![("limit", "1")], vec![("limit", "100")], vec![("page", "1000")], vec![("status", "pending")]] {
         assert_eq!(api.list(RAJ, &query).await.0, 200, "{query:?}");
     }
 }
@@ -658,14 +463,8 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
     let (status, body) = api.decide(BEN, DEMO_REQUEST, "accepted").await;
     assert_eq!(status, 200, "{body}");
     let request = &body["request"];
-    assert_eq!(
-        (request["status"].as_str(), request["decidedBy"].as_str()),
-        (Some("accepted"), Some(BEN))
-    );
-    assert_eq!(
-        request["chat"]["areYouAdmin"], true,
-        "populated for the deciding admin"
-    );
+    assert_eq!((request["status"].as_str(), request["decidedBy"].as_str()), (Some("accepted"), Some(BEN)));
+    assert_eq!(request["chat"]["areYouAdmin"], true, "populated for the deciding admin");
     assert_eq!(request["user"]["_id"], RAJ);
 
     let chat = chat(&env, CHAT1).await;
@@ -674,48 +473,26 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
     assert_eq!(chat.participants.len(), 6);
     for admin in [AMY, BEN] {
         let notes = notifications_of(&env, admin).await;
-        assert!(
-            !notes.is_empty() && notes.iter().all(|n| n["dismissed"] == true),
-            "{admin}: {notes:?}"
-        );
+        assert!(!notes.is_empty() && notes.iter().all(|n| n["dismissed"] == true), "{admin}: {notes:?}");
     }
     let score = score(&env, RAJ).await.unwrap();
     assert_eq!(score.score.total, 10);
     let tally = score.score.actions["join-group-chat"];
     assert_eq!((tally.count, tally.points), (1, 10));
-    assert!(
-        items_of(&env, &format!("USER#{RAJ}"), "PENDING#")
-            .await
-            .is_empty(),
-        "the pending marker is gone"
-    );
+    assert!(items_of(&env, &format!("USER#{RAJ}"), "PENDING#").await.is_empty(), "the pending marker is gone");
 
     let events = env.aws.published();
-    let accepted = events
-        .iter()
-        .find(|e| e["event"] == "chat-request-accepted")
-        .unwrap();
+    let accepted = events.iter().find(|e| e["event"] == "chat-request-accepted").unwrap();
     assert_eq!(accepted["to"], RAJ);
     assert_eq!(accepted["data"]["request"]["status"], "accepted");
     assert_eq!(accepted["data"]["chat"]["areYouAdmin"], false);
-    assert!(accepted["data"]["chat"]["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["user"] == RAJ));
-    let scored = events
-        .iter()
-        .find(|e| e["event"] == "score-updated")
-        .unwrap();
+    assert!(accepted["data"]["chat"]["participants"].as_array().unwrap().iter().any(|p| p["user"] == RAJ));
+    let scored = events.iter().find(|e| e["event"] == "score-updated").unwrap();
     assert_eq!(scored["to"], RAJ);
     assert_eq!(scored["data"]["action"], "join-group-chat");
     assert_eq!(scored["data"]["score"]["total"], 10);
 
-    assert_eq!(
-        api.list(RAJ, &[("status", "accepted")]).await.1["count"],
-        1,
-        "the status index follows the decision"
-    );
+    assert_eq!(api.list(RAJ, &[("status", "accepted")]).await.1["count"], 1, "the status index follows the decision");
     assert_eq!(api.list(RAJ, &[("status", "pending")]).await.1["count"], 0);
 }
 
@@ -728,11 +505,7 @@ async fn accepting_a_user_who_left_reactivates_their_entry() {
     assert_eq!(api.decide(AMY, &request, "accepted").await.0, 200);
     let chat = chat(&env, CHAT1).await;
     let entry = chat.participant(id(LEA)).unwrap();
-    assert_eq!(
-        (entry.id, entry.is_active()),
-        (id("65c000000000000000000004"), true),
-        "the old entry, re-activated"
-    );
+    assert_eq!((entry.id, entry.is_active()), (id("65c000000000000000000004"), true), "the old entry, re-activated");
     assert_eq!(chat.participants.len(), 5, "never two entries for one user");
 }
 
@@ -744,71 +517,25 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"]["status"], "rejected");
     assert!(!chat(&env, CHAT1).await.is_active_participant(id(RAJ)));
-    assert!(notifications_of(&env, BEN)
-        .await
-        .iter()
-        .all(|n| n["dismissed"] == true));
+    assert!(notifications_of(&env, BEN).await.iter().all(|n| n["dismissed"] == true));
     assert!(score(&env, RAJ).await.is_none());
-    assert!(
-        env.aws
-            .published()
-            .iter()
-            .all(|e| e["event"] == "chat-join-request"),
-        "rejection sends no event"
-    );
+    assert!(env.aws.published().iter().all(|e| e["event"] == "chat-join-request"), "rejection sends no event");
 }
 
 #[tokio::test]
 async fn patch_checks_run_in_contract_order() {
     let env = TestEnv::with_demo().await;
     let api = env.api();
-    assert_error(
-        &api.decide(AMY, "nope", "accepted").await,
-        400,
-        "INVALID_ID",
-    );
-    assert_error(
-        &api.decide(AMY, "65d0000000000000000000ff", "accepted")
-            .await,
-        404,
-        "REQUEST_NOT_FOUND",
-    );
-    assert_error(
-        &api.decide(SAM, DEMO_REQUEST, "accepted").await,
-        403,
-        "NOT_CHAT_MEMBER",
-    );
-    assert_error(
-        &api.decide(CAT, DEMO_REQUEST, "accepted").await,
-        403,
-        "NOT_CHAT_MEMBER",
-    );
-    assert_error(
-        &api.decide(LEA, DEMO_REQUEST, "accepted").await,
-        403,
-        "NOT_CHAT_MEMBER",
-    );
-    assert_error(
-        &api.decide(DAN, DEMO_REQUEST, "accepted").await,
-        403,
-        "NOT_CHAT_ADMIN",
-    );
-    assert_error(
-        &api.decide(RAJ, DEMO_REQUEST, "accepted").await,
-        403,
-        "NOT_CHAT_MEMBER",
-    );
+    assert_error(&api.decide(AMY, "nope", "accepted").await, 400, "INVALID_ID");
+    assert_error(&api.decide(AMY, "65d0000000000000000000ff", "accepted").await, 404, "REQUEST_NOT_FOUND");
+    assert_error(&api.decide(SAM, DEMO_REQUEST, "accepted").await, 403, "NOT_CHAT_MEMBER");
+    assert_error(&api.decide(CAT, DEMO_REQUEST, "accepted").await, 403, "NOT_CHAT_MEMBER");
+    assert_error(&api.decide(LEA, DEMO_REQUEST, "accepted").await, 403, "NOT_CHAT_MEMBER");
+    assert_error(&api.decide(DAN, DEMO_REQUEST, "accepted").await, 403, "NOT_CHAT_ADMIN");
+    assert_error(&api.decide(RAJ, DEMO_REQUEST, "accepted").await, 403, "NOT_CHAT_MEMBER");
     assert_eq!(api.decide(AMY, DEMO_REQUEST, "rejected").await.0, 200);
-    assert_error(
-        &api.decide(BEN, DEMO_REQUEST, "accepted").await,
-        409,
-        "REQUEST_NOT_PENDING",
-    );
-    assert_error(
-        &api.decide(AMY, DEMO_REQUEST, "rejected").await,
-        409,
-        "REQUEST_NOT_PENDING",
-    );
+    assert_error(&api.decide(BEN, DEMO_REQUEST, "accepted").await, 409, "REQUEST_NOT_PENDING");
+    assert_error(&api.decide(AMY, DEMO_REQUEST, "rejected").await, 409, "REQUEST_NOT_PENDING");
 }
 
 #[tokio::test]
@@ -816,15 +543,8 @@ async fn accepting_twice_returns_request_not_pending() {
     let env = TestEnv::with_demo().await;
     let api = env.api();
     assert_eq!(api.decide(AMY, DEMO_REQUEST, "accepted").await.0, 200);
-    assert_error(
-        &api.decide(BEN, DEMO_REQUEST, "accepted").await,
-        409,
-        "REQUEST_NOT_PENDING",
-    );
-    assert_eq!(
-        score(&env, RAJ).await.unwrap().score.actions["join-group-chat"].count,
-        1
-    );
+    assert_error(&api.decide(BEN, DEMO_REQUEST, "accepted").await, 409, "REQUEST_NOT_PENDING");
+    assert_eq!(score(&env, RAJ).await.unwrap().score.actions["join-group-chat"].count, 1);
 }
 
 #[tokio::test]
@@ -839,17 +559,9 @@ async fn bad_patch_bodies_are_refused() {
         Some(json!({"status": "ACCEPTED"})),
         Some(json!({"status": true})),
     ] {
-        assert_error(
-            &api.decide_raw(AMY, DEMO_REQUEST, body.clone()).await,
-            400,
-            "INVALID_BODY",
-        );
+        assert_error(&api.decide_raw(AMY, DEMO_REQUEST, body.clone()).await, 400, "INVALID_BODY");
     }
-    assert_error(
-        &api.decide_raw(AMY, "bad", Some(json!({}))).await,
-        400,
-        "INVALID_ID",
-    );
+    assert_error(&api.decide_raw(AMY, "bad", Some(json!({}))).await, 400, "INVALID_ID");
 }
 
 #[tokio::test]
@@ -857,9 +569,15 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
     let admins: Vec<String> = (0..10).map(|n| format!("67a{n:021x}")).collect();
     let mut fixture = integration_tests::demo_fixture();
     fixture["requests"] = json!([]);
-    let participants: Vec<Value> = admins.iter().enumerate().map(|(n, admin)| json!({
-        "_id": format!("67c{n:021x}"), "user": admin, "isAdmin": true, "lastReadAt": "2025-01-01T00:00:00.000Z"
-    })).collect();
+    let participants: Vec<Value> = admins
+        .iter()
+        .enumerate()
+        .map(|(n, admin)| {
+            json!({
+                "_id": format!("67c{n:021x}"), "user": admin, "isAdmin": true, "lastReadAt": "2025-01-01T00:00:00.000Z"
+            })
+        })
+        .collect();
     let big = "67b000000000000000000001";
     fixture["chats"].as_array_mut().unwrap().push(json!({
         "_id": big, "creator": admins[0], "isGroup": true, "name": "ten admins", "restricted": true,
@@ -870,48 +588,20 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
     let (_, body) = api.create(SAM, big).await;
     let request = body["request"]["_id"].as_str().unwrap().to_owned();
 
-    let results = futures::future::join_all(
-        admins
-            .iter()
-            .map(|admin| api.decide(admin, &request, "accepted")),
-    )
-    .await;
+    let results = futures::future::join_all(admins.iter().map(|admin| api.decide(admin, &request, "accepted"))).await;
     let ok = results.iter().filter(|r| r.0 == 200).count();
-    let conflicts = results
-        .iter()
-        .filter(|r| r.0 == 409 && r.1["code"] == "REQUEST_NOT_PENDING")
-        .count();
+    let conflicts = results.iter().filter(|r| r.0 == 409 && r.1["code"] == "REQUEST_NOT_PENDING").count();
     assert_eq!((ok, conflicts), (1, 9), "{results:?}");
 
     let chat = chat(&env, big).await;
-    assert_eq!(
-        chat.participants
-            .values()
-            .filter(|p| p.user == id(SAM))
-            .count(),
-        1
-    );
+    assert_eq!(chat.participants.values().filter(|p| p.user == id(SAM)).count(), 1);
     assert_eq!(chat.participants.len(), 11);
     let score = score(&env, SAM).await.unwrap();
-    assert_eq!(
-        (
-            score.score.total,
-            score.score.actions["join-group-chat"].count
-        ),
-        (10, 1)
-    );
-    let accepted = env
-        .aws
-        .published()
-        .into_iter()
-        .filter(|e| e["event"] == "chat-request-accepted")
-        .count();
+    assert_eq!((score.score.total, score.score.actions["join-group-chat"].count), (10, 1));
+    let accepted = env.aws.published().into_iter().filter(|e| e["event"] == "chat-request-accepted").count();
     assert_eq!(accepted, 1, "the effects happen once");
     for admin in &admins {
-        assert!(notifications_of(&env, admin)
-            .await
-            .iter()
-            .all(|n| n["dismissed"] == true));
+        assert!(notifications_of(&env, admin).await.iter().all(|n| n["dismissed"] == true));
     }
 }
 
@@ -920,8 +610,7 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
 #[tokio::test]
 async fn a_storage_failure_is_a_bare_internal_error() {
     let endpoint = integration_tests::dynamodb_endpoint().await;
-    let store =
-        shared::store::Store::new(integration_tests::client(endpoint).await, "no-such-table");
+    let store = shared::store::Store::new(integration_tests::client(endpoint).await, "no-such-table");
     let env = TestEnv::over(store);
     let api = env.api();
     for result in [
@@ -930,31 +619,16 @@ async fn a_storage_failure_is_a_bare_internal_error() {
         api.create(SAM, CHAT1).await,
         api.decide(AMY, DEMO_REQUEST, "accepted").await,
     ] {
-        assert_eq!(
-            result,
-            (
-                500,
-                json!({"message": "internal error", "code": "INTERNAL"})
-            )
-        );
+        assert_eq!(result, (500, json!({"message": "internal error", "code": "INTERNAL"})));
     }
 }
 
 #[tokio::test]
 async fn keys_stay_as_documented() {
     // The README's table design names these shapes; this keeps the two in step.
-    assert_eq!(
-        keys::request(id(DEMO_REQUEST)).pk,
-        format!("REQUEST#{DEMO_REQUEST}")
-    );
-    assert_eq!(
-        keys::pending_marker(id(RAJ), id(CHAT1)).sk,
-        format!("PENDING#{CHAT1}")
-    );
-    assert_eq!(
-        keys::requests_of_in(id(RAJ), shared::domain::RequestStatus::Pending),
-        format!("USER#{RAJ}#pending")
-    );
+    assert_eq!(keys::request(id(DEMO_REQUEST)).pk, format!("REQUEST#{DEMO_REQUEST}"));
+    assert_eq!(keys::pending_marker(id(RAJ), id(CHAT1)).sk, format!("PENDING#{CHAT1}"));
+    assert_eq!(keys::requests_of_in(id(RAJ), shared::domain::RequestStatus::Pending), format!("USER#{RAJ}#pending"));
 }
 
 #[tokio::test]
@@ -966,12 +640,5 @@ async fn a_second_accepted_join_adds_to_the_existing_score() {
     let second = body["request"]["_id"].as_str().unwrap().to_owned();
     assert_eq!(api.decide(CAT, &second, "accepted").await.0, 200);
     let score = score(&env, RAJ).await.unwrap();
-    assert_eq!(
-        (
-            score.score.total,
-            score.score.actions["join-group-chat"].count,
-            score.version
-        ),
-        (20, 2, 2)
-    );
+    assert_eq!((score.score.total, score.score.actions["join-group-chat"].count, score.version), (20, 2, 2));
 }

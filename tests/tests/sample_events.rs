@@ -20,27 +20,18 @@ fn expectations() -> BTreeMap<&'static str, (u16, Option<&'static str>)> {
         ("get-request/ok.json", (200, None)),
         ("get-request/no-token.json", (401, Some("UNAUTHORIZED"))),
         ("get-request/bad-id.json", (400, Some("INVALID_ID"))),
-        (
-            "get-request/not-found.json",
-            (404, Some("REQUEST_NOT_FOUND")),
-        ),
+        ("get-request/not-found.json", (404, Some("REQUEST_NOT_FOUND"))),
         ("create-request/ok.json", (201, None)),
         ("create-request/no-token.json", (401, Some("UNAUTHORIZED"))),
         ("create-request/bad-id.json", (400, Some("INVALID_ID"))),
         ("create-request/bad-body.json", (400, Some("INVALID_BODY"))),
-        (
-            "create-request/already-pending.json",
-            (409, Some("REQUEST_ALREADY_PENDING")),
-        ),
+        ("create-request/already-pending.json", (409, Some("REQUEST_ALREADY_PENDING"))),
         ("patch-request/accept.json", (200, None)),
         ("patch-request/reject.json", (200, None)),
         ("patch-request/no-token.json", (401, Some("UNAUTHORIZED"))),
         ("patch-request/bad-id.json", (400, Some("INVALID_ID"))),
         ("patch-request/bad-body.json", (400, Some("INVALID_BODY"))),
-        (
-            "patch-request/not-admin.json",
-            (403, Some("NOT_CHAT_ADMIN")),
-        ),
+        ("patch-request/not-admin.json", (403, Some("NOT_CHAT_ADMIN"))),
     ])
 }
 
@@ -55,12 +46,7 @@ fn sample_files() -> Vec<String> {
         for file in std::fs::read_dir(&function).unwrap() {
             let path = file.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") {
-                files.push(
-                    path.strip_prefix(&root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned(),
-                );
+                files.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned());
             }
         }
     }
@@ -84,24 +70,16 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
 #[tokio::test]
 async fn every_rest_sample_event_gets_its_documented_response() {
     let expectations = expectations();
-    let files: Vec<String> = sample_files()
-        .into_iter()
-        .filter(|f| !f.starts_with("ws-") && !f.starts_with("notifier"))
-        .collect();
+    let files: Vec<String> =
+        sample_files().into_iter().filter(|f| !f.starts_with("ws-") && !f.starts_with("notifier")).collect();
     let listed: Vec<String> = expectations.keys().map(|k| k.to_string()).collect();
-    assert_eq!(
-        files, listed,
-        "every sample event has an expectation and every expectation a file"
-    );
+    assert_eq!(files, listed, "every sample event has an expectation and every expectation a file");
 
     for file in files {
         // Each sample runs on fresh demo data, as `cargo lambda invoke` would after a seed.
         let mut env = TestEnv::with_demo().await;
-        env.app.auth = JwtVerifier::new(&JwtSettings {
-            secret: Some(LOCAL_SECRET.into()),
-            ..Default::default()
-        })
-        .unwrap();
+        env.app.auth =
+            JwtVerifier::new(&JwtSettings { secret: Some(LOCAL_SECRET.into()), ..Default::default() }).unwrap();
         let text = std::fs::read_to_string(repo_root().join("events").join(&file)).unwrap();
         let event: Value = serde_json::from_str(&text).unwrap();
         let (status, body) = run(&env, &file, &event).await;

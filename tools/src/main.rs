@@ -1,34 +1,51 @@
-//! Developer commands for the local stack. Not deployed.
+//! Developer commands. Not deployed.
 //!
+//!   dev stack           the local stack (see the README): seeds, prints URLs and tokens,
+//!                       serves REST, WebSocket, Management API and EventBridge
 //!   dev seed [FILE]     create the table if missing and load a fixture (default: $SEED_FILE
 //!                       or fixtures/demo.json), then print a token per user
 //!   dev token USER_ID   print a token for USER_ID signed with $JWT_SECRET
+//!   dev watch TOKEN     connect to the local WebSocket API and print every event
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use shared::auth::mint_hs256;
 use shared::fixture::Fixture;
 use shared::store::Store;
+use tools::stack::{serve, Listeners, Services};
+use tools::DEFAULT_LOCAL_SECRET;
 
-/// The documented local default; never used in AWS, where the template's parameter is.
-pub const DEFAULT_LOCAL_SECRET: &str = "local-development-secret";
 const TOKEN_TTL_SECONDS: u64 = 24 * 3600;
+type Failure = Box<dyn std::error::Error>;
 
 fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
 }
 
-/// Local runs talk to DynamoDB Local with dummy credentials unless told otherwise.
-fn local_defaults() {
+fn port(name: &str, default: u16) -> Result<u16, Failure> {
+    let text = env_or(name, &default.to_string());
+    text.parse().map_err(|_| format!("{name} is not a port: {text:?}").into())
+}
+
+/// Local runs talk to local endpoints with dummy credentials unless told otherwise.
+/// Set before the runtime starts any thread.
+fn local_defaults(events_port: u16, websocket_port: u16) {
+    let events = format!("http://127.0.0.1:{events_port}");
+    let management = format!("http://127.0.0.1:{websocket_port}");
     for (name, value) in [
         ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+        ("AWS_ENDPOINT_URL_EVENTBRIDGE", events.as_str()),
+        ("WEBSOCKET_ENDPOINT", management.as_str()),
+        ("EVENT_BUS_NAME", "join-requests-local"),
+        ("TABLE_NAME", "join-requests"),
+        ("JWT_SECRET", DEFAULT_LOCAL_SECRET),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
+        // One line per call from the stack; the functions' own logs with RUST_LOG=info.
+        ("RUST_LOG", "warn,stack=info"),
     ] {
         if std::env::var_os(name).is_none() {
             std::env::set_var(name, value);
@@ -36,59 +53,104 @@ fn local_defaults() {
     }
 }
 
-async fn seed(file: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
-    local_defaults();
+async fn seed(store: &Store, file: Option<String>) -> Result<(), Failure> {
     let path = PathBuf::from(file.unwrap_or_else(|| env_or("SEED_FILE", "fixtures/demo.json")));
     let fixture = Fixture::read(&path)?;
-    let users: Vec<_> = fixture
-        .users
-        .iter()
-        .map(|u| (u.id, u.username.clone()))
-        .collect();
-    let table = env_or("TABLE_NAME", "join-requests");
-    let config = shared::app::aws_config().await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&config), &table);
-    let (user_count, chat_count) = fixture.load(&store).await?;
-    println!(
-        "loaded {user_count} users and {chat_count} chats from {} into table {table}",
-        path.display()
-    );
+    let users: Vec<_> = fixture.users.iter().map(|u| (u.id, u.username.clone())).collect();
+    let (user_count, chat_count) = fixture.load(store).await?;
+    println!("loaded {user_count} users and {chat_count} chats from {} into table {}", path.display(), store.table());
     let secret = env_or("JWT_SECRET", DEFAULT_LOCAL_SECRET);
     println!("tokens (valid 24 h, signed with JWT_SECRET):");
     for (id, username) in users {
-        println!(
-            "  {username:<14} {id}  {}",
-            mint_hs256(&secret, &id.to_string(), TOKEN_TTL_SECONDS)?
-        );
+        println!("  {username:<14} {id}  {}", mint_hs256(&secret, &id.to_string(), TOKEN_TTL_SECONDS)?);
     }
     Ok(())
 }
 
-fn token(user: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn store() -> Result<Store, Failure> {
+    Ok(shared::App::store_from(&shared::app::aws_config().await)?)
+}
+
+async fn stack(rest_port: u16, websocket_port: u16, events_port: u16) -> Result<(), Failure> {
+    shared::telemetry::init();
+    let bind = |port: u16| tokio::net::TcpListener::bind(("127.0.0.1", port));
+    let listeners = Listeners {
+        rest: bind(rest_port).await.map_err(|e| format!("REST_PORT {rest_port}: {e}"))?,
+        websocket: bind(websocket_port).await.map_err(|e| format!("WS_PORT {websocket_port}: {e}"))?,
+        events: bind(events_port).await.map_err(|e| format!("EVENTS_PORT {events_port}: {e}"))?,
+    };
+    let config = shared::app::aws_config().await;
+    let app = shared::App::from_env(&config)?;
+    seed(&app.store, None).await?;
+    let services = Services {
+        publisher: shared::publish::Publisher::from_env(&config)?,
+        pusher: shared::push::Pusher::from_env(&config)?,
+        app,
+        sweep_every: Duration::from_secs(5),
+        sweep_min_age_seconds: env_or("OUTBOX_MIN_AGE_SECONDS", "30").parse()?,
+    };
+    println!();
+    println!("REST API      http://127.0.0.1:{rest_port}/requests");
+    println!("WebSocket     ws://127.0.0.1:{websocket_port}/?token=<token>");
+    println!("Management    http://127.0.0.1:{websocket_port}/@connections/<id>");
+    println!("EventBridge   http://127.0.0.1:{events_port}");
+    println!("DynamoDB      {}", env_or("AWS_ENDPOINT_URL_DYNAMODB", ""));
+    println!("ready; Ctrl-C stops");
+    tokio::select! {
+        () = serve(listeners, services) => Ok(()),
+        signal = tokio::signal::ctrl_c() => {
+            signal?;
+            println!("stopping");
+            Ok(())
+        }
+    }
+}
+
+/// A small WebSocket client: connects with `token` and prints every message.
+async fn watch(websocket_port: u16, token: &str) -> Result<(), Failure> {
+    use futures::StreamExt;
+    let url = format!("ws://127.0.0.1:{websocket_port}/?token={token}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .map_err(|e| format!("cannot connect to ws://127.0.0.1:{websocket_port}: {e}"))?;
+    eprintln!("connected; waiting for events (Ctrl-C stops)");
+    while let Some(message) = socket.next().await {
+        match message? {
+            tokio_tungstenite::tungstenite::Message::Text(text) => println!("{text}"),
+            tokio_tungstenite::tungstenite::Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    eprintln!("connection closed");
+    Ok(())
+}
+
+fn token(user: &str) -> Result<(), Failure> {
     shared::domain::ObjectId::parse(user)?;
     let secret = env_or("JWT_SECRET", DEFAULT_LOCAL_SECRET);
     println!("{}", mint_hs256(&secret, user, TOKEN_TTL_SECONDS)?);
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["seed"] => seed(None).await,
-        ["seed", file] => seed(Some((*file).to_owned())).await,
+fn run(args: &[&str]) -> Result<(), Failure> {
+    let (rest_port, websocket_port, events_port) =
+        (port("REST_PORT", 3000)?, port("WS_PORT", 3001)?, port("EVENTS_PORT", 3002)?);
+    local_defaults(events_port, websocket_port);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match args {
+        ["stack"] => runtime.block_on(stack(rest_port, websocket_port, events_port)),
+        ["seed"] => runtime.block_on(async { seed(&store().await?, None).await }),
+        ["seed", file] => runtime.block_on(async { seed(&store().await?, Some((*file).to_owned())).await }),
         ["token", user] => token(user),
-        _ => {
-            eprintln!("usage: dev seed [FIXTURE_FILE] | dev token USER_ID");
-            return ExitCode::from(2);
-        }
-    };
-    match result {
+        ["watch", token] => runtime.block_on(watch(websocket_port, token)),
+        _ => Err("usage: dev stack | dev seed [FIXTURE_FILE] | dev token USER_ID | dev watch TOKEN".into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

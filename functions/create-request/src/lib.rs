@@ -9,14 +9,10 @@ use shared::{http, requests, App};
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let body = http::json_body::<requests::CreateBody>(&event);
     http::respond(app, &event, |caller| async move {
-        let chat = shared::domain::ObjectId::parse(&body?.chat)
-            .map_err(|_| shared::ApiError::InvalidId)?;
+        let chat = shared::domain::ObjectId::parse(&body?.chat).map_err(|_| shared::ApiError::InvalidId)?;
         let committed = requests::create(app, caller, chat).await?;
         deliver_or_defer(&app.store, publisher, &committed.events).await;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::json!({ "request": committed.value }),
-        ))
+        Ok((StatusCode::CREATED, serde_json::json!({ "request": committed.value })))
     })
     .await
 }

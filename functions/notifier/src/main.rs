@@ -9,12 +9,8 @@ async fn main() -> Result<(), Error> {
     let store = shared::App::store_from(&config)?;
     let pusher = shared::push::Pusher::from_env(&config)?;
     let (store, pusher) = (&store, &pusher);
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<EventBridgeEvent<OutboundEvent>>| async move {
-            notifier::handle(store, pusher, &event.context.request_id, event.payload)
-                .await
-                .map_err(Error::from)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<OutboundEvent>>| async move {
+        notifier::handle(store, pusher, &event.context.request_id, event.payload).await.map_err(Error::from)
+    }))
     .await
 }

@@ -14,11 +14,9 @@ pub async fn handle(
 ) -> Result<DrainReport, StoreError> {
     async {
         let report = drain(store, publisher, min_age_seconds).await?;
-        tracing::info!(
-            published = report.published,
-            failed = report.failed,
-            "swept the outbox"
-        );
+        if report.published + report.failed > 0 {
+            tracing::info!(published = report.published, failed = report.failed, "swept the outbox");
+        }
         Ok(report)
     }
     .instrument(tracing::info_span!("invocation", request_id))

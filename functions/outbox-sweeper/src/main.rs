@@ -7,18 +7,12 @@ async fn main() -> Result<(), Error> {
     let store = shared::App::store_from(&config)?;
     let publisher = shared::publish::Publisher::from_env(&config)?;
     let min_age = match std::env::var("OUTBOX_MIN_AGE_SECONDS") {
-        Ok(text) => text
-            .parse::<i64>()
-            .map_err(|_| format!("OUTBOX_MIN_AGE_SECONDS is not a number: {text:?}"))?,
+        Ok(text) => text.parse::<i64>().map_err(|_| format!("OUTBOX_MIN_AGE_SECONDS is not a number: {text:?}"))?,
         Err(_) => shared::publish::SWEEP_MIN_AGE_SECONDS,
     };
     let (store, publisher) = (&store, &publisher);
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            outbox_sweeper::handle(store, publisher, min_age, &event.context.request_id)
-                .await
-                .map_err(Error::from)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        outbox_sweeper::handle(store, publisher, min_age, &event.context.request_id).await.map_err(Error::from)
+    }))
     .await
 }

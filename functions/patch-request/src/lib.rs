@@ -13,10 +13,7 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
         let (id, decision) = (id?, body?.status);
         let committed = requests::decide(app, caller, id, decision).await?;
         deliver_or_defer(&app.store, publisher, &committed.events).await;
-        Ok((
-            StatusCode::OK,
-            serde_json::json!({ "request": committed.value }),
-        ))
+        Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))
     })
     .await
 }

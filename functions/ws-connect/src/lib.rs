@@ -21,10 +21,7 @@ pub async fn handle(app: &App, event: ApiGatewayWebsocketProxyRequest) -> ApiGat
         user_id = tracing::field::Empty,
     );
     async {
-        let token = event
-            .query_string_parameters
-            .first("token")
-            .unwrap_or_default();
+        let token = event.query_string_parameters.first("token").unwrap_or_default();
         let user = match app.auth.authenticate_token(token) {
             Ok(user) => user,
             Err(reason) => {

@@ -6,10 +6,8 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let app = shared::App::from_env(&shared::app::aws_config().await)?;
     let app = &app;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
-            Ok::<_, Error>(ws_connect::handle(app, event.payload).await)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+        Ok::<_, Error>(ws_connect::handle(app, event.payload).await)
+    }))
     .await
 }

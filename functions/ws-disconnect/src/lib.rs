@@ -5,10 +5,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use shared::store::Store;
 use tracing::Instrument;
 
-pub async fn handle(
-    store: &Store,
-    event: ApiGatewayWebsocketProxyRequest,
-) -> ApiGatewayProxyResponse {
+pub async fn handle(store: &Store, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
     let context = &event.request_context;
     let connection_id = context.connection_id.clone().unwrap_or_default();
     let span = tracing::info_span!(

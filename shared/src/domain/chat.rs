@@ -94,15 +94,11 @@ impl Chat {
     }
 
     pub fn is_active_admin(&self, user: ObjectId) -> bool {
-        self.participant(user)
-            .is_some_and(Participant::is_active_admin)
+        self.participant(user).is_some_and(Participant::is_active_admin)
     }
 
     pub fn active_admins(&self) -> impl Iterator<Item = ObjectId> + '_ {
-        self.participants
-            .values()
-            .filter(|p| p.is_active_admin())
-            .map(|p| p.user)
+        self.participants.values().filter(|p| p.is_active_admin()).map(|p| p.user)
     }
 
     pub fn check_joinable_by(&self, user: ObjectId) -> Result<(), NotJoinable> {
@@ -189,14 +185,9 @@ mod tests {
             is_group,
             name: "c".into(),
             restricted,
-            participants: [
-                entry(1, true, false),
-                entry(2, false, false),
-                entry(3, true, true),
-                entry(4, false, true),
-            ]
-            .into_iter()
-            .collect(),
+            participants: [entry(1, true, false), entry(2, false, false), entry(3, true, true), entry(4, false, true)]
+                .into_iter()
+                .collect(),
             created_at: "2025-01-01T00:00:00.000Z".into(),
             updated_at: "2025-01-01T00:00:00.000Z".into(),
         }
@@ -204,23 +195,10 @@ mod tests {
 
     #[test]
     fn joinability_is_checked_in_contract_order() {
-        assert_eq!(
-            chat(false, false).check_joinable_by(id(2)),
-            Err(NotJoinable::NotGroup)
-        );
-        assert_eq!(
-            chat(true, false).check_joinable_by(id(2)),
-            Err(NotJoinable::NotRestricted)
-        );
-        assert_eq!(
-            chat(true, true).check_joinable_by(id(2)),
-            Err(NotJoinable::AlreadyParticipant)
-        );
-        assert_eq!(
-            chat(true, true).check_joinable_by(id(4)),
-            Ok(()),
-            "a user who left may ask again"
-        );
+        assert_eq!(chat(false, false).check_joinable_by(id(2)), Err(NotJoinable::NotGroup));
+        assert_eq!(chat(true, false).check_joinable_by(id(2)), Err(NotJoinable::NotRestricted));
+        assert_eq!(chat(true, true).check_joinable_by(id(2)), Err(NotJoinable::AlreadyParticipant));
+        assert_eq!(chat(true, true).check_joinable_by(id(4)), Ok(()), "a user who left may ask again");
         assert_eq!(chat(true, true).check_joinable_by(id(9)), Ok(()));
     }
 
@@ -229,11 +207,7 @@ mod tests {
         let chat = chat(true, true);
         assert_eq!(chat.check_decider(id(1)), Ok(()));
         assert_eq!(chat.check_decider(id(2)), Err(NotDecider::NotAdmin));
-        assert_eq!(
-            chat.check_decider(id(3)),
-            Err(NotDecider::NotMember),
-            "an admin who left"
-        );
+        assert_eq!(chat.check_decider(id(3)), Err(NotDecider::NotMember), "an admin who left");
         assert_eq!(chat.check_decider(id(9)), Err(NotDecider::NotMember));
         assert_eq!(chat.active_admins().collect::<Vec<_>>(), vec![id(1)]);
     }
@@ -242,18 +216,13 @@ mod tests {
     fn admission_adds_reactivates_or_keeps_one_entry_per_user() {
         let chat = chat(true, true);
         let now = "2025-03-01T00:00:00.000Z";
-        let Admission::NewEntry(_) = chat.plan_admission(id(9), now) else {
-            panic!("new user needs an entry")
-        };
+        let Admission::NewEntry(_) = chat.plan_admission(id(9), now) else { panic!("new user needs an entry") };
         assert_eq!(chat.plan_admission(id(3), now), Admission::Reactivate);
         assert_eq!(chat.plan_admission(id(2), now), Admission::AlreadyActive);
 
         let after = chat.admitted(id(3), &Admission::Reactivate, now);
         let back = after.participant(id(3)).unwrap();
-        assert!(
-            back.is_active() && !back.is_admin,
-            "rejoining does not restore admin rights"
-        );
+        assert!(back.is_active() && !back.is_admin, "rejoining does not restore admin rights");
         assert_eq!(after.participants.len(), chat.participants.len());
     }
 }

@@ -26,12 +26,7 @@ pub struct OutboundEvent {
 
 impl OutboundEvent {
     fn new(event: &str, to: ObjectId, data: serde_json::Value) -> Self {
-        Self {
-            id: ObjectId::generate(),
-            event: event.to_owned(),
-            to,
-            data,
-        }
+        Self { id: ObjectId::generate(), event: event.to_owned(), to, data }
     }
 
     /// The WebSocket message: `{"id", "event", "data"}`.
@@ -51,10 +46,6 @@ impl OutboundEvent {
     }
 
     pub fn score_updated(to: ObjectId, score: &Score, action: &str) -> Self {
-        Self::new(
-            SCORE_UPDATED,
-            to,
-            json!({ "score": score, "action": action }),
-        )
+        Self::new(SCORE_UPDATED, to, json!({ "score": score, "action": action }))
     }
 }

@@ -39,10 +39,7 @@ impl ObjectId {
             // Without an entropy source every id would collide across instances;
             // the clock and the pid are a last resort that is still unique enough.
             if getrandom::fill(&mut seed).is_err() {
-                let nanos = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or_default();
+                let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
                 let mixed = nanos ^ (u128::from(std::process::id()) << 64);
                 seed.copy_from_slice(&mixed.to_le_bytes()[..9]);
             }
@@ -51,10 +48,7 @@ impl ObjectId {
             let start = u32::from_le_bytes([seed[5], seed[6], seed[7], seed[8]]);
             (random, AtomicU32::new(start))
         });
-        let seconds = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as u32)
-            .unwrap_or_default();
+        let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as u32).unwrap_or_default();
         let count = counter.fetch_add(1, Ordering::Relaxed);
         let mut id = [0u8; 12];
         id[..4].copy_from_slice(&seconds.to_be_bytes());
@@ -111,31 +105,20 @@ mod tests {
     #[test]
     fn parses_and_prints_the_same_text() {
         let text = "68d0fb69b0b26538e53b286f";
-        assert_eq!(
-            ObjectId::parse(text).map(|id| id.to_string()),
-            Ok(text.to_owned())
-        );
+        assert_eq!(ObjectId::parse(text).map(|id| id.to_string()), Ok(text.to_owned()));
     }
 
     #[test]
     fn rejects_wrong_length_upper_case_and_non_hex() {
-        for bad in [
-            "",
-            "68d0fb69",
-            "68D0FB69B0B26538E53B286F",
-            "68d0fb69b0b26538e53b286g",
-            "68d0fb69b0b26538e53b286f0",
-        ] {
+        for bad in ["", "68d0fb69", "68D0FB69B0B26538E53B286F", "68d0fb69b0b26538e53b286g", "68d0fb69b0b26538e53b286f0"]
+        {
             assert_eq!(ObjectId::parse(bad), Err(InvalidObjectId), "{bad}");
         }
     }
 
     #[test]
     fn generated_ids_start_with_the_current_seconds_and_are_distinct() {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let ids: std::collections::HashSet<_> = (0..1000).map(|_| ObjectId::generate()).collect();
         assert_eq!(ids.len(), 1000);
         let first = ids.iter().next().unwrap().to_string();

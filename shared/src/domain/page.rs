@@ -51,11 +51,7 @@ impl PageQuery {
             None => None,
             Some(text) => Some(RequestStatus::parse(text).ok_or(InvalidPageQuery::Status)?),
         };
-        Ok(Self {
-            limit,
-            page,
-            status,
-        })
+        Ok(Self { limit, page, status })
     }
 
     pub fn limit(&self) -> u32 {
@@ -91,13 +87,7 @@ mod tests {
     use super::*;
 
     fn parse(pairs: &[(&'static str, &'static str)]) -> Result<PageQuery, InvalidPageQuery> {
-        PageQuery::parse(|name| {
-            pairs
-                .iter()
-                .filter(|(k, _)| *k == name)
-                .map(|(_, v)| *v)
-                .collect::<Vec<_>>()
-        })
+        PageQuery::parse(|name| pairs.iter().filter(|(k, _)| *k == name).map(|(_, v)| *v).collect::<Vec<_>>())
     }
 
     #[test]
@@ -123,10 +113,7 @@ mod tests {
         ] {
             assert_eq!(parse(&[(name, value)]), Err(error), "{name}={value}");
         }
-        assert_eq!(
-            parse(&[("limit", "1"), ("limit", "2")]),
-            Err(InvalidPageQuery::Repeated("limit"))
-        );
+        assert_eq!(parse(&[("limit", "1"), ("limit", "2")]), Err(InvalidPageQuery::Repeated("limit")));
     }
 
     #[test]

@@ -37,12 +37,6 @@ mod tests {
         let once = Score::default().counted(JOIN_GROUP_CHAT, 10);
         let twice = once.counted(JOIN_GROUP_CHAT, 10).counted("other", 3);
         assert_eq!(twice.total, 23);
-        assert_eq!(
-            twice.actions[JOIN_GROUP_CHAT],
-            ActionTally {
-                count: 2,
-                points: 20
-            }
-        );
+        assert_eq!(twice.actions[JOIN_GROUP_CHAT], ActionTally { count: 2, points: 20 });
     }
 }

@@ -81,12 +81,7 @@ pub struct PopulatedRequest {
 }
 
 impl PopulatedRequest {
-    pub fn new(
-        request: &JoinRequest,
-        user: Option<&User>,
-        chat: Option<&Chat>,
-        viewer: ObjectId,
-    ) -> Self {
+    pub fn new(request: &JoinRequest, user: Option<&User>, chat: Option<&Chat>, viewer: ObjectId) -> Self {
         Self {
             id: request.id,
             user: UserView::of(request.user, user),

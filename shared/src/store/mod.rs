@@ -28,16 +28,9 @@ pub type Item = HashMap<String, AttributeValue>;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB {operation} failed: {message}")]
-    Sdk {
-        operation: &'static str,
-        message: String,
-    },
+    Sdk { operation: &'static str, message: String },
     #[error("item {pk}/{sk} does not have the expected shape: {source}")]
-    Shape {
-        pk: String,
-        sk: String,
-        source: serde_dynamo::Error,
-    },
+    Shape { pk: String, sk: String, source: serde_dynamo::Error },
     #[error("could not write an item: {0}")]
     Encode(serde_dynamo::Error),
     #[error("BatchGetItem left keys unprocessed after {0} attempts")]
@@ -53,10 +46,7 @@ impl StoreError {
         operation: &'static str,
         error: aws_sdk_dynamodb::error::SdkError<E>,
     ) -> Self {
-        Self::Sdk {
-            operation,
-            message: DisplayErrorContext(&error).to_string(),
-        }
+        Self::Sdk { operation, message: DisplayErrorContext(&error).to_string() }
     }
 }
 
@@ -104,10 +94,7 @@ const BATCH_GET_ATTEMPTS: u32 = 8;
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn table(&self) -> &str {
@@ -130,10 +117,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output
-            .item
-            .map(|item| decode_request(&key, item))
-            .transpose()
+        output.item.map(|item| decode_request(&key, item)).transpose()
     }
 
     /// All requests of `user` (in one status, if given), newest first. One `Query` per
@@ -145,18 +129,8 @@ impl Store {
     ) -> Result<Vec<JoinRequest>, StoreError> {
         // GSI1 also holds the user's connections, hence the sort-key prefix.
         let (index, partition_attribute, sort_attribute, partition) = match status {
-            None => (
-                keys::GSI1,
-                keys::GSI1PK,
-                keys::GSI1SK,
-                keys::requests_of(user),
-            ),
-            Some(status) => (
-                keys::GSI2,
-                keys::GSI2PK,
-                keys::GSI2SK,
-                keys::requests_of_in(user, status),
-            ),
+            None => (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::requests_of(user)),
+            Some(status) => (keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::requests_of_in(user, status)),
         };
         let mut requests = Vec::new();
         let mut start_key = None;
@@ -170,10 +144,7 @@ impl Store {
                 .expression_attribute_names("#pk", partition_attribute)
                 .expression_attribute_names("#sk", sort_attribute)
                 .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                .expression_attribute_values(
-                    ":prefix",
-                    AttributeValue::S(keys::REQUEST_ORDER_PREFIX.into()),
-                )
+                .expression_attribute_values(":prefix", AttributeValue::S(keys::REQUEST_ORDER_PREFIX.into()))
                 .scan_index_forward(false)
                 .set_exclusive_start_key(start_key)
                 .send()
@@ -202,12 +173,7 @@ impl Store {
             .chain(lookup.scores.iter().map(|id| keys::score(*id)))
             .filter(|key| seen.insert(key.clone()))
             .collect();
-        let items = try_join_all(
-            wanted
-                .chunks(BATCH_GET_LIMIT)
-                .map(|chunk| self.batch_get(chunk)),
-        )
-        .await?;
+        let items = try_join_all(wanted.chunks(BATCH_GET_LIMIT).map(|chunk| self.batch_get(chunk))).await?;
 
         let mut loaded = Loaded::default();
         for item in items.into_iter().flatten() {
@@ -222,10 +188,7 @@ impl Store {
                     loaded.chats.insert(chat.id, chat);
                 }
                 Some(table::SCORE) => {
-                    let owner = key
-                        .pk
-                        .strip_prefix("USER#")
-                        .and_then(|id| ObjectId::parse(id).ok());
+                    let owner = key.pk.strip_prefix("USER#").and_then(|id| ObjectId::parse(id).ok());
                     if let Some(owner) = owner {
                         loaded.scores.insert(owner, decode(&key, item)?);
                     }
@@ -242,10 +205,7 @@ impl Store {
             .set_keys(Some(chunk.iter().map(key_item).collect()))
             .consistent_read(true)
             .build()
-            .map_err(|e| StoreError::Sdk {
-                operation: "BatchGetItem",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Sdk { operation: "BatchGetItem", message: e.to_string() })?;
         for attempt in 0..BATCH_GET_ATTEMPTS {
             let output = self
                 .client
@@ -257,10 +217,7 @@ impl Store {
             if let Some(mut responses) = output.responses {
                 found.extend(responses.remove(&self.table).unwrap_or_default());
             }
-            match output
-                .unprocessed_keys
-                .and_then(|mut left| left.remove(&self.table))
-            {
+            match output.unprocessed_keys.and_then(|mut left| left.remove(&self.table)) {
                 Some(left) if !left.keys().is_empty() => {
                     pending = left;
                     tokio::time::sleep(backoff(attempt)).await;
@@ -288,13 +245,8 @@ impl Store {
                     let put = aws_sdk_dynamodb::types::PutRequest::builder()
                         .set_item(Some(item.clone()))
                         .build()
-                        .map_err(|e| StoreError::Sdk {
-                            operation: "BatchWriteItem",
-                            message: e.to_string(),
-                        })?;
-                    Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
-                        .put_request(put)
-                        .build())
+                        .map_err(|e| StoreError::Sdk { operation: "BatchWriteItem", message: e.to_string() })?;
+                    Ok(aws_sdk_dynamodb::types::WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let mut pending = HashMap::from([(self.table.clone(), writes)]);
@@ -370,10 +322,7 @@ fn item_key(item: &Item) -> Key {
         Some(AttributeValue::S(value)) => value.clone(),
         _ => String::new(),
     };
-    Key {
-        pk: text(keys::PK),
-        sk: text(keys::SK),
-    }
+    Key { pk: text(keys::PK), sk: text(keys::SK) }
 }
 
 fn kind_of(item: &Item) -> Option<&str> {
@@ -392,11 +341,7 @@ fn encode<T: Serialize>(key: &Key, kind: &str, value: &T) -> Result<Item, StoreE
 }
 
 fn decode<T: DeserializeOwned>(key: &Key, item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|source| StoreError::Shape {
-        pk: key.pk.clone(),
-        sk: key.sk.clone(),
-        source,
-    })
+    serde_dynamo::from_item(item).map_err(|source| StoreError::Shape { pk: key.pk.clone(), sk: key.sk.clone(), source })
 }
 
 fn decode_request(key: &Key, item: Item) -> Result<StoredRequest, StoreError> {
@@ -406,8 +351,5 @@ fn decode_request(key: &Key, item: Item) -> Result<StoredRequest, StoreError> {
         notified: Vec<NotificationRef>,
     }
     let notified: Notified = decode(key, item.clone())?;
-    Ok(StoredRequest {
-        request: decode(key, item)?,
-        notified: notified.notified,
-    })
+    Ok(StoredRequest { request: decode(key, item)?, notified: notified.notified })
 }

@@ -34,19 +34,9 @@ impl OutboxItem {
 impl Store {
     /// One `PutItem`.
     pub async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        let mut item = encode(
-            &keys::connection(&connection.connection_id),
-            table::CONNECTION,
-            connection,
-        )?;
-        item.insert(
-            keys::GSI1PK.into(),
-            AttributeValue::S(keys::requests_of(connection.user)),
-        );
-        item.insert(
-            keys::GSI1SK.into(),
-            AttributeValue::S(keys::connection_order(&connection.connection_id)),
-        );
+        let mut item = encode(&keys::connection(&connection.connection_id), table::CONNECTION, connection)?;
+        item.insert(keys::GSI1PK.into(), AttributeValue::S(keys::requests_of(connection.user)));
+        item.insert(keys::GSI1SK.into(), AttributeValue::S(keys::connection_order(&connection.connection_id)));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -64,23 +54,13 @@ impl Store {
 
     /// One `Query` of GSI1 (connections of one user are few).
     pub async fn connections_of(&self, user: ObjectId) -> Result<Vec<Connection>, StoreError> {
-        self.query_index(keys::requests_of(user), keys::CONNECTION_ORDER_PREFIX, None)
-            .await
+        self.query_index(keys::requests_of(user), keys::CONNECTION_ORDER_PREFIX, None).await
     }
 
     /// Outbox items created before `before` (an RFC 3339 time), oldest first, at most
     /// `limit`. One `Query` of the sparse outbox partition of GSI1.
-    pub async fn outbox_before(
-        &self,
-        before: &str,
-        limit: i32,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.query_index(
-            keys::OUTBOX_INDEX_PARTITION.to_owned(),
-            "",
-            Some((before, limit)),
-        )
-        .await
+    pub async fn outbox_before(&self, before: &str, limit: i32) -> Result<Vec<OutboxItem>, StoreError> {
+        self.query_index(keys::OUTBOX_INDEX_PARTITION.to_owned(), "", Some((before, limit))).await
     }
 
     /// One `DeleteItem`: the outbox item's events are published.
@@ -122,15 +102,7 @@ impl Store {
                 .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
         };
-        let output = query
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("Query", e))?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| decode(&item_key(&item), item))
-            .collect()
+        let output = query.send().await.map_err(|e| StoreError::sdk("Query", e))?;
+        output.items.unwrap_or_default().into_iter().map(|item| decode(&item_key(&item), item)).collect()
     }
 }

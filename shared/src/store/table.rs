@@ -2,8 +2,8 @@
 //! SAM template creates the same table; `template.yaml` and this file change together.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -23,60 +23,37 @@ pub const CONNECTION: &str = "Connection";
 pub struct TableSpec;
 
 fn build_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Sdk {
-        operation: "CreateTable",
-        message: e.to_string(),
-    }
+    StoreError::Sdk { operation: "CreateTable", message: e.to_string() }
 }
 
 fn key_schema(partition: &str, sort: &str) -> Result<Vec<KeySchemaElement>, StoreError> {
     Ok(vec![
-        KeySchemaElement::builder()
-            .attribute_name(partition)
-            .key_type(KeyType::Hash)
-            .build()
-            .map_err(build_error)?,
-        KeySchemaElement::builder()
-            .attribute_name(sort)
-            .key_type(KeyType::Range)
-            .build()
-            .map_err(build_error)?,
+        KeySchemaElement::builder().attribute_name(partition).key_type(KeyType::Hash).build().map_err(build_error)?,
+        KeySchemaElement::builder().attribute_name(sort).key_type(KeyType::Range).build().map_err(build_error)?,
     ])
 }
 
 impl TableSpec {
     /// Creates the table unless it exists. Returns whether it created it.
     pub async fn ensure(client: &Client, table: &str) -> Result<bool, StoreError> {
-        let attributes = [
-            keys::PK,
-            keys::SK,
-            keys::GSI1PK,
-            keys::GSI1SK,
-            keys::GSI2PK,
-            keys::GSI2SK,
-        ]
-        .into_iter()
-        .map(|name| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build_error)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-        let index =
-            |name: &str, partition: &str, sort: &str| -> Result<GlobalSecondaryIndex, StoreError> {
-                GlobalSecondaryIndex::builder()
-                    .index_name(name)
-                    .set_key_schema(Some(key_schema(partition, sort)?))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+        let attributes = [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK, keys::GSI2PK, keys::GSI2SK]
+            .into_iter()
+            .map(|name| {
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
                     .build()
                     .map_err(build_error)
-            };
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let index = |name: &str, partition: &str, sort: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .set_key_schema(Some(key_schema(partition, sort)?))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build_error)
+        };
         let result = client
             .create_table()
             .table_name(table)
@@ -89,13 +66,7 @@ impl TableSpec {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(false),
             Err(error) => Err(StoreError::sdk("CreateTable", error)),
         }
     }

@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use super::{encode, key_item, keys, table, Item, Store, StoreError, VersionedScore};
@@ -92,10 +90,7 @@ fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Values {
 }
 
 fn invalid(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Sdk {
-        operation: "TransactWriteItems",
-        message: e.to_string(),
-    }
+    StoreError::Sdk { operation: "TransactWriteItems", message: e.to_string() }
 }
 
 /// The condition that `#decider` is an active admin. Admin rights are checked by
@@ -105,34 +100,21 @@ const DECIDER_IS_ACTIVE_ADMIN: &str =
 
 impl<'t> Transaction<'t> {
     fn new(table: &'t str) -> Self {
-        Self {
-            table,
-            items: Vec::new(),
-            guards: Vec::new(),
-        }
+        Self { table, items: Vec::new(), guards: Vec::new() }
     }
 
     fn put(&mut self, item: Item, condition: Option<(&str, Guard)>) -> Result<(), StoreError> {
         self.put_with(item, condition, Values::new())
     }
 
-    fn put_with(
-        &mut self,
-        item: Item,
-        condition: Option<(&str, Guard)>,
-        values: Values,
-    ) -> Result<(), StoreError> {
+    fn put_with(&mut self, item: Item, condition: Option<(&str, Guard)>, values: Values) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(self.table)
             .set_item(Some(item))
             .set_condition_expression(condition.map(|(c, _)| c.to_owned()))
             .set_expression_attribute_values((!values.is_empty()).then_some(values));
         self.guards.push(condition.map(|(_, guard)| guard));
-        self.items.push(
-            TransactWriteItem::builder()
-                .put(put.build().map_err(invalid)?)
-                .build(),
-        );
+        self.items.push(TransactWriteItem::builder().put(put.build().map_err(invalid)?).build());
         Ok(())
     }
 
@@ -154,8 +136,7 @@ impl<'t> Transaction<'t> {
             .build()
             .map_err(invalid)?;
         self.guards.push(condition.map(|(_, guard)| guard));
-        self.items
-            .push(TransactWriteItem::builder().update(update).build());
+        self.items.push(TransactWriteItem::builder().update(update).build());
         Ok(())
     }
 
@@ -176,20 +157,14 @@ impl<'t> Transaction<'t> {
             .build()
             .map_err(invalid)?;
         self.guards.push(Some(guard));
-        self.items
-            .push(TransactWriteItem::builder().condition_check(check).build());
+        self.items.push(TransactWriteItem::builder().condition_check(check).build());
         Ok(())
     }
 
     fn delete(&mut self, key: &keys::Key) -> Result<(), StoreError> {
-        let delete = Delete::builder()
-            .table_name(self.table)
-            .set_key(Some(key_item(key)))
-            .build()
-            .map_err(invalid)?;
+        let delete = Delete::builder().table_name(self.table).set_key(Some(key_item(key))).build().map_err(invalid)?;
         self.guards.push(None);
-        self.items
-            .push(TransactWriteItem::builder().delete(delete).build());
+        self.items.push(TransactWriteItem::builder().delete(delete).build());
         Ok(())
     }
 
@@ -204,14 +179,7 @@ impl<'t> Transaction<'t> {
             created_at: &'a str,
         }
         // Keyed by the first event's id: unique, and stable if the write is retried.
-        let mut item = encode(
-            &keys::outbox(first.id),
-            table::OUTBOX,
-            &Outbox {
-                events,
-                created_at: now,
-            },
-        )?;
+        let mut item = encode(&keys::outbox(first.id), table::OUTBOX, &Outbox { events, created_at: now })?;
         // In the sparse outbox partition of GSI1 until published and deleted.
         item.insert(keys::GSI1PK.into(), s(keys::OUTBOX_INDEX_PARTITION));
         item.insert(keys::GSI1SK.into(), s(keys::outbox_order(now, first.id)));
@@ -224,15 +192,9 @@ fn request_item(request: &JoinRequest, notified: &[NotificationRef]) -> Result<I
     let order = keys::request_order(&request.created_at, request.id);
     item.insert(keys::GSI1PK.into(), s(keys::requests_of(request.user)));
     item.insert(keys::GSI1SK.into(), s(order.clone()));
-    item.insert(
-        keys::GSI2PK.into(),
-        s(keys::requests_of_in(request.user, request.status)),
-    );
+    item.insert(keys::GSI2PK.into(), s(keys::requests_of_in(request.user, request.status)));
     item.insert(keys::GSI2SK.into(), s(order));
-    item.insert(
-        "notified".into(),
-        serde_dynamo::to_attribute_value(notified).map_err(StoreError::Encode)?,
-    );
+    item.insert("notified".into(), serde_dynamo::to_attribute_value(notified).map_err(StoreError::Encode)?);
     Ok(item)
 }
 
@@ -263,28 +225,13 @@ impl Store {
             table::PENDING,
             &serde_json::json!({ "request": request.id }),
         )?;
-        tx.put(
-            marker,
-            Some(("attribute_not_exists(PK)", Guard::PendingMarker)),
-        )?;
-        let notified: Vec<NotificationRef> = plan
-            .notifications
-            .iter()
-            .map(|n| NotificationRef {
-                id: n.id,
-                user: n.user,
-            })
-            .collect();
-        tx.put(
-            request_item(request, &notified)?,
-            Some(("attribute_not_exists(PK)", Guard::FreshItem)),
-        )?;
+        tx.put(marker, Some(("attribute_not_exists(PK)", Guard::PendingMarker)))?;
+        let notified: Vec<NotificationRef> =
+            plan.notifications.iter().map(|n| NotificationRef { id: n.id, user: n.user }).collect();
+        tx.put(request_item(request, &notified)?, Some(("attribute_not_exists(PK)", Guard::FreshItem)))?;
         for notification in plan.notifications {
-            let item = encode(
-                &keys::notification(notification.user, notification.id),
-                table::NOTIFICATION,
-                notification,
-            )?;
+            let item =
+                encode(&keys::notification(notification.user, notification.id), table::NOTIFICATION, notification)?;
             tx.put(item, Some(("attribute_not_exists(PK)", Guard::FreshItem)))?;
         }
         tx.outbox(plan.events, &request.created_at)?;
@@ -325,10 +272,7 @@ impl Store {
         }
 
         let chat_key = keys::chat(decided.chat);
-        let chat_names = names([
-            ("#decider", plan.decider.to_string()),
-            ("#requester", decided.user.to_string()),
-        ]);
+        let chat_names = names([("#decider", plan.decider.to_string()), ("#requester", decided.user.to_string())]);
         match plan.admission {
             None => {
                 let mut chat_names = chat_names;
@@ -342,10 +286,7 @@ impl Store {
                 )?;
             }
             Some((admission, score, read_version)) => {
-                let mut chat_values = values([
-                    (":true", AttributeValue::Bool(true)),
-                    (":now", s(now.clone())),
-                ]);
+                let mut chat_values = values([(":true", AttributeValue::Bool(true)), (":now", s(now.clone()))]);
                 let (expression, entry_condition) = match admission {
                     Admission::NewEntry(entry) => {
                         let value = serde_dynamo::to_attribute_value(entry).map_err(StoreError::Encode)?;
@@ -363,20 +304,11 @@ impl Store {
                     ),
                 };
                 let condition = format!("{DECIDER_IS_ACTIVE_ADMIN} AND {entry_condition}");
-                tx.update(
-                    &chat_key,
-                    expression,
-                    Some((&condition, Guard::ChatState)),
-                    chat_names,
-                    chat_values,
-                )?;
+                tx.update(&chat_key, expression, Some((&condition, Guard::ChatState)), chat_names, chat_values)?;
 
                 let score_item = encode(&keys::score(decided.user), table::SCORE, score)?;
                 match read_version {
-                    None => tx.put(
-                        score_item,
-                        Some(("attribute_not_exists(PK)", Guard::ScoreVersion)),
-                    )?,
+                    None => tx.put(score_item, Some(("attribute_not_exists(PK)", Guard::ScoreVersion)))?,
                     Some(version) => tx.put_with(
                         score_item,
                         Some(("version = :read", Guard::ScoreVersion)),
@@ -397,12 +329,7 @@ impl Store {
             ))
             .into());
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(tx.items))
-            .send()
-            .await;
+        let result = self.client.transact_write_items().set_transact_items(Some(tx.items)).send().await;
         let Err(error) = result else { return Ok(()) };
         let reasons = error
             .as_service_error()

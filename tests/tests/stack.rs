@@ -1,0 +1,205 @@
+//! The local stack end to end, through real sockets: HTTP for REST, real WebSocket
+//! clients, and the SDK clients reaching the stack's EventBridge and Management API.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use integration_tests::{clients, repo_root, token, TestEnv};
+use serde_json::{json, Value};
+use shared::domain::time::{epoch_seconds_in, now_timestamp};
+use shared::domain::ObjectId;
+use shared::store::Connection;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tools::stack::{serve, Listeners, Services, RULE_DETAIL_TYPES};
+
+const AMY: &str = "65a000000000000000000001";
+const BEN: &str = "65a000000000000000000002";
+const LEA: &str = "65a000000000000000000006";
+const SAM: &str = "65a000000000000000000007";
+const CHAT1: &str = "65b000000000000000000001";
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+struct Stack {
+    env: TestEnv,
+    rest: u16,
+    websocket: u16,
+}
+
+async fn listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+async fn start() -> Stack {
+    let env = TestEnv::with_demo().await;
+    let ((rest, rest_port), (websocket, websocket_port), (events, events_port)) =
+        (listener().await, listener().await, listener().await);
+    let (publisher, pusher) = clients(events_port, websocket_port);
+    let app = shared::App {
+        store: env.store().clone(),
+        auth: shared::auth::JwtVerifier::new(&shared::auth::JwtSettings {
+            secret: Some(integration_tests::SECRET.into()),
+            ..Default::default()
+        })
+        .unwrap(),
+        settings: shared::app::Settings { join_group_chat_points: 10 },
+    };
+    let services =
+        Services { app, publisher, pusher, sweep_every: Duration::from_millis(200), sweep_min_age_seconds: 30 };
+    tokio::spawn(serve(Listeners { rest, websocket, events }, services));
+    Stack { env, rest: rest_port, websocket: websocket_port }
+}
+
+impl Stack {
+    async fn http(&self, method: &str, path: &str, user: &str, body: Option<Value>) -> (u16, Value) {
+        let stream = TcpStream::connect(("127.0.0.1", self.rest)).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1")
+            .header("authorization", format!("Bearer {}", token(user)))
+            .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn connect(&self, user: &str) -> Socket {
+        let url = format!("ws://127.0.0.1:{}/?token={}", self.websocket, token(user));
+        tokio_tungstenite::connect_async(url.as_str()).await.unwrap().0
+    }
+}
+
+async fn next_event(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the socket stays open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_and_its_acceptance_flow_through_the_local_stack() {
+    let stack = start().await;
+    let mut amy_phone = stack.connect(AMY).await;
+    let mut amy_laptop = stack.connect(AMY).await;
+    let mut ben = stack.connect(BEN).await;
+    let mut sam = stack.connect(SAM).await;
+
+    let (status, created) = stack.http("POST", "/requests", SAM, Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!(status, 201, "{created}");
+    let request_id = created["request"]["_id"].as_str().unwrap().to_owned();
+    for socket in [&mut amy_phone, &mut amy_laptop, &mut ben] {
+        let event = next_event(socket).await;
+        assert_eq!(event["event"], "chat-join-request");
+        assert_eq!(event["data"]["request"]["_id"], request_id.as_str());
+        assert_eq!(event["data"]["request"]["chat"]["areYouAdmin"], true);
+    }
+
+    let (status, listed) = stack.http("GET", "/requests?status=pending&limit=5", SAM, None).await;
+    assert_eq!((status, listed["count"].as_u64()), (200, Some(1)));
+    let (status, fetched) = stack.http("GET", &format!("/requests/{request_id}"), SAM, None).await;
+    assert_eq!((status, fetched["request"]["status"].as_str()), (200, Some("pending")));
+
+    let (status, decided) =
+        stack.http("PATCH", &format!("/requests/{request_id}"), AMY, Some(json!({"status": "accepted"}))).await;
+    assert_eq!(status, 200, "{decided}");
+    let mut names = vec![next_event(&mut sam).await, next_event(&mut sam).await]
+        .into_iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    names.sort();
+    assert_eq!(names, ["chat-request-accepted", "score-updated"]);
+
+    let notifications = stack.env.store().partition(&format!("USER#{AMY}")).await.unwrap();
+    let notifications: Vec<Value> = notifications
+        .into_iter()
+        .map(|item| serde_dynamo::from_item::<_, Value>(item).unwrap())
+        .filter(|item| item["entity"] == "Notification" && item["request"] == request_id.as_str())
+        .collect();
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0]["dismissed"], true, "the admins' notifications are dismissed in the table");
+
+    let (status, body) = stack.http("GET", "/nowhere", SAM, None).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_at_connect() {
+    let stack = start().await;
+    for query in ["?token=not.a.token", "", "?token="] {
+        let url = format!("ws://127.0.0.1:{}/{query}", stack.websocket);
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401, "{query}"),
+            other => panic!("{query}: expected a 401 refusal, got {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_vanished_without_closing_is_forgotten_on_the_next_push() {
+    let stack = start().await;
+    let mut ben = stack.connect(BEN).await;
+    // A connection API Gateway never reported closed: the record outlived its socket.
+    let ghost = Connection {
+        connection_id: "vanished-without-closing".into(),
+        user: ObjectId::parse(BEN).unwrap(),
+        connected_at: now_timestamp(),
+        ttl: epoch_seconds_in(3600),
+    };
+    stack.env.store().put_connection(&ghost).await.unwrap();
+    assert_eq!(stack.env.store().connections_of(ghost.user).await.unwrap().len(), 2);
+
+    let (status, _) = stack.http("POST", "/requests", LEA, Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!(status, 201);
+    assert_eq!(next_event(&mut ben).await["event"], "chat-join-request");
+    for _ in 0..50 {
+        let left = stack.env.store().connections_of(ghost.user).await.unwrap();
+        if left.len() == 1 {
+            assert_ne!(left[0].connection_id, ghost.connection_id);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the vanished connection was not forgotten");
+}
+
+#[tokio::test]
+async fn closing_a_socket_runs_disconnect() {
+    let stack = start().await;
+    let mut amy = stack.connect(AMY).await;
+    let amy_id = ObjectId::parse(AMY).unwrap();
+    assert_eq!(stack.env.store().connections_of(amy_id).await.unwrap().len(), 1);
+    amy.close(None).await.unwrap();
+    for _ in 0..50 {
+        if stack.env.store().connections_of(amy_id).await.unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("$disconnect did not forget the connection");
+}
+
+#[test]
+fn the_local_rule_matches_the_template() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let source = format!("source: [{}]", shared::publish::EVENT_SOURCE);
+    let detail_types = format!("detail-type: [{}]", RULE_DETAIL_TYPES.join(", "));
+    assert!(template.contains(&source), "template.yaml must route `{source}`");
+    assert!(template.contains(&detail_types), "template.yaml must route `{detail_types}`");
+}

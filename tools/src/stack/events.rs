@@ -1,0 +1,60 @@
+//! Local EventBridge: `PutEvents` in, the notifier invoked for every entry that matches
+//! the rule of `template.yaml` (asynchronously, as EventBridge invokes its targets).
+
+use std::sync::Arc;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use local::{EventSink, PutEventsEntry};
+use serde_json::json;
+use shared::domain::event::{CHAT_JOIN_REQUEST, CHAT_REQUEST_ACCEPTED, SCORE_UPDATED};
+use shared::domain::OutboundEvent;
+use shared::publish::EVENT_SOURCE;
+use tokio::net::TcpListener;
+
+use super::Services;
+
+/// The rule's pattern: the same source and detail-types as `template.yaml`
+/// (tests/tests/stack.rs checks the two agree).
+pub const RULE_DETAIL_TYPES: [&str; 3] = [CHAT_JOIN_REQUEST, CHAT_REQUEST_ACCEPTED, SCORE_UPDATED];
+
+struct Rule {
+    services: Arc<Services>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl EventSink for Rule {
+    fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
+        let detail_type = entry.detail_type.clone().unwrap_or_default();
+        if entry.source.as_deref() != Some(EVENT_SOURCE) || !RULE_DETAIL_TYPES.contains(&detail_type.as_str()) {
+            tracing::info!(target: "stack", source = ?entry.source, detail_type, "event matches no rule; dropped");
+            return Ok(());
+        }
+        let detail: serde_json::Value =
+            serde_json::from_str(entry.detail.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+        let envelope = json!({
+            "version": "0", "id": shared::domain::ObjectId::generate(), "detail-type": detail_type,
+            "source": EVENT_SOURCE, "account": "000000000000", "time": shared::domain::time::now_timestamp(),
+            "region": "local", "resources": [], "detail": detail,
+        });
+        let event: EventBridgeEvent<OutboundEvent> = serde_json::from_value(envelope).map_err(|e| e.to_string())?;
+        let services = self.services.clone();
+        self.runtime.spawn(async move {
+            let started = std::time::Instant::now();
+            let (name, to) = (event.detail.event.clone(), event.detail.to);
+            match notifier::handle(&services.app.store, &services.pusher, "local-notifier", event).await {
+                Ok(report) => tracing::info!(
+                    target: "stack",
+                    "EVENT {name} to {to}: {} delivered, {} gone ({} ms)",
+                    report.delivered, report.gone, started.elapsed().as_millis()
+                ),
+                Err(error) => tracing::warn!(target: "stack", "EVENT {name} to {to}: {error}"),
+            }
+        });
+        Ok(())
+    }
+}
+
+pub async fn serve(listener: TcpListener, services: Arc<Services>) {
+    let rule = Rule { services, runtime: tokio::runtime::Handle::current() };
+    local::serve_eventbridge(listener, Arc::new(rule)).await;
+}
