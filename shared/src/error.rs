@@ -36,7 +36,7 @@ pub enum ApiError {
     RequestNotPending,
     /// Everything the caller cannot act on. The source is logged, never shown.
     #[error("internal error")]
-    Internal(#[source] StoreError),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -82,7 +82,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Internal(error)
+        Self::Internal(Box::new(error))
     }
 }
 

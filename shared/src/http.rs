@@ -44,7 +44,7 @@ where
                 Ok(text) => json_response(status, text),
                 Err(error) => {
                     tracing::error!(%error, "response did not serialize");
-                    error_response(&ApiError::Internal(crate::store::StoreError::TooLarge(error.to_string())))
+                    error_response(&ApiError::Internal(Box::new(error)))
                 }
             },
             Err(error) => error_response(&error),
