@@ -154,7 +154,7 @@ pub async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Re
     let Some((_, encoded)) = path.split_once("/@connections/") else {
         return reply(StatusCode::NOT_FOUND, JSON, r#"{"message":"Not Found"}"#);
     };
-    let connection_id = percent_decode(encoded);
+    let connection_id = percent_decode(encoded, false);
     let gone = || {
         let mut response = reply(StatusCode::GONE, JSON, r#"{"message":"Gone"}"#);
         response.headers_mut().insert("x-amzn-errortype", hyper::header::HeaderValue::from_static("GoneException"));
@@ -183,25 +183,23 @@ pub async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Re
     }
 }
 
-fn percent_decode(text: &str) -> String {
+/// Percent-decoding of a URL component; in a query string `+` is also a space.
+pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let decoded = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match decoded {
-            Some(byte) => {
+        let escaped = (bytes[i] == b'%').then(|| text.get(i + 1..i + 3)).flatten();
+        match (bytes[i], escaped.and_then(|hex| u8::from_str_radix(hex, 16).ok())) {
+            (b'%', Some(byte)) => {
                 out.push(byte);
                 i += 3;
+                continue;
             }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+            (b'+', _) if plus_is_space => out.push(b' '),
+            (byte, _) => out.push(byte),
         }
+        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -210,7 +208,9 @@ fn percent_decode(text: &str) -> String {
 mod tests {
     #[test]
     fn percent_decoding_keeps_plain_text_and_decodes_escapes() {
-        assert_eq!(super::percent_decode("abc%3D%3d"), "abc==");
-        assert_eq!(super::percent_decode("a%zz%"), "a%zz%");
+        assert_eq!(super::percent_decode("abc%3D%3d", false), "abc==");
+        assert_eq!(super::percent_decode("a%zz%", false), "a%zz%");
+        assert_eq!(super::percent_decode("a+b%20c%2B", true), "a b c+");
+        assert_eq!(super::percent_decode("a+b", false), "a+b");
     }
 }

@@ -132,31 +132,38 @@ impl Store {
             None => (keys::GSI1, keys::GSI1PK, keys::GSI1SK, keys::requests_of(user)),
             Some(status) => (keys::GSI2, keys::GSI2PK, keys::GSI2SK, keys::requests_of_in(user, status)),
         };
-        let mut requests = Vec::new();
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", partition_attribute)
+            .expression_attribute_names("#sk", sort_attribute)
+            .expression_attribute_values(":pk", AttributeValue::S(partition))
+            .expression_attribute_values(":prefix", AttributeValue::S(keys::REQUEST_ORDER_PREFIX.into()))
+            .scan_index_forward(false);
+        self.query_all(query).await?.into_iter().map(|item| decode(&item_key(&item), item)).collect()
+    }
+
+    /// Every page of `query`, in order.
+    async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start_key = None;
         loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", partition_attribute)
-                .expression_attribute_names("#sk", sort_attribute)
-                .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(keys::REQUEST_ORDER_PREFIX.into()))
-                .scan_index_forward(false)
+            let output = query
+                .clone()
                 .set_exclusive_start_key(start_key)
                 .send()
                 .await
                 .map_err(|e| StoreError::sdk("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                let key = item_key(&item);
-                requests.push(decode(&key, item)?);
-            }
+            items.extend(output.items.unwrap_or_default());
             start_key = output.last_evaluated_key;
             if start_key.is_none() {
-                return Ok(requests);
+                return Ok(items);
             }
         }
     }
@@ -275,26 +282,14 @@ impl Store {
 
     /// Every item whose partition key is `pk`: for tests and tools that inspect state.
     pub async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start_key = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("Query", e))?;
-            items.extend(output.items.unwrap_or_default());
-            start_key = output.last_evaluated_key;
-            if start_key.is_none() {
-                return Ok(items);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true);
+        self.query_all(query).await
     }
 }
 

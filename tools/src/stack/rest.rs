@@ -140,26 +140,8 @@ fn proxy_event(
     })
 }
 
-/// Query-string decoding: `+` is a space, `%XX` a byte.
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match text.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-                Some(byte) => {
-                    out.push(byte);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    local::percent_decode(text, true)
 }
 
 fn into_hyper(response: lambda_http::Response<lambda_http::Body>) -> Response<Full<Bytes>> {
@@ -174,13 +156,4 @@ fn into_hyper(response: lambda_http::Response<lambda_http::Body>) -> Response<Fu
 
 fn plain(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     local::reply(status, "application/json", body.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn query_values_are_decoded_like_api_gateway_does() {
-        assert_eq!(super::decode("a+b%20c%2B"), "a b c+");
-        assert_eq!(super::decode("100%"), "100%");
-    }
 }

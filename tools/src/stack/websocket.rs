@@ -103,7 +103,7 @@ fn route_event(route: &str, connection_id: &str, request: &Request<Incoming>, so
         .unwrap_or_default()
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| (name.to_owned(), json!(value)))
+        .map(|(name, value)| (local::percent_decode(name, true), json!(local::percent_decode(value, true))))
         .collect();
     let multi_query: serde_json::Map<String, Value> =
         query.iter().map(|(name, value)| (name.clone(), json!([value]))).collect();
