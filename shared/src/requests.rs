@@ -7,10 +7,13 @@ use crate::app::App;
 use crate::domain::score::JOIN_GROUP_CHAT;
 use crate::domain::time::now_timestamp;
 use crate::domain::{
-    Chat, Decision, JoinRequest, Notification, ObjectId, OutboundEvent, PageQuery, PopulatedRequest, User,
+    Chat, Decision, JoinRequest, Notification, ObjectId, OutboundEvent, PageQuery, PopulatedRequest, RequestStatus,
+    User,
 };
 use crate::error::ApiError;
-use crate::store::{backoff, CreatePlan, DecisionPlan, Guard, Lookup, Store, StoreError, TxError, VersionedScore};
+use crate::store::{
+    backoff, Acceptance, CreatePlan, DecisionPlan, Guard, Lookup, Store, StoreError, TxError, VersionedScore,
+};
 
 /// How often a call re-reads and re-plans after losing a race that does not decide its
 /// outcome (a chat or score changed meanwhile, or DynamoDB reported a conflict).
@@ -144,14 +147,14 @@ pub async fn decide(
         // A chat the rest of the app deleted has no members, so nobody may decide.
         let chat = loaded.chats.get(&request.chat).ok_or(ApiError::NotChatMember)?;
         chat.check_decider(caller)?;
-        if request.status != crate::domain::RequestStatus::Pending {
+        if request.status != RequestStatus::Pending {
             return Err(ApiError::RequestNotPending);
         }
 
         let now = now_timestamp();
         let decided = request.decided(decision, caller, &now);
         let user = loaded.users.get(&requester);
-        let (outcome, events, chat_after) = match decision {
+        let (acceptance, events, chat_after) = match decision {
             Decision::Rejected => (None, Vec::new(), chat.clone()),
             Decision::Accepted => {
                 let admission = chat.plan_admission(requester, &now);
@@ -169,14 +172,15 @@ pub async fn decide(
                     OutboundEvent::request_accepted(&for_requester, &chat_after),
                     OutboundEvent::score_updated(requester, &score.score, JOIN_GROUP_CHAT),
                 ];
-                (Some((admission, score, read.map(|s| s.version))), events, chat_after)
+                let read_version = read.map(|s| s.version);
+                (Some(Acceptance { admission, score, read_version }), events, chat_after)
             }
         };
         let plan = DecisionPlan {
             decided: &decided,
             notified: &stored.notified,
             decider: caller,
-            admission: outcome.as_ref().map(|(admission, score, version)| (admission, score, *version)),
+            acceptance: acceptance.as_ref(),
             events: &events,
         };
         match app.store.commit_decision(&plan).await {

@@ -21,7 +21,7 @@ use keys::Key;
 
 pub use realtime::{Connection, OutboxItem};
 pub use table::TableSpec;
-pub use transactions::{CreatePlan, DecisionPlan, Guard, NotificationRef, TxError};
+pub use transactions::{Acceptance, CreatePlan, DecisionPlan, Guard, NotificationRef, TxError};
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -58,13 +58,22 @@ pub struct CreatePlan<'a> {
     pub events: &'a [OutboundEvent],
 }
 
+/// What accepting adds to a decision.
+pub struct Acceptance {
+    /// How the requester's participant entry changes.
+    pub admission: Admission,
+    /// The requester's score after counting the action.
+    pub score: VersionedScore,
+    /// The version the score was read at; `None` when the user had no score yet.
+    pub read_version: Option<u64>,
+}
+
 pub struct DecisionPlan<'a> {
     pub decided: &'a JoinRequest,
     pub notified: &'a [NotificationRef],
     pub decider: ObjectId,
-    /// `Some` on accept: how the requester's participant entry changes, and the score
-    /// (with the version it was read at) after counting the action.
-    pub admission: Option<(&'a Admission, &'a VersionedScore, Option<u64>)>,
+    /// `Some` on accept.
+    pub acceptance: Option<&'a Acceptance>,
     pub events: &'a [OutboundEvent],
 }
 
@@ -273,7 +282,7 @@ impl Store {
 
         let chat_key = keys::chat(decided.chat);
         let chat_names = names([("#decider", plan.decider.to_string()), ("#requester", decided.user.to_string())]);
-        match plan.admission {
+        match plan.acceptance {
             None => {
                 let mut chat_names = chat_names;
                 chat_names.remove("#requester");
@@ -285,7 +294,7 @@ impl Store {
                     values([(":true", AttributeValue::Bool(true))]),
                 )?;
             }
-            Some((admission, score, read_version)) => {
+            Some(Acceptance { admission, score, read_version }) => {
                 let mut chat_values = values([(":true", AttributeValue::Bool(true)), (":now", s(now.clone()))]);
                 let (expression, entry_condition) = match admission {
                     Admission::NewEntry(entry) => {
