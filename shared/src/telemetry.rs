@@ -13,3 +13,19 @@ pub fn init() {
         builder.with_target(false).try_init()
     };
 }
+
+/// The connection id of a WebSocket route event and its invocation span (request id,
+/// connection id, and `user_id` for the handler to record once it is known).
+pub fn websocket_invocation(
+    event: &aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+) -> (String, tracing::Span) {
+    let context = &event.request_context;
+    let connection_id = context.connection_id.clone().unwrap_or_default();
+    let span = tracing::info_span!(
+        "invocation",
+        request_id = context.request_id.as_deref().unwrap_or_default(),
+        connection_id = %connection_id,
+        user_id = tracing::field::Empty,
+    );
+    (connection_id, span)
+}

@@ -12,14 +12,7 @@ use tracing::Instrument;
 pub const CONNECTION_TTL_SECONDS: i64 = 2 * 3600;
 
 pub async fn handle(app: &App, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    let context = &event.request_context;
-    let connection_id = context.connection_id.clone().unwrap_or_default();
-    let span = tracing::info_span!(
-        "invocation",
-        request_id = context.request_id.as_deref().unwrap_or_default(),
-        connection_id = %connection_id,
-        user_id = tracing::field::Empty,
-    );
+    let (connection_id, span) = shared::telemetry::websocket_invocation(&event);
     async {
         let token = event.query_string_parameters.first("token").unwrap_or_default();
         let user = match app.auth.authenticate_token(token) {

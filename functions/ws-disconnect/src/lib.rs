@@ -6,13 +6,7 @@ use shared::store::Store;
 use tracing::Instrument;
 
 pub async fn handle(store: &Store, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    let context = &event.request_context;
-    let connection_id = context.connection_id.clone().unwrap_or_default();
-    let span = tracing::info_span!(
-        "invocation",
-        request_id = context.request_id.as_deref().unwrap_or_default(),
-        connection_id = %connection_id,
-    );
+    let (connection_id, span) = shared::telemetry::websocket_invocation(&event);
     async {
         let mut response = ApiGatewayProxyResponse::default();
         response.status_code = match store.delete_connection(&connection_id).await {
