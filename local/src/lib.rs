@@ -5,7 +5,13 @@
 //! - the API Gateway Management API (`POST`/`GET`/`DELETE /@connections/{id}`).
 //!
 //! What happens to an event or a message is up to the [`EventSink`] and
-//! [`ConnectionSink`] given: the tests record, the local stack routes.
+//! [`ConnectionSink`] given: the tests record, the local stack routes. Both refuse what
+//! AWS refuses, with AWS's errors: a `PutEvents` call of more than 10 entries or 256 KB,
+//! a post of more than 128 KB.
+//!
+//! [`events`] builds the events AWS hands to the functions.
+
+pub mod events;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -29,9 +35,16 @@ pub struct PutEventsEntry {
     pub detail: Option<String>,
     #[serde(default)]
     pub event_bus_name: Option<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub time: Option<serde_json::Value>,
 }
 
 pub trait EventSink: Send + Sync + 'static {
+    /// Sees each call that passed the limits, before its entries are put.
+    fn call(&self, _entries: &[PutEventsEntry]) {}
+
     /// `Err(reason)` reports the entry as failed, as EventBridge does per entry.
     fn put(&self, entry: PutEventsEntry) -> Result<(), String>;
 }
@@ -96,6 +109,25 @@ pub async fn serve_eventbridge(listener: TcpListener, sink: Arc<dyn EventSink>) 
     .await
 }
 
+/// `PutEvents` limits: entries per call, and bytes per call counted as EventBridge
+/// counts them (source, detail-type, detail, resources; 14 bytes for a time).
+pub const PUT_EVENTS_MAX_ENTRIES: usize = 10;
+pub const PUT_EVENTS_MAX_BYTES: usize = 256 * 1024;
+/// `PostToConnection` takes at most 128 KB of data.
+pub const POST_MAX_BYTES: usize = 128 * 1024;
+
+impl PutEventsEntry {
+    /// The entry's size as EventBridge computes it for the call limit.
+    pub fn size(&self) -> usize {
+        [&self.source, &self.detail_type, &self.detail]
+            .iter()
+            .map(|field| field.as_deref().map_or(0, str::len))
+            .sum::<usize>()
+            + self.resources.iter().map(String::len).sum::<usize>()
+            + if self.time.is_some() { 14 } else { 0 }
+    }
+}
+
 async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
     const JSON: &str = "application/x-amz-json-1.1";
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -119,6 +151,20 @@ async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
             return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
         }
     };
+    if input.entries.len() > PUT_EVENTS_MAX_ENTRIES {
+        let message = format!(
+            "1 validation error detected: Value '[...]' at 'entries' failed to satisfy constraint: \
+             Member must have length less than or equal to {PUT_EVENTS_MAX_ENTRIES}"
+        );
+        let body = serde_json::json!({"__type": "ValidationException", "message": message});
+        return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
+    }
+    if input.entries.iter().map(PutEventsEntry::size).sum::<usize>() > PUT_EVENTS_MAX_BYTES {
+        let message = "Total size of the entries in the request is over the limit.";
+        let body = serde_json::json!({"__type": "ValidationException", "message": message});
+        return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
+    }
+    sink.call(&input.entries);
     let mut failed = 0;
     let entries: Vec<serde_json::Value> = input
         .entries
@@ -166,6 +212,17 @@ pub async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Re
                 Ok(body) => body.to_bytes(),
                 Err(_) => return reply(StatusCode::BAD_REQUEST, JSON, "{}"),
             };
+            if data.len() > POST_MAX_BYTES {
+                let mut response = reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    JSON,
+                    r#"{"message":"The data has exceeded the maximum size allowed."}"#,
+                );
+                response
+                    .headers_mut()
+                    .insert("x-amzn-errortype", hyper::header::HeaderValue::from_static("PayloadTooLargeException"));
+                return response;
+            }
             match sink.post(&connection_id, data) {
                 Delivery::Delivered => reply(StatusCode::OK, JSON, "{}"),
                 Delivery::Gone => gone(),

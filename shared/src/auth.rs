@@ -110,14 +110,3 @@ impl JwtVerifier {
         id.as_str().and_then(|text| ObjectId::parse(text).ok()).ok_or(AuthError::NoUserId)
     }
 }
-
-/// Mints HS256 tokens: the local stack's `token` command and the tests use it.
-pub fn mint_hs256(secret: &str, user: &str, ttl_seconds: u64) -> Result<String, jsonwebtoken::errors::Error> {
-    let exp = jsonwebtoken::get_current_timestamp() + ttl_seconds;
-    let claims = serde_json::json!({ "sub": user, "exp": exp });
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-}

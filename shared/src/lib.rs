@@ -6,11 +6,11 @@ pub mod app;
 pub mod auth;
 pub mod domain;
 pub mod error;
-pub mod fixture;
 pub mod http;
 pub mod publish;
 pub mod push;
 pub mod requests;
+pub mod retry;
 pub mod store;
 pub mod telemetry;
 

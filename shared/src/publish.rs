@@ -1,31 +1,69 @@
-//! Publishing outbox events to EventBridge, and draining what a failed publish left.
+//! Carrying out an outbox: dismissing notifications and publishing events to
+//! EventBridge; and draining what a failed attempt left.
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures::future::join_all;
 
 use crate::domain::time::timestamp_seconds_ago;
-use crate::domain::OutboundEvent;
-use crate::store::{OutboxItem, Store, StoreError};
+use crate::domain::{OutboundEvent, Outbox};
+use crate::retry::backoff;
+use crate::store::{Store, StoreError};
 
 /// The `source` of every event this service puts on the bus; the rule matches on it.
 pub const EVENT_SOURCE: &str = "join-requests";
-/// PutEvents takes at most 10 entries per call.
-const ENTRIES_PER_CALL: usize = 10;
+/// PutEvents takes at most 10 entries per call...
+pub const MAX_ENTRIES_PER_CALL: usize = 10;
+/// ...and at most 256 KB of entries, counted as [`entry_size`] counts.
+pub const MAX_BYTES_PER_CALL: usize = 256 * 1024;
+/// Tries of one entry that EventBridge keeps refusing, within one delivery.
+pub const PUBLISH_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("EventBridge PutEvents failed: {0}")]
     Call(String),
-    #[error("EventBridge refused {failed} of {total} entries: {reason}")]
+    #[error("EventBridge refused {failed} of {total} entries after {PUBLISH_ATTEMPTS} attempts: {reason}")]
     Entries { failed: usize, total: usize, reason: String },
     #[error("an event did not serialize: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("an event of {0} bytes cannot fit in a PutEvents call")]
+    TooLarge(usize),
 }
 
 #[derive(Clone)]
 pub struct Publisher {
     client: aws_sdk_eventbridge::Client,
     bus: String,
+}
+
+/// One entry ready to send, with its size as EventBridge counts it.
+struct Entry {
+    entry: PutEventsRequestEntry,
+    size: usize,
+}
+
+/// An entry's size as EventBridge counts it against the 256 KB of a call: the UTF-8
+/// bytes of its source, detail-type and detail (we set no time and no resources).
+pub fn entry_size(source: &str, detail_type: &str, detail: &str) -> usize {
+    source.len() + detail_type.len() + detail.len()
+}
+
+/// Groups entries in order into calls of at most [`MAX_ENTRIES_PER_CALL`] entries and
+/// [`MAX_BYTES_PER_CALL`] bytes.
+fn pack(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut calls = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, size) in sizes.iter().enumerate() {
+        if i > start && (i - start == MAX_ENTRIES_PER_CALL || bytes + size > MAX_BYTES_PER_CALL) {
+            calls.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        calls.push(start..sizes.len());
+    }
+    calls
 }
 
 impl Publisher {
@@ -40,40 +78,79 @@ impl Publisher {
         Ok(Self::new(aws_sdk_eventbridge::Client::new(config), bus))
     }
 
-    /// One entry per event (`detail-type` is the event name, `detail` the event), in
-    /// calls of 10 sent together. Succeeds only if every entry was accepted.
+    fn entry(&self, event: &OutboundEvent) -> Result<Entry, PublishError> {
+        let detail = serde_json::to_string(event)?;
+        let size = entry_size(EVENT_SOURCE, &event.event, &detail);
+        if size > MAX_BYTES_PER_CALL {
+            return Err(PublishError::TooLarge(size));
+        }
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(EVENT_SOURCE)
+            .detail_type(&event.event)
+            .detail(detail)
+            .build();
+        Ok(Entry { entry, size })
+    }
+
+    /// One entry per event (`detail-type` is the event name, `detail` the event), packed
+    /// into calls by count and size and sent together. Entries EventBridge refuses are
+    /// sent again, alone of their call, up to [`PUBLISH_ATTEMPTS`] times in all.
+    /// Succeeds only if every entry was accepted.
     pub async fn publish(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
-        let calls = events.chunks(ENTRIES_PER_CALL).map(|chunk| self.put(chunk));
-        join_all(calls).await.into_iter().collect::<Result<Vec<()>, _>>()?;
+        let mut pending = events.iter().map(|event| self.entry(event)).collect::<Result<Vec<_>, _>>()?;
+        let total = pending.len();
+        for attempt in 0..PUBLISH_ATTEMPTS {
+            let sizes: Vec<usize> = pending.iter().map(|e| e.size).collect();
+            let calls = pack(&sizes).into_iter().map(|range| self.put(&pending[range.clone()], range.start));
+            let mut refused = Vec::new();
+            let mut reason = String::new();
+            for outcome in join_all(calls).await {
+                let (failed, why) = outcome?;
+                refused.extend(failed);
+                if let Some(why) = why {
+                    reason = why;
+                }
+            }
+            if refused.is_empty() {
+                return Ok(());
+            }
+            if attempt + 1 == PUBLISH_ATTEMPTS {
+                return Err(PublishError::Entries { failed: refused.len(), total, reason });
+            }
+            tracing::info!(attempt, refused = refused.len(), %reason, "EventBridge refused entries; sending those again");
+            refused.sort_unstable();
+            let mut index = 0;
+            pending.retain(|_| {
+                index += 1;
+                refused.binary_search(&(index - 1)).is_ok()
+            });
+            tokio::time::sleep(backoff(attempt + 2)).await;
+        }
         Ok(())
     }
 
-    async fn put(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
-        let entries = events
-            .iter()
-            .map(|event| {
-                Ok(PutEventsRequestEntry::builder()
-                    .event_bus_name(&self.bus)
-                    .source(EVENT_SOURCE)
-                    .detail_type(&event.event)
-                    .detail(serde_json::to_string(event)?)
-                    .build())
-            })
-            .collect::<Result<Vec<_>, serde_json::Error>>()?;
+    /// One `PutEvents`. Returns the indexes (offset by `first`) of the refused entries
+    /// and one reason.
+    async fn put(&self, entries: &[Entry], first: usize) -> Result<(Vec<usize>, Option<String>), PublishError> {
         let output = self
             .client
             .put_events()
-            .set_entries(Some(entries))
+            .set_entries(Some(entries.iter().map(|e| e.entry.clone()).collect()))
             .send()
             .await
             .map_err(|e| PublishError::Call(aws_sdk_eventbridge::error::DisplayErrorContext(&e).to_string()))?;
-        let failed = output.failed_entry_count() as usize;
-        if failed > 0 {
-            let reason =
-                output.entries().iter().find_map(|entry| entry.error_message().map(str::to_owned)).unwrap_or_default();
-            return Err(PublishError::Entries { failed, total: events.len(), reason });
+        if output.failed_entry_count() == 0 {
+            return Ok((Vec::new(), None));
         }
-        Ok(())
+        let results = output.entries();
+        let refused: Vec<usize> = (0..entries.len())
+            // An entry without a result entry is one EventBridge did not take either.
+            .filter(|&i| results.get(i).is_none_or(|result| result.error_code().is_some()))
+            .map(|i| first + i)
+            .collect();
+        let reason = results.iter().find_map(|r| r.error_message().or(r.error_code()).map(str::to_owned));
+        Ok((refused, reason))
     }
 }
 
@@ -85,23 +162,29 @@ pub enum DeliverError {
     Store(#[from] StoreError),
 }
 
-/// Publishes the events of one committed change and removes their outbox item. On
-/// failure the item stays and [`drain`] publishes it later; the caller only logs.
-/// Round trips: 1 `PutEvents` per 10 events (sent together) + 1 `DeleteItem`.
-pub async fn deliver(store: &Store, publisher: &Publisher, events: &[OutboundEvent]) -> Result<(), DeliverError> {
-    let Some(first) = events.first() else {
+/// Carries out the outbox of one committed change: dismisses its notifications,
+/// publishes its events, then removes the item. On failure the item stays and
+/// [`drain`] does it all again later (each step is harmless to repeat); the caller
+/// only logs. Round trips: 1 `UpdateItem` per notification to dismiss, 16 in flight;
+/// 1 `PutEvents` per 10 events or 256 KB, sent together; 1 `DeleteItem`.
+pub async fn deliver(store: &Store, publisher: &Publisher, outbox: &Outbox) -> Result<(), DeliverError> {
+    if outbox.is_empty() {
         return Ok(());
-    };
-    publisher.publish(events).await?;
-    store.delete_outbox(first.id).await?;
+    }
+    let events = outbox.outbound();
+    let (dismissed, published) =
+        futures::join!(store.dismiss_notifications(&outbox.dismiss), publisher.publish(&events));
+    dismissed?;
+    published?;
+    store.delete_outbox(outbox.id).await?;
     Ok(())
 }
 
-/// After a committed change: publish now, and if that fails, leave it to the sweeper.
-/// Never an error for the caller: the change is committed and its events are safe.
-pub async fn deliver_or_defer(store: &Store, publisher: &Publisher, events: &[OutboundEvent]) {
-    if let Err(error) = deliver(store, publisher, events).await {
-        tracing::warn!(%error, events = events.len(), "publish failed; the outbox sweeper will retry");
+/// After a committed change: carry out its outbox now, and if that fails, leave it to
+/// the sweeper. Never an error for the caller: the change and its outbox are committed.
+pub async fn deliver_or_defer(store: &Store, publisher: &Publisher, outbox: &Outbox) {
+    if let Err(error) = deliver(store, publisher, outbox).await {
+        tracing::warn!(%error, outbox = %outbox.id, "outbox not carried out; the sweeper will retry");
     }
 }
 
@@ -116,24 +199,24 @@ pub struct DrainReport {
     pub failed: usize,
 }
 
-/// Publishes every outbox item older than `min_age_seconds`. An item that fails again
-/// stays for the next run; the others still go.
+/// Carries out every outbox item older than `min_age_seconds`. An item that fails
+/// again stays for the next run; the others still go.
 pub async fn drain(store: &Store, publisher: &Publisher, min_age_seconds: i64) -> Result<DrainReport, StoreError> {
     let cutoff = timestamp_seconds_ago(min_age_seconds);
     let mut report = DrainReport::default();
     loop {
-        let items: Vec<OutboxItem> = store.outbox_before(&cutoff, SWEEP_BATCH).await?;
-        let count = items.len();
+        let outboxes = store.outbox_before(&cutoff, SWEEP_BATCH).await?;
+        let count = outboxes.len();
         let mut progress = false;
-        for item in items {
-            match deliver(store, publisher, &item.events).await {
+        for outbox in outboxes {
+            match deliver(store, publisher, &outbox).await {
                 Ok(()) => {
                     report.published += 1;
                     progress = true;
                 }
                 Err(error) => {
                     report.failed += 1;
-                    tracing::warn!(%error, outbox = ?item.id(), "outbox item still not published");
+                    tracing::warn!(%error, outbox = %outbox.id, "outbox item still not carried out");
                 }
             }
         }
@@ -141,5 +224,20 @@ pub async fn drain(store: &Store, publisher: &Publisher, min_age_seconds: i64) -
         if count < SWEEP_BATCH as usize || !progress {
             return Ok(report);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_are_packed_by_count_and_by_size() {
+        assert_eq!(pack(&[1; 25]), vec![0..10, 10..20, 20..25]);
+        let big = 30 * 1024;
+        // 8 × 30 KB = 240 KB fits; the 9th would pass 256 KB.
+        assert_eq!(pack(&[big; 12]), vec![0..8, 8..12]);
+        assert_eq!(pack(&[MAX_BYTES_PER_CALL, 1, MAX_BYTES_PER_CALL]), vec![0..1, 1..2, 2..3]);
+        assert!(pack(&[]).is_empty());
     }
 }

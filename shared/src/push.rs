@@ -5,7 +5,8 @@ use aws_sdk_apigatewaymanagement::primitives::Blob;
 use futures::stream::{self, StreamExt};
 
 use crate::domain::OutboundEvent;
-use crate::store::{backoff, Connection, Store, StoreError};
+use crate::retry::backoff;
+use crate::store::{Connection, Store, StoreError};
 
 /// Posts in flight at once for one recipient: enough for a user's few devices, bounded
 /// so a user with many stale connections cannot exhaust the function's sockets.

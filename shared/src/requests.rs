@@ -1,29 +1,31 @@
 //! The four calls of the contract, in domain terms. Each says how many DynamoDB round
-//! trips it makes; the README's table repeats those numbers.
+//! trips it makes (a round trip is one wait: calls sent together count once); the
+//! README's table repeats those numbers.
 
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::domain::score::JOIN_GROUP_CHAT;
 use crate::domain::time::now_timestamp;
+use crate::domain::view::ChatView;
 use crate::domain::{
-    Chat, Decision, JoinRequest, Notification, ObjectId, OutboundEvent, PageQuery, PopulatedRequest, RequestStatus,
-    User,
+    ChatSnapshot, Decision, Fanout, JoinRequest, Notification, ObjectId, Outbox, PageQuery, PopulatedRequest,
+    RequestStatus, User,
 };
 use crate::error::ApiError;
-use crate::store::{
-    backoff, Acceptance, CreatePlan, DecisionPlan, Guard, Lookup, Store, StoreError, TxError, VersionedScore,
-};
+use crate::retry::backoff;
+use crate::store::{Acceptance, CreatePlan, DecisionPlan, Guard, Lookup, Store, StoreError, TxError};
 
 /// How often a call re-reads and re-plans after losing a race that does not decide its
-/// outcome (a chat or score changed meanwhile, or DynamoDB reported a conflict).
+/// outcome (an entry, the chat or the score changed meanwhile, or DynamoDB reported a
+/// conflict).
 pub const MAX_ATTEMPTS: u32 = 6;
 
-/// A committed change and the events it caused (already in the outbox).
+/// A committed change and what its outbox still has to do (already stored with it).
 #[derive(Debug)]
 pub struct Committed<T> {
     pub value: T,
-    pub events: Vec<OutboundEvent>,
+    pub outbox: Outbox,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,8 +45,9 @@ pub struct DecisionBody {
 }
 
 /// `GET /requests`. Round trips: one `Query` per MB of the caller's matching index
-/// entries (every entry is read, for the exact count), then one `BatchGetItem` for the
-/// page's chats and the caller (two, sent together, when a page of 100 holds 100 chats).
+/// entries (every entry is read, for the exact count), then one round for the page:
+/// a `BatchGetItem` of its chats and the caller, beside one `Query` per distinct chat
+/// for the participants it shows.
 pub async fn list(app: &App, caller: ObjectId, query: PageQuery) -> Result<RequestPage, ApiError> {
     let all = app.store.requests_of(caller, query.status()).await?;
     let count = all.len();
@@ -52,7 +55,7 @@ pub async fn list(app: &App, caller: ObjectId, query: PageQuery) -> Result<Reque
     if page.is_empty() {
         return Ok(RequestPage { requests: Vec::new(), count });
     }
-    let lookup = Lookup { users: vec![caller], chats: page.iter().map(|r| r.chat).collect(), scores: Vec::new() };
+    let lookup = Lookup { users: vec![caller], chats: page.iter().map(|r| r.chat).collect(), ..Lookup::default() };
     let loaded = app.store.load(&lookup).await?;
     let user = loaded.users.get(&caller);
     let requests = page
@@ -62,8 +65,8 @@ pub async fn list(app: &App, caller: ObjectId, query: PageQuery) -> Result<Reque
     Ok(RequestPage { requests, count })
 }
 
-/// `GET /requests/{id}`. Round trips: 2 (the request, then its chat and user together);
-/// the chat's id is only known from the request.
+/// `GET /requests/{id}`. Round trips: 2 (the request; then its chat, the participants
+/// it shows and the user, together); the chat's id is only known from the request.
 pub async fn get(app: &App, caller: ObjectId, id: ObjectId) -> Result<PopulatedRequest, ApiError> {
     let stored = app.store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
     let request = stored.request;
@@ -71,12 +74,14 @@ pub async fn get(app: &App, caller: ObjectId, id: ObjectId) -> Result<PopulatedR
         // Someone else's request is indistinguishable from a missing one.
         return Err(ApiError::RequestNotFound);
     }
-    let loaded = app.store.load(&Lookup { users: vec![caller], chats: vec![request.chat], scores: Vec::new() }).await?;
+    let loaded =
+        app.store.load(&Lookup { users: vec![caller], chats: vec![request.chat], ..Lookup::default() }).await?;
     Ok(PopulatedRequest::new(&request, loaded.users.get(&caller), loaded.chats.get(&request.chat), caller))
 }
 
-/// `POST /requests`. Round trips: 2 (chat and caller together, then one transaction),
-/// more only when a race forces a re-read.
+/// `POST /requests`. Round trips: 2 (the chat, the participants it shows, the caller
+/// and the caller's entry in the chat, together; then one transaction), more only when
+/// a race forces a re-read.
 pub async fn create(app: &App, caller: ObjectId, chat_id: ObjectId) -> Result<Committed<JoinRequest>, ApiError> {
     create_with_id(&app.store, ObjectId::generate(), caller, chat_id).await
 }
@@ -90,24 +95,34 @@ pub async fn create_with_id(
     chat_id: ObjectId,
 ) -> Result<Committed<JoinRequest>, ApiError> {
     for attempt in 0..MAX_ATTEMPTS {
-        let loaded = store.load(&Lookup { users: vec![caller], chats: vec![chat_id], scores: Vec::new() }).await?;
-        let chat = loaded.chats.get(&chat_id).ok_or(ApiError::ChatNotFound)?;
-        chat.check_joinable_by(caller)?;
+        let lookup = Lookup {
+            users: vec![caller],
+            chats: vec![chat_id],
+            memberships: vec![(chat_id, caller)],
+            ..Lookup::default()
+        };
+        let loaded = store.load(&lookup).await?;
+        let snapshot = loaded.chats.get(&chat_id).ok_or(ApiError::ChatNotFound)?;
+        snapshot.chat.check_joinable_by(loaded.membership(chat_id, caller))?;
 
         let now = now_timestamp();
         let request = JoinRequest::new_pending(id, caller, chat_id, &now);
         let notifications: Vec<Notification> =
-            chat.active_admins().map(|admin| Notification::of_request(admin, &request)).collect();
-        let events = join_request_events(&request, loaded.users.get(&caller), chat, &notifications);
-        let plan = CreatePlan { request: &request, notifications: &notifications, events: &events };
+            snapshot.active_admins().map(|admin| Notification::of_request(admin, &request)).collect();
+        let outbox = Outbox::new(
+            &now,
+            join_request_events(&request, loaded.users.get(&caller), snapshot, &notifications),
+            Vec::new(),
+        );
+        let plan = CreatePlan { request: &request, notifications: &notifications, outbox: &outbox };
         match store.commit_create(&plan).await {
-            Ok(()) => return Ok(Committed { value: request, events }),
+            Ok(()) => return Ok(Committed { value: request, outbox }),
             Err(TxError::Failed(Guard::PendingMarker)) => return Err(ApiError::RequestAlreadyPending),
-            Err(TxError::Failed(Guard::ChatState) | TxError::Conflict) => {
+            Err(TxError::Failed(Guard::RequesterEntry) | TxError::Conflict) => {
                 tracing::info!(attempt, "create lost a race; reading again");
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            Err(TxError::Failed(guard)) => return Err(unexpected(guard)),
+            Err(TxError::Failed(guard)) => return Err(StoreError::UnexpectedCondition(guard).into()),
             Err(TxError::Store(error)) => return Err(error.into()),
         }
     }
@@ -117,20 +132,20 @@ pub async fn create_with_id(
 fn join_request_events(
     request: &JoinRequest,
     requester: Option<&User>,
-    chat: &Chat,
+    snapshot: &ChatSnapshot,
     notifications: &[Notification],
-) -> Vec<OutboundEvent> {
-    notifications
-        .iter()
-        .map(|notification| {
-            let populated = PopulatedRequest::new(request, requester, Some(chat), notification.user);
-            OutboundEvent::join_requested(&populated, notification)
-        })
-        .collect()
+) -> Vec<Fanout> {
+    let Some(first) = notifications.first() else {
+        return Vec::new();
+    };
+    // Every recipient is an active admin, so the view is the same for all of them.
+    let populated = PopulatedRequest::new(request, requester, Some(snapshot), first.user);
+    vec![Fanout::join_requested(&populated, notifications)]
 }
 
-/// `PATCH /requests/{id}`. Round trips: 3 (the request; then its chat, the requester
-/// and their score together; then one transaction), more only when a race forces a
+/// `PATCH /requests/{id}`. Round trips: 3 (the request; then its chat, the participants
+/// it shows, the requester, the decider's and the requester's entries and the
+/// requester's score, together; then one transaction), more only when a race forces a
 /// re-read.
 pub async fn decide(
     app: &App,
@@ -141,12 +156,18 @@ pub async fn decide(
     for attempt in 0..MAX_ATTEMPTS {
         let stored = app.store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
         let request = stored.request;
-        let requester = request.user;
-        let scores = if decision == Decision::Accepted { vec![requester] } else { Vec::new() };
-        let loaded = app.store.load(&Lookup { users: vec![requester], chats: vec![request.chat], scores }).await?;
+        let (requester, chat_id) = (request.user, request.chat);
+        let accepting = decision == Decision::Accepted;
+        let lookup = Lookup {
+            users: vec![requester],
+            chats: vec![chat_id],
+            scores: if accepting { vec![requester] } else { Vec::new() },
+            memberships: vec![(chat_id, caller), (chat_id, requester)],
+        };
+        let loaded = app.store.load(&lookup).await?;
         // A chat the rest of the app deleted has no members, so nobody may decide.
-        let chat = loaded.chats.get(&request.chat).ok_or(ApiError::NotChatMember)?;
-        chat.check_decider(caller)?;
+        let snapshot = loaded.chats.get(&chat_id).ok_or(ApiError::NotChatMember)?;
+        snapshot.chat.check_decider(loaded.membership(chat_id, caller))?;
         if request.status != RequestStatus::Pending {
             return Err(ApiError::RequestNotPending);
         }
@@ -154,53 +175,43 @@ pub async fn decide(
         let now = now_timestamp();
         let decided = request.decided(decision, caller, &now);
         let user = loaded.users.get(&requester);
-        let (acceptance, events, chat_after) = match decision {
-            Decision::Rejected => (None, Vec::new(), chat.clone()),
-            Decision::Accepted => {
-                let admission = chat.plan_admission(requester, &now);
-                let chat_after = chat.admitted(requester, &admission, &now);
-                let read = loaded.scores.get(&requester);
-                let score = VersionedScore {
-                    score: read
-                        .map(|s| s.score.clone())
-                        .unwrap_or_default()
-                        .counted(JOIN_GROUP_CHAT, app.settings.join_group_chat_points),
-                    version: read.map_or(1, |s| s.version + 1),
-                };
-                let for_requester = PopulatedRequest::new(&decided, user, Some(&chat_after), requester);
-                let events = vec![
-                    OutboundEvent::request_accepted(&for_requester, &chat_after),
-                    OutboundEvent::score_updated(requester, &score.score, JOIN_GROUP_CHAT),
-                ];
-                let read_version = read.map(|s| s.version);
-                (Some(Acceptance { admission, score, read_version }), events, chat_after)
-            }
+        let admission = snapshot.chat.plan_admission(requester, loaded.membership(chat_id, requester), &now);
+        let score = loaded.scores.get(&requester);
+        let points = app.settings.join_group_chat_points;
+        let (events, after) = if accepting {
+            let after = snapshot.admitted(&admission, &now);
+            let for_requester = PopulatedRequest::new(&decided, user, Some(&after), requester);
+            // The score after this action, as far as this call knows: another writer's
+            // change between the read and the commit is not in it (see the README).
+            let counted = score.map(|s| s.score.clone()).unwrap_or_default().counted(JOIN_GROUP_CHAT, points);
+            let events = vec![
+                Fanout::request_accepted(&for_requester, &ChatView::for_viewer(&after, requester)),
+                Fanout::score_updated(requester, &counted, JOIN_GROUP_CHAT),
+            ];
+            (events, after)
+        } else {
+            (Vec::new(), snapshot.clone())
         };
-        let plan = DecisionPlan {
-            decided: &decided,
-            notified: &stored.notified,
-            decider: caller,
-            acceptance: acceptance.as_ref(),
-            events: &events,
-        };
+        let outbox = Outbox::new(&now, events, stored.notified.clone());
+        let acceptance =
+            accepting.then_some(Acceptance { admission: &admission, score, action: JOIN_GROUP_CHAT, points });
+        let plan = DecisionPlan { decided: &decided, decider: caller, acceptance, outbox: &outbox };
         match app.store.commit_decision(&plan).await {
             Ok(()) => {
-                let value = PopulatedRequest::new(&decided, user, Some(&chat_after), caller);
-                return Ok(Committed { value, events });
+                let value = PopulatedRequest::new(&decided, user, Some(&after), caller);
+                return Ok(Committed { value, outbox });
             }
             Err(TxError::Failed(Guard::RequestPending)) => return Err(ApiError::RequestNotPending),
-            Err(TxError::Failed(Guard::ChatState | Guard::ScoreVersion) | TxError::Conflict) => {
+            Err(
+                TxError::Failed(Guard::RequesterEntry | Guard::DeciderRights | Guard::ChatExists | Guard::ScoreShape)
+                | TxError::Conflict,
+            ) => {
                 tracing::info!(attempt, "decision lost a race; reading again");
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            Err(TxError::Failed(guard)) => return Err(unexpected(guard)),
+            Err(TxError::Failed(guard)) => return Err(StoreError::UnexpectedCondition(guard).into()),
             Err(TxError::Store(error)) => return Err(error.into()),
         }
     }
     Err(StoreError::Contended(MAX_ATTEMPTS).into())
-}
-
-fn unexpected(guard: Guard) -> ApiError {
-    StoreError::Sdk { operation: "TransactWriteItems", message: format!("unexpected condition failure: {guard:?}") }
-        .into()
 }

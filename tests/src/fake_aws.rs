@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use hyper::body::Bytes;
 use local::{ConnectionSink, Delivery, EventSink, PutEventsEntry};
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::domain::OutboundEvent;
 
 use super::{Publisher, Pusher};
@@ -18,6 +18,8 @@ pub const BUS: &str = "join-requests-test";
 #[derive(Default)]
 pub struct Recorder {
     pub entries: Mutex<Vec<PutEventsEntry>>,
+    /// Each `PutEvents` call that reached the stand-in: (entries, bytes as counted).
+    pub calls: Mutex<Vec<(usize, usize)>>,
     pub fail_publish: std::sync::atomic::AtomicBool,
     /// Open connections and the messages each received.
     pub inboxes: Mutex<HashMap<String, Vec<Value>>>,
@@ -26,6 +28,11 @@ pub struct Recorder {
 }
 
 impl EventSink for Recorder {
+    fn call(&self, entries: &[PutEventsEntry]) {
+        let bytes = entries.iter().map(PutEventsEntry::size).sum();
+        self.calls.lock().unwrap().push((entries.len(), bytes));
+    }
+
     fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
         if self.fail_publish.load(std::sync::atomic::Ordering::SeqCst) {
             return Err("injected failure".into());
@@ -145,16 +152,13 @@ impl FakeAws {
 
 /// The envelope EventBridge puts around an entry when it invokes a rule's target.
 pub fn as_delivered(entry: &PutEventsEntry) -> EventBridgeEvent<OutboundEvent> {
-    let envelope = json!({
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": entry.detail_type,
-        "source": entry.source,
-        "account": "123456789012",
-        "time": "2025-09-22T07:31:53Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": serde_json::from_str::<Value>(entry.detail.as_deref().unwrap_or("null")).unwrap(),
-    });
+    let detail = serde_json::from_str::<Value>(entry.detail.as_deref().unwrap_or("null")).unwrap();
+    let envelope = local::events::eventbridge_delivery(
+        "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "2025-09-22T07:31:53Z",
+        entry.source.as_deref().unwrap_or_default(),
+        entry.detail_type.as_deref().unwrap_or_default(),
+        detail,
+    );
     serde_json::from_value(envelope).expect("an EventBridge event")
 }

@@ -4,20 +4,25 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 use aws_sdk_dynamodb::Client;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 use shared::app::Settings;
 use shared::auth::{JwtSettings, JwtVerifier};
-use shared::domain::ObjectId;
-use shared::fixture::Fixture;
+use shared::domain::{ChatSnapshot, ObjectId, Participant, Score};
 use shared::publish::Publisher;
 use shared::push::Pusher;
-use shared::store::{Store, TableSpec};
+use shared::store::{Lookup, Store};
 use shared::App;
 use tokio::sync::OnceCell;
+use tools::fixture::Fixture;
+use tools::table::TableSpec;
 
 mod fake_aws;
 pub use fake_aws::{clients, FakeAws};
@@ -90,13 +95,43 @@ async fn wait_until_up(endpoint: &str) {
 }
 
 pub async fn client(endpoint: &str) -> Client {
-    let config = aws_sdk_dynamodb::config::Builder::new()
+    Client::from_conf(client_config(endpoint).build())
+}
+
+fn client_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::new()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"))
-        .build();
-    Client::from_conf(config)
+}
+
+/// Every `TransactWriteItems` the SDK client is asked to send, as sent: an SDK
+/// interceptor, so tests check what reaches DynamoDB, not what the code meant to send.
+#[derive(Debug, Default, Clone)]
+pub struct Transactions(Arc<Mutex<Vec<TransactWriteItemsInput>>>);
+
+impl Transactions {
+    pub fn take(&self) -> Vec<TransactWriteItemsInput> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for Transactions {
+    fn name(&self) -> &'static str {
+        "RecordTransactions"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Some(input) = context.input().downcast_ref::<TransactWriteItemsInput>() {
+            self.0.lock().unwrap().push(input.clone());
+        }
+        Ok(())
+    }
 }
 
 /// One test's world: its own table, loaded with a fixture, an [`App`] over it, and its
@@ -104,6 +139,7 @@ pub async fn client(endpoint: &str) -> Client {
 pub struct TestEnv {
     pub app: App,
     pub aws: FakeAws,
+    pub transactions: Transactions,
 }
 
 pub fn demo_fixture() -> Value {
@@ -119,10 +155,13 @@ impl TestEnv {
     pub async fn with_fixture(fixture: Value) -> Self {
         let endpoint = dynamodb_endpoint().await;
         let table = format!("test-{}", ObjectId::generate());
-        let store = Store::new(client(endpoint).await, table);
+        let transactions = Transactions::default();
+        let client = Client::from_conf(client_config(endpoint).interceptor(transactions.clone()).build());
+        let store = Store::new(client, table);
         TableSpec::ensure(store.client(), store.table()).await.expect("create table");
         Fixture::parse(&fixture.to_string()).expect("fixture parses").load(&store).await.expect("fixture loads");
-        Self::over(store)
+        transactions.take();
+        Self { transactions, ..Self::over(store) }
     }
 
     /// An app over a store whose table may not exist, for failure tests.
@@ -135,7 +174,7 @@ impl TestEnv {
         let auth =
             JwtVerifier::new(&JwtSettings { secret: Some(SECRET.into()), ..Default::default() }).expect("verifier");
         let settings = Settings { join_group_chat_points: 10 };
-        Self { app: App { store, auth, settings }, aws: FakeAws::start() }
+        Self { app: App { store, auth, settings }, aws: FakeAws::start(), transactions: Transactions::default() }
     }
 
     pub fn api(&self) -> Api<'_> {
@@ -145,52 +184,68 @@ impl TestEnv {
     pub fn store(&self) -> &Store {
         &self.app.store
     }
+
+    /// The chat item and the participants it shows, as the calls read them.
+    pub async fn chat(&self, chat: &str) -> ChatSnapshot {
+        let lookup = Lookup { chats: vec![id(chat)], ..Lookup::default() };
+        self.store().load(&lookup).await.unwrap().chats.remove(&id(chat)).expect("the chat exists")
+    }
+
+    /// One user's entry in one chat.
+    pub async fn member(&self, chat: &str, user: &str) -> Option<Participant> {
+        let lookup = Lookup { memberships: vec![(id(chat), id(user))], ..Lookup::default() };
+        self.store().load(&lookup).await.unwrap().memberships.remove(&(id(chat), id(user)))
+    }
+
+    /// Every participant item of a chat, active or not (for small chats: reads them all).
+    pub async fn members(&self, chat: &str) -> Vec<Participant> {
+        let items = self.store().partition(&format!("CHAT#{chat}")).await.unwrap();
+        items
+            .into_iter()
+            .filter(|item| matches!(item.get("entity"), Some(aws_sdk_dynamodb::types::AttributeValue::S(e)) if e == "Member"))
+            .map(|item| serde_dynamo::from_item(item).unwrap())
+            .collect()
+    }
+
+    pub async fn score(&self, user: &str) -> Option<Score> {
+        let lookup = Lookup { scores: vec![id(user)], ..Lookup::default() };
+        self.store().load(&lookup).await.unwrap().scores.remove(&id(user)).map(|stored| stored.score)
+    }
+}
+
+pub fn id(text: &str) -> ObjectId {
+    ObjectId::parse(text).unwrap_or_else(|_| panic!("{text} is an id"))
 }
 
 pub fn token(user: &str) -> String {
-    shared::auth::mint_hs256(SECRET, user, 3600).expect("token")
+    tools::mint_hs256(SECRET, user, 3600).expect("token")
 }
 
 /// An API Gateway REST (v1 proxy) event, as API Gateway would send it.
 pub fn rest_event(method: &str, path: &str, auth: Option<&str>, query: &[(&str, &str)], body: Option<Value>) -> Value {
-    let mut headers = json!({ "Content-Type": "application/json", "Host": "api.example.com" });
+    let mut headers = vec![
+        ("Content-Type".to_owned(), "application/json".to_owned()),
+        ("Host".to_owned(), "api.example.com".to_owned()),
+    ];
     if let Some(auth) = auth {
-        headers["Authorization"] = json!(auth);
+        headers.push(("Authorization".to_owned(), auth.to_owned()));
     }
-    let multi_headers: serde_json::Map<String, Value> =
-        headers.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), json!([v]))).collect();
-    let mut multi_query = serde_json::Map::new();
-    for (name, value) in query {
-        if let Some(values) = multi_query.entry(name.to_string()).or_insert_with(|| json!([])).as_array_mut() {
-            values.push(json!(value));
-        }
-    }
-    let single_query: serde_json::Map<String, Value> =
-        query.iter().map(|(name, value)| (name.to_string(), json!(value))).collect();
-    let id = path.strip_prefix("/requests/");
-    json!({
-        "resource": if id.is_some() { "/requests/{id}" } else { "/requests" },
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(single_query) },
-        "multiValueQueryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(multi_query) },
-        "pathParameters": id.map(|id| json!({ "id": id })),
-        "stageVariables": null,
-        "requestContext": {
-            "resourcePath": if id.is_some() { "/requests/{id}" } else { "/requests" },
-            "httpMethod": method,
-            "path": format!("/Prod{path}"),
-            "stage": "Prod",
-            "requestId": ObjectId::generate().to_string(),
-            "accountId": "123456789012",
-            "apiId": "local",
-            "identity": { "sourceIp": "127.0.0.1" },
-        },
-        "body": body.map(|b| if b.is_string() { b } else { json!(b.to_string()) }),
-        "isBase64Encoded": false,
+    let query: Vec<(String, String)> = query.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let body = body.map(|b| match b {
+        Value::String(text) => text,
+        other => other.to_string(),
+    });
+    local::events::rest_event(&local::events::RestRequest {
+        method,
+        path,
+        headers: &headers,
+        query: &query,
+        body: body.as_deref(),
+        source_ip: "127.0.0.1",
+        stage: "Prod",
+        request_id: ObjectId::generate().to_string(),
     })
+    .unwrap_or_else(|| panic!("{method} {path} is not a route of the REST API"))
 }
 
 pub fn request_from(event: &Value) -> Request {

@@ -1,7 +1,7 @@
 //! Every row of the contract's REST table, against DynamoDB Local through the real
 //! handlers.
 
-use integration_tests::{parts, request_from, rest_event, token, TestEnv};
+use integration_tests::{id, parts, request_from, rest_event, token, TestEnv};
 use serde_json::{json, Value};
 use shared::domain::ObjectId;
 use shared::store::keys;
@@ -26,10 +26,6 @@ fn assert_error(result: &(u16, Value), status: u16, code: &str) {
     assert!(result.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", result.1);
 }
 
-fn id(text: &str) -> ObjectId {
-    ObjectId::parse(text).unwrap()
-}
-
 async fn items_of(env: &TestEnv, pk: &str, sk_prefix: &str) -> Vec<Value> {
     env.store()
         .partition(pk)
@@ -43,16 +39,6 @@ async fn items_of(env: &TestEnv, pk: &str, sk_prefix: &str) -> Vec<Value> {
 
 async fn notifications_of(env: &TestEnv, admin: &str) -> Vec<Value> {
     items_of(env, &format!("USER#{admin}"), "NOTIFICATION#").await
-}
-
-async fn chat(env: &TestEnv, chat: &str) -> shared::domain::Chat {
-    let lookup = shared::store::Lookup { chats: vec![id(chat)], ..Default::default() };
-    env.store().load(&lookup).await.unwrap().chats.remove(&id(chat)).unwrap()
-}
-
-async fn score(env: &TestEnv, user: &str) -> Option<shared::store::VersionedScore> {
-    let lookup = shared::store::Lookup { scores: vec![id(user)], ..Default::default() };
-    env.store().load(&lookup).await.unwrap().scores.remove(&id(user))
 }
 
 // ---- authentication -------------------------------------------------------------
@@ -340,7 +326,9 @@ async fn get_returns_the_populated_request_to_its_creator_only() {
     assert_eq!(chat["restricted"], true);
     assert_eq!(chat["name"], "Rustaceans (restricted)");
     let participants = chat["participants"].as_array().unwrap();
-    assert_eq!(participants.len(), 5);
+    let users: Vec<_> = participants.iter().map(|p| p["user"].as_str().unwrap()).collect();
+    assert_eq!(users, vec![AMY, BEN, DAN], "the active participants, admins first; who left is not shown");
+    assert_eq!(chat["participantsCount"], 3);
     assert_eq!(
         participants[0],
         json!({"_id": "65c000000000000000000001", "user": AMY, "isAdmin": true, "lastReadAt": "2025-09-22T06:59:27.000Z"})
@@ -467,17 +455,19 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
     assert_eq!(request["chat"]["areYouAdmin"], true, "populated for the deciding admin");
     assert_eq!(request["user"]["_id"], RAJ);
 
-    let chat = chat(&env, CHAT1).await;
-    assert!(chat.is_active_participant(id(RAJ)));
-    assert!(!chat.is_active_admin(id(RAJ)));
-    assert_eq!(chat.participants.len(), 6);
+    let entry = env.member(CHAT1, RAJ).await.expect("the requester has an entry");
+    assert!(entry.is_active() && !entry.is_admin);
+    assert_eq!(env.members(CHAT1).await.len(), 6);
+    let after = env.chat(CHAT1).await;
+    assert_eq!(after.chat.participants_count, 4);
+    assert_eq!(after.shown.last().map(|p| p.user), Some(id(RAJ)), "shown last: the newest to join");
     for admin in [AMY, BEN] {
         let notes = notifications_of(&env, admin).await;
         assert!(!notes.is_empty() && notes.iter().all(|n| n["dismissed"] == true), "{admin}: {notes:?}");
     }
-    let score = score(&env, RAJ).await.unwrap();
-    assert_eq!(score.score.total, 10);
-    let tally = score.score.actions["join-group-chat"];
+    let score = env.score(RAJ).await.unwrap();
+    assert_eq!(score.total, 10);
+    let tally = score.actions["join-group-chat"];
     assert_eq!((tally.count, tally.points), (1, 10));
     assert!(items_of(&env, &format!("USER#{RAJ}"), "PENDING#").await.is_empty(), "the pending marker is gone");
 
@@ -503,10 +493,12 @@ async fn accepting_a_user_who_left_reactivates_their_entry() {
     let (_, body) = api.create(LEA, CHAT1).await;
     let request = body["request"]["_id"].as_str().unwrap().to_owned();
     assert_eq!(api.decide(AMY, &request, "accepted").await.0, 200);
-    let chat = chat(&env, CHAT1).await;
-    let entry = chat.participant(id(LEA)).unwrap();
+    let entry = env.member(CHAT1, LEA).await.unwrap();
     assert_eq!((entry.id, entry.is_active()), (id("65c000000000000000000004"), true), "the old entry, re-activated");
-    assert_eq!(chat.participants.len(), 5, "never two entries for one user");
+    assert_eq!(env.members(CHAT1).await.len(), 5, "never two entries for one user");
+    let after = env.chat(CHAT1).await;
+    assert_eq!(after.chat.participants_count, 4);
+    assert!(after.shown.iter().any(|p| p.user == id(LEA)));
 }
 
 #[tokio::test]
@@ -516,9 +508,10 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
     let (status, body) = api.decide(AMY, DEMO_REQUEST, "rejected").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"]["status"], "rejected");
-    assert!(!chat(&env, CHAT1).await.is_active_participant(id(RAJ)));
+    assert!(env.member(CHAT1, RAJ).await.is_none());
+    assert_eq!(env.chat(CHAT1).await.chat.participants_count, 3);
     assert!(notifications_of(&env, BEN).await.iter().all(|n| n["dismissed"] == true));
-    assert!(score(&env, RAJ).await.is_none());
+    assert!(env.score(RAJ).await.is_none());
     assert!(env.aws.published().iter().all(|e| e["event"] == "chat-join-request"), "rejection sends no event");
 }
 
@@ -544,7 +537,7 @@ async fn accepting_twice_returns_request_not_pending() {
     let api = env.api();
     assert_eq!(api.decide(AMY, DEMO_REQUEST, "accepted").await.0, 200);
     assert_error(&api.decide(BEN, DEMO_REQUEST, "accepted").await, 409, "REQUEST_NOT_PENDING");
-    assert_eq!(score(&env, RAJ).await.unwrap().score.actions["join-group-chat"].count, 1);
+    assert_eq!(env.score(RAJ).await.unwrap().actions["join-group-chat"].count, 1);
 }
 
 #[tokio::test]
@@ -593,11 +586,12 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
     let conflicts = results.iter().filter(|r| r.0 == 409 && r.1["code"] == "REQUEST_NOT_PENDING").count();
     assert_eq!((ok, conflicts), (1, 9), "{results:?}");
 
-    let chat = chat(&env, big).await;
-    assert_eq!(chat.participants.values().filter(|p| p.user == id(SAM)).count(), 1);
-    assert_eq!(chat.participants.len(), 11);
-    let score = score(&env, SAM).await.unwrap();
-    assert_eq!((score.score.total, score.score.actions["join-group-chat"].count), (10, 1));
+    let members = env.members(big).await;
+    assert_eq!(members.iter().filter(|p| p.user == id(SAM)).count(), 1);
+    assert_eq!(members.len(), 11);
+    assert_eq!(env.chat(big).await.chat.participants_count, 11);
+    let score = env.score(SAM).await.unwrap();
+    assert_eq!((score.total, score.actions["join-group-chat"].count), (10, 1));
     let accepted = env.aws.published().into_iter().filter(|e| e["event"] == "chat-request-accepted").count();
     assert_eq!(accepted, 1, "the effects happen once");
     for admin in &admins {
@@ -639,6 +633,6 @@ async fn a_second_accepted_join_adds_to_the_existing_score() {
     let (_, body) = api.create(RAJ, CHAT2).await;
     let second = body["request"]["_id"].as_str().unwrap().to_owned();
     assert_eq!(api.decide(CAT, &second, "accepted").await.0, 200);
-    let score = score(&env, RAJ).await.unwrap();
-    assert_eq!((score.score.total, score.score.actions["join-group-chat"].count, score.version), (20, 2, 2));
+    let score = env.score(RAJ).await.unwrap();
+    assert_eq!((score.total, score.actions["join-group-chat"].count), (20, 2));
 }

@@ -11,11 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use shared::auth::mint_hs256;
-use shared::fixture::Fixture;
 use shared::store::Store;
+use tools::fixture::Fixture;
 use tools::stack::{serve, Listeners, Services};
-use tools::DEFAULT_LOCAL_SECRET;
+use tools::{mint_hs256, DEFAULT_LOCAL_SECRET};
 
 const TOKEN_TTL_SECONDS: u64 = 24 * 3600;
 type Failure = Box<dyn std::error::Error>;

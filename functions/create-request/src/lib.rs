@@ -4,14 +4,14 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 use shared::publish::{deliver_or_defer, Publisher};
 use shared::{http, requests, App};
 
-/// Publishes the committed change's events before answering; a failed publish is
-/// left to the outbox sweeper and never turns the committed change into an error.
+/// Carries out the committed change's outbox (events, dismissals) before answering;
+/// a failure is left to the outbox sweeper and never turns the change into an error.
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let body = http::json_body::<requests::CreateBody>(&event);
     http::respond(app, &event, |caller| async move {
         let chat = shared::domain::ObjectId::parse(&body?.chat).map_err(|_| shared::ApiError::InvalidId)?;
         let committed = requests::create(app, caller, chat).await?;
-        deliver_or_defer(&app.store, publisher, &committed.events).await;
+        deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::CREATED, serde_json::json!({ "request": committed.value })))
     })
     .await

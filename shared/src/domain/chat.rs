@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::id::ObjectId;
@@ -14,8 +12,8 @@ pub struct User {
     pub photo: Option<String>,
 }
 
-/// A participant entry as the API shows it. In storage the entries are keyed by user
-/// id (see [`Chat::participants`]), so `user` is carried by the key there.
+/// One user's entry in one chat, as the API shows it and as it is stored (an item of
+/// its own, keyed by chat and user, so there is never a second entry for one user).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
@@ -43,6 +41,8 @@ impl Participant {
     }
 }
 
+/// A chat without its participants: they are items of their own, and the chat only
+/// counts the active ones.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
@@ -52,10 +52,36 @@ pub struct Chat {
     pub is_group: bool,
     pub name: String,
     pub restricted: bool,
-    /// One entry per user, by construction: the map key is the user id.
-    pub participants: BTreeMap<ObjectId, Participant>,
     pub created_at: String,
     pub updated_at: String,
+    /// Active participants. Kept by whoever adds or removes one (this service on
+    /// acceptance), in the same write.
+    #[serde(default)]
+    pub participants_count: u64,
+}
+
+/// At most this many participants are shown wherever a chat is shown (contract, "Sizes").
+pub const SHOWN_PARTICIPANTS: usize = 100;
+
+/// A chat as a call reads it: the chat and the participants it shows, which are its
+/// first [`SHOWN_PARTICIPANTS`] active participants in [`shown_order`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatSnapshot {
+    pub chat: Chat,
+    pub shown: Vec<Participant>,
+}
+
+/// The order in which a chat shows its participants: active admins first, then the
+/// other active participants, each in the order they joined (an entry's id starts with
+/// its creation time). Participants who left are not shown, so they have no place.
+/// The store indexes participants by this value, so the first page of the index is the
+/// shown list.
+pub fn shown_order(participant: &Participant) -> Option<String> {
+    match (participant.is_active(), participant.is_admin) {
+        (false, _) => None,
+        (true, true) => Some(format!("1#{}", participant.id)),
+        (true, false) => Some(format!("2#{}", participant.id)),
+    }
 }
 
 /// How accepting a request changes the requester's participant entry. Each variant is
@@ -63,9 +89,20 @@ pub struct Chat {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
     NewEntry(Participant),
-    Reactivate,
+    /// The user's old entry (they left) becomes active again, without admin rights.
+    Reactivate(Participant),
     /// The requester became an active participant some other way meanwhile.
     AlreadyActive,
+}
+
+impl Admission {
+    /// The entry as it is once written; `None` when nothing changes.
+    pub fn entry(&self) -> Option<&Participant> {
+        match self {
+            Self::NewEntry(entry) | Self::Reactivate(entry) => Some(entry),
+            Self::AlreadyActive => None,
+        }
+    }
 }
 
 /// Why a user may not ask to join a chat. The order of [`Chat::check_joinable_by`]
@@ -84,48 +121,37 @@ pub enum NotDecider {
     NotAdmin,
 }
 
+fn is_active(entry: Option<&Participant>) -> bool {
+    entry.is_some_and(Participant::is_active)
+}
+
 impl Chat {
-    pub fn participant(&self, user: ObjectId) -> Option<&Participant> {
-        self.participants.get(&user)
-    }
-
-    pub fn is_active_participant(&self, user: ObjectId) -> bool {
-        self.participant(user).is_some_and(Participant::is_active)
-    }
-
-    pub fn is_active_admin(&self, user: ObjectId) -> bool {
-        self.participant(user).is_some_and(Participant::is_active_admin)
-    }
-
-    pub fn active_admins(&self) -> impl Iterator<Item = ObjectId> + '_ {
-        self.participants.values().filter(|p| p.is_active_admin()).map(|p| p.user)
-    }
-
-    pub fn check_joinable_by(&self, user: ObjectId) -> Result<(), NotJoinable> {
+    /// `entry` is the user's participant entry in this chat, if any.
+    pub fn check_joinable_by(&self, entry: Option<&Participant>) -> Result<(), NotJoinable> {
         if !self.is_group {
             Err(NotJoinable::NotGroup)
         } else if !self.restricted {
             Err(NotJoinable::NotRestricted)
-        } else if self.is_active_participant(user) {
+        } else if is_active(entry) {
             Err(NotJoinable::AlreadyParticipant)
         } else {
             Ok(())
         }
     }
 
-    /// The one place that says who may accept or reject: an active admin.
-    pub fn check_decider(&self, user: ObjectId) -> Result<(), NotDecider> {
-        if !self.is_active_participant(user) {
-            Err(NotDecider::NotMember)
-        } else if !self.is_active_admin(user) {
-            Err(NotDecider::NotAdmin)
-        } else {
-            Ok(())
+    /// The one place that says who may accept or reject: an active admin. `entry` is
+    /// the decider's participant entry in this chat, if any.
+    pub fn check_decider(&self, entry: Option<&Participant>) -> Result<(), NotDecider> {
+        match entry {
+            Some(entry) if entry.is_active_admin() => Ok(()),
+            Some(entry) if entry.is_active() => Err(NotDecider::NotAdmin),
+            _ => Err(NotDecider::NotMember),
         }
     }
 
-    pub fn plan_admission(&self, user: ObjectId, now: &str) -> Admission {
-        match self.participant(user) {
+    /// `entry` is the requester's participant entry in this chat, if any.
+    pub fn plan_admission(&self, user: ObjectId, entry: Option<&Participant>, now: &str) -> Admission {
+        match entry {
             None => Admission::NewEntry(Participant {
                 id: ObjectId::generate(),
                 user,
@@ -134,28 +160,41 @@ impl Chat {
                 left_at: None,
             }),
             Some(entry) if entry.is_active() => Admission::AlreadyActive,
-            Some(_) => Admission::Reactivate,
+            Some(entry) => Admission::Reactivate(Participant {
+                left_at: None,
+                is_admin: false,
+                last_read_at: now.to_owned(),
+                ..entry.clone()
+            }),
         }
     }
+}
 
-    /// The chat as it is once `admission` has been written.
-    pub fn admitted(&self, user: ObjectId, admission: &Admission, now: &str) -> Self {
-        let mut chat = self.clone();
-        chat.updated_at = now.to_owned();
-        match admission {
-            Admission::NewEntry(entry) => {
-                chat.participants.insert(user, entry.clone());
-            }
-            Admission::Reactivate => {
-                if let Some(entry) = chat.participants.get_mut(&user) {
-                    entry.left_at = None;
-                    entry.is_admin = false;
-                    entry.last_read_at = now.to_owned();
-                }
-            }
-            Admission::AlreadyActive => {}
-        }
-        chat
+impl ChatSnapshot {
+    pub fn is_active_admin(&self, user: ObjectId) -> bool {
+        // Every active admin is shown (a chat has at most 95), so the shown list answers.
+        self.shown.iter().any(|p| p.user == user && p.is_active_admin())
+    }
+
+    pub fn active_admins(&self) -> impl Iterator<Item = ObjectId> + '_ {
+        self.shown.iter().filter(|p| p.is_active_admin()).map(|p| p.user)
+    }
+
+    /// The chat as it is once `admission` has been written: one more active participant,
+    /// shown if their place in [`shown_order`] is within the first
+    /// [`SHOWN_PARTICIPANTS`].
+    pub fn admitted(&self, admission: &Admission, now: &str) -> Self {
+        let mut after = self.clone();
+        let Some(entry) = admission.entry() else {
+            return after;
+        };
+        after.chat.updated_at = now.to_owned();
+        after.chat.participants_count += 1;
+        after.shown.retain(|p| p.user != entry.user);
+        after.shown.push(entry.clone());
+        after.shown.sort_by_key(shown_order);
+        after.shown.truncate(SHOWN_PARTICIPANTS);
+        after
     }
 }
 
@@ -163,19 +202,18 @@ impl Chat {
 mod tests {
     use super::*;
 
-    fn id(n: u8) -> ObjectId {
+    fn id(n: u32) -> ObjectId {
         ObjectId::parse(&format!("{n:024x}")).unwrap()
     }
 
-    fn entry(user: u8, is_admin: bool, left: bool) -> (ObjectId, Participant) {
-        let participant = Participant {
-            id: id(100 + user),
+    fn entry(user: u32, is_admin: bool, left: bool) -> Participant {
+        Participant {
+            id: id(100_000 + user),
             user: id(user),
             last_read_at: "2025-01-01T00:00:00.000Z".into(),
             is_admin,
             left_at: left.then(|| "2025-02-01T00:00:00.000Z".into()),
-        };
-        (id(user), participant)
+        }
     }
 
     fn chat(is_group: bool, restricted: bool) -> Chat {
@@ -185,44 +223,68 @@ mod tests {
             is_group,
             name: "c".into(),
             restricted,
-            participants: [entry(1, true, false), entry(2, false, false), entry(3, true, true), entry(4, false, true)]
-                .into_iter()
-                .collect(),
             created_at: "2025-01-01T00:00:00.000Z".into(),
             updated_at: "2025-01-01T00:00:00.000Z".into(),
+            participants_count: 2,
         }
     }
 
     #[test]
     fn joinability_is_checked_in_contract_order() {
-        assert_eq!(chat(false, false).check_joinable_by(id(2)), Err(NotJoinable::NotGroup));
-        assert_eq!(chat(true, false).check_joinable_by(id(2)), Err(NotJoinable::NotRestricted));
-        assert_eq!(chat(true, true).check_joinable_by(id(2)), Err(NotJoinable::AlreadyParticipant));
-        assert_eq!(chat(true, true).check_joinable_by(id(4)), Ok(()), "a user who left may ask again");
-        assert_eq!(chat(true, true).check_joinable_by(id(9)), Ok(()));
+        let member = entry(2, false, false);
+        let left = entry(4, false, true);
+        assert_eq!(chat(false, false).check_joinable_by(Some(&member)), Err(NotJoinable::NotGroup));
+        assert_eq!(chat(true, false).check_joinable_by(Some(&member)), Err(NotJoinable::NotRestricted));
+        assert_eq!(chat(true, true).check_joinable_by(Some(&member)), Err(NotJoinable::AlreadyParticipant));
+        assert_eq!(chat(true, true).check_joinable_by(Some(&left)), Ok(()), "a user who left may ask again");
+        assert_eq!(chat(true, true).check_joinable_by(None), Ok(()));
     }
 
     #[test]
     fn only_active_admins_decide() {
         let chat = chat(true, true);
-        assert_eq!(chat.check_decider(id(1)), Ok(()));
-        assert_eq!(chat.check_decider(id(2)), Err(NotDecider::NotAdmin));
-        assert_eq!(chat.check_decider(id(3)), Err(NotDecider::NotMember), "an admin who left");
-        assert_eq!(chat.check_decider(id(9)), Err(NotDecider::NotMember));
-        assert_eq!(chat.active_admins().collect::<Vec<_>>(), vec![id(1)]);
+        assert_eq!(chat.check_decider(Some(&entry(1, true, false))), Ok(()));
+        assert_eq!(chat.check_decider(Some(&entry(2, false, false))), Err(NotDecider::NotAdmin));
+        assert_eq!(chat.check_decider(Some(&entry(3, true, true))), Err(NotDecider::NotMember), "an admin who left");
+        assert_eq!(chat.check_decider(None), Err(NotDecider::NotMember));
     }
 
     #[test]
     fn admission_adds_reactivates_or_keeps_one_entry_per_user() {
         let chat = chat(true, true);
         let now = "2025-03-01T00:00:00.000Z";
-        let Admission::NewEntry(_) = chat.plan_admission(id(9), now) else { panic!("new user needs an entry") };
-        assert_eq!(chat.plan_admission(id(3), now), Admission::Reactivate);
-        assert_eq!(chat.plan_admission(id(2), now), Admission::AlreadyActive);
-
-        let after = chat.admitted(id(3), &Admission::Reactivate, now);
-        let back = after.participant(id(3)).unwrap();
+        let Admission::NewEntry(_) = chat.plan_admission(id(9), None, now) else { panic!("new user needs an entry") };
+        let left_admin = entry(3, true, true);
+        let Admission::Reactivate(back) = chat.plan_admission(id(3), Some(&left_admin), now) else {
+            panic!("a user who left is re-activated")
+        };
         assert!(back.is_active() && !back.is_admin, "rejoining does not restore admin rights");
-        assert_eq!(after.participants.len(), chat.participants.len());
+        assert_eq!(back.id, left_admin.id, "the old entry, not a second one");
+        assert_eq!(chat.plan_admission(id(2), Some(&entry(2, false, false)), now), Admission::AlreadyActive);
+    }
+
+    #[test]
+    fn the_shown_list_is_admins_first_then_join_order_and_at_most_a_hundred() {
+        let mut shown: Vec<Participant> =
+            (0..SHOWN_PARTICIPANTS as u32).map(|n| entry(10 + n, n % 40 == 0, false)).collect();
+        shown.sort_by_key(shown_order);
+        assert!(shown[..3].iter().all(|p| p.is_admin) && !shown[3].is_admin);
+        let snapshot = ChatSnapshot { chat: chat(true, true), shown };
+        let now = "2025-03-01T00:00:00.000Z";
+
+        let newcomer = snapshot.chat.plan_admission(id(5000), None, now);
+        let after = snapshot.admitted(&newcomer, now);
+        assert_eq!(after.chat.participants_count, 3);
+        assert_eq!(after.shown.len(), SHOWN_PARTICIPANTS);
+        assert!(after.shown.iter().all(|p| p.user != id(5000)), "the newest joiner is past the first hundred");
+
+        let old_entry = entry(1, false, true);
+        let returning = snapshot.chat.plan_admission(id(1), Some(&old_entry), now);
+        let after = snapshot.admitted(&returning, now);
+        assert_eq!(after.shown[3].user, id(1), "an old entry keeps its place in join order");
+        assert_eq!(after.shown.len(), SHOWN_PARTICIPANTS);
+
+        assert_eq!(snapshot.admitted(&Admission::AlreadyActive, now), snapshot);
+        assert!(shown_order(&entry(7, true, true)).is_none(), "who left is not shown");
     }
 }

@@ -2,17 +2,19 @@
 //! the same transaction (the outbox), so a committed change never loses its events.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
-use super::chat::Chat;
 use super::id::ObjectId;
-use super::request::Notification;
+use super::request::{Notification, NotificationRef};
 use super::score::Score;
 use super::view::{ChatView, PopulatedRequest};
 
 pub const CHAT_JOIN_REQUEST: &str = super::request::CHAT_JOIN_REQUEST;
 pub const CHAT_REQUEST_ACCEPTED: &str = "chat-request-accepted";
 pub const SCORE_UPDATED: &str = "score-updated";
+
+/// The contract's bound on one event, whatever the size of the chat ("Sizes").
+pub const MAX_EVENT_BYTES: usize = 32 * 1024;
 
 /// One message for one recipient. `id` is fixed when the change commits, so every
 /// redelivery carries the same id and a client can drop duplicates.
@@ -21,31 +23,131 @@ pub struct OutboundEvent {
     pub id: ObjectId,
     pub event: String,
     pub to: ObjectId,
-    pub data: serde_json::Value,
+    pub data: Value,
 }
 
 impl OutboundEvent {
-    fn new(event: &str, to: ObjectId, data: serde_json::Value) -> Self {
-        Self { id: ObjectId::generate(), event: event.to_owned(), to, data }
-    }
-
     /// The WebSocket message: `{"id", "event", "data"}`.
-    pub fn message(&self) -> serde_json::Value {
+    pub fn message(&self) -> Value {
         json!({ "id": self.id, "event": self.event, "data": self.data })
     }
+}
 
-    pub fn join_requested(request: &PopulatedRequest, notification: &Notification) -> Self {
-        let data = json!({ "request": request, "notification": notification });
-        Self::new(CHAT_JOIN_REQUEST, notification.user, data)
+/// One event name sent to several recipients: the data they all get is stored once,
+/// beside what each gets of their own. So the outbox of a change stays small whatever
+/// the number of recipients: 95 admins each told of the same populated request would
+/// otherwise store that request 95 times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fanout {
+    pub event: String,
+    /// What every recipient gets.
+    pub data: Map<String, Value>,
+    pub recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// The event's id for this recipient.
+    pub id: ObjectId,
+    pub to: ObjectId,
+    /// Fields of `data` that only this recipient gets.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub data: Map<String, Value>,
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+impl Fanout {
+    fn to_one(event: &str, to: ObjectId, data: Value) -> Self {
+        let recipients = vec![Recipient { id: ObjectId::generate(), to, data: Map::new() }];
+        Self { event: event.to_owned(), data: object(data), recipients }
     }
 
-    pub fn request_accepted(request: &PopulatedRequest, chat: &Chat) -> Self {
-        let to = request.user.id;
-        let data = json!({ "request": request, "chat": ChatView::for_viewer(chat, to) });
-        Self::new(CHAT_REQUEST_ACCEPTED, to, data)
+    /// Each admin gets the populated request (the same for all: `areYouAdmin` is true
+    /// for every one of them) and their own notification.
+    pub fn join_requested(request: &PopulatedRequest, notifications: &[Notification]) -> Self {
+        let recipients = notifications
+            .iter()
+            .map(|notification| Recipient {
+                id: ObjectId::generate(),
+                to: notification.user,
+                data: object(json!({ "notification": notification })),
+            })
+            .collect();
+        Self { event: CHAT_JOIN_REQUEST.to_owned(), data: object(json!({ "request": request })), recipients }
+    }
+
+    pub fn request_accepted(request: &PopulatedRequest, chat: &ChatView) -> Self {
+        Self::to_one(CHAT_REQUEST_ACCEPTED, request.user.id, json!({ "request": request, "chat": chat }))
     }
 
     pub fn score_updated(to: ObjectId, score: &Score, action: &str) -> Self {
-        Self::new(SCORE_UPDATED, to, json!({ "score": score, "action": action }))
+        Self::to_one(SCORE_UPDATED, to, json!({ "score": score, "action": action }))
+    }
+
+    /// One event per recipient, with the shared data and their own.
+    pub fn events(&self) -> impl Iterator<Item = OutboundEvent> + '_ {
+        self.recipients.iter().map(|recipient| {
+            let mut data = self.data.clone();
+            data.extend(recipient.data.clone());
+            OutboundEvent { id: recipient.id, event: self.event.clone(), to: recipient.to, data: Value::Object(data) }
+        })
+    }
+}
+
+/// Everything a committed change still has to do outside its transaction: the events
+/// to publish and the notifications to dismiss. Stored in the change's transaction,
+/// removed once done, so none of it is lost if the function dies in between.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outbox {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub created_at: String,
+    #[serde(default)]
+    pub events: Vec<Fanout>,
+    /// Dismissed after the commit rather than in it: a decision's transaction then
+    /// holds a fixed number of items whatever the number of admins.
+    #[serde(default)]
+    pub dismiss: Vec<NotificationRef>,
+}
+
+impl Outbox {
+    pub fn new(created_at: &str, events: Vec<Fanout>, dismiss: Vec<NotificationRef>) -> Self {
+        Self { id: ObjectId::generate(), created_at: created_at.to_owned(), events, dismiss }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.dismiss.is_empty()
+    }
+
+    pub fn outbound(&self) -> Vec<OutboundEvent> {
+        self.events.iter().flat_map(Fanout::events).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fanout_gives_each_recipient_the_shared_data_and_their_own() {
+        let ids: Vec<ObjectId> = (1..=3).map(|n| ObjectId::parse(&format!("{n:024x}")).unwrap()).collect();
+        let fanout = Fanout {
+            event: "e".into(),
+            data: object(json!({"shared": 1})),
+            recipients: ids.iter().map(|to| Recipient { id: *to, to: *to, data: object(json!({"own": to})) }).collect(),
+        };
+        let events: Vec<OutboundEvent> = fanout.events().collect();
+        assert_eq!(events.len(), 3);
+        for (event, to) in events.iter().zip(&ids) {
+            assert_eq!(event.to, *to);
+            assert_eq!(event.data, json!({"shared": 1, "own": to}));
+        }
     }
 }

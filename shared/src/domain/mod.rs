@@ -10,10 +10,10 @@ pub mod score;
 pub mod time;
 pub mod view;
 
-pub use chat::{Admission, Chat, NotDecider, NotJoinable, Participant, User};
-pub use event::OutboundEvent;
+pub use chat::{Admission, Chat, ChatSnapshot, NotDecider, NotJoinable, Participant, User};
+pub use event::{Fanout, OutboundEvent, Outbox};
 pub use id::ObjectId;
 pub use page::PageQuery;
-pub use request::{Decision, JoinRequest, Notification, RequestStatus};
+pub use request::{Decision, JoinRequest, Notification, NotificationRef, RequestStatus};
 pub use score::Score;
 pub use view::PopulatedRequest;

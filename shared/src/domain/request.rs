@@ -105,9 +105,22 @@ pub struct Notification {
     pub created_at: String,
 }
 
+/// Which admin got which notification of a request, kept on the request item so that
+/// deciding it can dismiss them without a query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRef {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: ObjectId,
+}
+
 pub const CHAT_JOIN_REQUEST: &str = "chat-join-request";
 
 impl Notification {
+    pub fn reference(&self) -> NotificationRef {
+        NotificationRef { id: self.id, user: self.user }
+    }
+
     pub fn of_request(admin: ObjectId, request: &JoinRequest) -> Self {
         Self {
             id: ObjectId::generate(),

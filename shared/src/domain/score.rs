@@ -4,14 +4,18 @@ use serde::{Deserialize, Serialize};
 
 pub const JOIN_GROUP_CHAT: &str = "join-group-chat";
 
+/// Fields missing from an item another writer made count as zero.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ActionTally {
     pub count: u64,
     pub points: i64,
 }
 
-/// The "vibe social score" of one user.
+/// The "vibe social score" of one user. The item belongs to the whole app: other
+/// writers may add actions and fields, which reading ignores and writing never touches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Score {
     pub total: i64,
     pub actions: BTreeMap<String, ActionTally>,

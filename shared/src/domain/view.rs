@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::chat::{Chat, Participant, User};
+use super::chat::{ChatSnapshot, Participant, User};
 use super::id::ObjectId;
 use super::request::{JoinRequest, RequestStatus};
 
@@ -37,24 +37,26 @@ pub struct ChatView {
     pub is_group: bool,
     pub are_you_admin: bool,
     pub name: String,
-    /// In the order the entries were made (their ids start with their creation time).
+    /// At most 100: active admins first, then the others in the order they joined.
     pub participants: Vec<Participant>,
+    /// All active participants, shown or not.
+    pub participants_count: u64,
     pub created_at: String,
     pub updated_at: String,
     pub restricted: bool,
 }
 
 impl ChatView {
-    pub fn for_viewer(chat: &Chat, viewer: ObjectId) -> Self {
-        let mut participants: Vec<Participant> = chat.participants.values().cloned().collect();
-        participants.sort_by_key(|p| p.id);
+    pub fn for_viewer(snapshot: &ChatSnapshot, viewer: ObjectId) -> Self {
+        let chat = &snapshot.chat;
         Self {
             id: chat.id,
             creator: chat.creator,
             is_group: chat.is_group,
-            are_you_admin: chat.is_active_admin(viewer),
+            are_you_admin: snapshot.is_active_admin(viewer),
             name: chat.name.clone(),
-            participants,
+            participants: snapshot.shown.clone(),
+            participants_count: chat.participants_count,
             created_at: chat.created_at.clone(),
             updated_at: chat.updated_at.clone(),
             restricted: chat.restricted,
@@ -81,7 +83,7 @@ pub struct PopulatedRequest {
 }
 
 impl PopulatedRequest {
-    pub fn new(request: &JoinRequest, user: Option<&User>, chat: Option<&Chat>, viewer: ObjectId) -> Self {
+    pub fn new(request: &JoinRequest, user: Option<&User>, chat: Option<&ChatSnapshot>, viewer: ObjectId) -> Self {
         Self {
             id: request.id,
             user: UserView::of(request.user, user),

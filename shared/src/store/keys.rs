@@ -11,6 +11,12 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+/// A local secondary index: same partition as the table, so it can be read strongly
+/// consistent. It orders a chat's participant items by
+/// [`shown_order`](crate::domain::chat::shown_order); only active participants have
+/// the attribute, so the index's first page is the shown list.
+pub const LSI1: &str = "LSI1";
+pub const LSI1SK: &str = "LSI1SK";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -28,6 +34,17 @@ pub fn user(id: ObjectId) -> Key {
 
 pub fn chat(id: ObjectId) -> Key {
     key(format!("CHAT#{id}"), "CHAT")
+}
+
+/// One user's participant entry in one chat: keyed by user, so one entry per user holds
+/// by construction, and checking one user's membership is one read of one small item.
+pub fn member(chat: ObjectId, user: ObjectId) -> Key {
+    key(format!("CHAT#{chat}"), format!("MEMBER#{user}"))
+}
+
+/// The partition that holds a chat's item and its participant items.
+pub fn chat_partition(chat: ObjectId) -> String {
+    format!("CHAT#{chat}")
 }
 
 pub fn request(id: ObjectId) -> Key {
@@ -81,7 +98,7 @@ pub fn connection_order(connection_id: &str) -> String {
 pub const OUTBOX_INDEX_PARTITION: &str = "OUTBOX";
 
 /// Sort key of an outbox item in GSI1: its creation time first, so the sweeper can ask
-/// for the ones older than a cut-off.
+/// for the ones older than a cut-off, then its id.
 pub fn outbox_order(created_at: &str, id: ObjectId) -> String {
     format!("{created_at}#{id}")
 }

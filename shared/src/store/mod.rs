@@ -1,29 +1,28 @@
-//! The DynamoDB adapter: one table, the keys in [`keys`], and the transactions that
-//! make the contract's rules hold under concurrency.
+//! The DynamoDB adapter: one table, the keys in [`keys`], the item shapes in
+//! [`items`], and the transactions that make the contract's rules hold under
+//! concurrency.
 
+pub mod items;
 pub mod keys;
 mod realtime;
-mod table;
 mod transactions;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
-use futures::future::try_join_all;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::domain::{Chat, JoinRequest, ObjectId, RequestStatus, Score, User};
+use crate::domain::chat::SHOWN_PARTICIPANTS;
+use crate::domain::{ChatSnapshot, JoinRequest, NotificationRef, ObjectId, Participant, RequestStatus, Score, User};
+use crate::retry::backoff;
+use items::{decode, item_key, key_item, kind_of};
 use keys::Key;
 
-pub use realtime::{Connection, OutboxItem};
-pub use table::TableSpec;
-pub use transactions::{Acceptance, CreatePlan, DecisionPlan, Guard, NotificationRef, TxError};
-
-pub type Item = HashMap<String, AttributeValue>;
+pub use items::Item;
+pub use realtime::Connection;
+pub use transactions::{Acceptance, CreatePlan, DecisionPlan, Guard, TxError, MAX_NOTIFIED_ADMINS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,16 +32,19 @@ pub enum StoreError {
     Shape { pk: String, sk: String, source: serde_dynamo::Error },
     #[error("could not write an item: {0}")]
     Encode(serde_dynamo::Error),
-    #[error("BatchGetItem left keys unprocessed after {0} attempts")]
-    Unprocessed(u32),
+    #[error("{operation} left items unprocessed after {attempts} attempts")]
+    Unprocessed { operation: &'static str, attempts: u32 },
     #[error("the change is still contended after {0} attempts")]
     Contended(u32),
     #[error("{0}")]
     TooLarge(String),
+    /// A condition that no race can fail did fail: a bug or a corrupted item.
+    #[error("a transaction failed on a condition that cannot fail: {0:?}")]
+    UnexpectedCondition(Guard),
 }
 
 impl StoreError {
-    fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    pub fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
         operation: &'static str,
         error: aws_sdk_dynamodb::error::SdkError<E>,
     ) -> Self {
@@ -58,27 +60,38 @@ pub struct Store {
 }
 
 /// Everything a call may need to read besides the request itself, fetched by key in
-/// one batched read.
+/// one round: a `BatchGetItem` of the keys, beside one `Query` per chat for the
+/// participants it shows.
 #[derive(Debug, Default)]
 pub struct Lookup {
     pub users: Vec<ObjectId>,
+    /// Each with the participants it shows.
     pub chats: Vec<ObjectId>,
     pub scores: Vec<ObjectId>,
+    /// (chat, user): one user's participant entry in one chat.
+    pub memberships: Vec<(ObjectId, ObjectId)>,
 }
 
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub users: HashMap<ObjectId, User>,
-    pub chats: HashMap<ObjectId, Chat>,
-    pub scores: HashMap<ObjectId, VersionedScore>,
+    pub chats: HashMap<ObjectId, ChatSnapshot>,
+    pub scores: HashMap<ObjectId, StoredScore>,
+    pub memberships: HashMap<(ObjectId, ObjectId), Participant>,
 }
 
-/// A score and the version it was read at, for the optimistic write that counts an action.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct VersionedScore {
-    #[serde(flatten)]
+impl Loaded {
+    pub fn membership(&self, chat: ObjectId, user: ObjectId) -> Option<&Participant> {
+        self.memberships.get(&(chat, user))
+    }
+}
+
+/// A score as stored, and whether its item has an `actions` map at all (another
+/// writer's item may not), which decides how an action is added to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredScore {
     pub score: Score,
-    pub version: u64,
+    pub has_actions: bool,
 }
 
 /// A stored request with the admins that were told of it, so deciding it can dismiss
@@ -90,7 +103,9 @@ pub struct StoredRequest {
 }
 
 const BATCH_GET_LIMIT: usize = 100;
-const BATCH_GET_ATTEMPTS: u32 = 8;
+const BATCH_ATTEMPTS: u32 = 8;
+/// Reads in flight at once for one call: a list page may show 100 chats.
+const CONCURRENT_READS: usize = 32;
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -117,7 +132,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.map(|item| decode_request(&key, item)).transpose()
+        output.item.map(|item| items::decode_request(&key, item)).transpose()
     }
 
     /// All requests of `user` (in one status, if given), newest first. One `Query` per
@@ -151,7 +166,7 @@ impl Store {
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
+        let mut found = Vec::new();
         let mut start_key = None;
         loop {
             let output = query
@@ -160,16 +175,36 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| StoreError::sdk("Query", e))?;
-            items.extend(output.items.unwrap_or_default());
+            found.extend(output.items.unwrap_or_default());
             start_key = output.last_evaluated_key;
             if start_key.is_none() {
-                return Ok(items);
+                return Ok(found);
             }
         }
     }
 
-    /// Users, chats and scores by key: one `BatchGetItem` per 100 keys, sent together,
-    /// plus retries of whatever DynamoDB leaves unprocessed.
+    /// The participants a chat shows: one strongly consistent `Query` of the first
+    /// [`SHOWN_PARTICIPANTS`] entries of its partition in LSI1, whatever its size.
+    pub async fn shown_participants(&self, chat: ObjectId) -> Result<Vec<Participant>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::LSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::chat_partition(chat)))
+            .consistent_read(true)
+            .limit(SHOWN_PARTICIPANTS as i32)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        output.items.unwrap_or_default().into_iter().map(|item| decode(&item_key(&item), item)).collect()
+    }
+
+    /// Users, chats (with the participants they show), scores and memberships: one
+    /// `BatchGetItem` per 100 keys and one `Query` per chat, all sent together, plus
+    /// retries of whatever DynamoDB leaves unprocessed.
     pub async fn load(&self, lookup: &Lookup) -> Result<Loaded, StoreError> {
         let mut seen = HashSet::new();
         let wanted: Vec<Key> = lookup
@@ -178,32 +213,56 @@ impl Store {
             .map(|id| keys::user(*id))
             .chain(lookup.chats.iter().map(|id| keys::chat(*id)))
             .chain(lookup.scores.iter().map(|id| keys::score(*id)))
+            .chain(lookup.memberships.iter().map(|(chat, user)| keys::member(*chat, *user)))
             .filter(|key| seen.insert(key.clone()))
             .collect();
-        let items = try_join_all(wanted.chunks(BATCH_GET_LIMIT).map(|chunk| self.batch_get(chunk))).await?;
+        let mut chats: Vec<ObjectId> = lookup.chats.clone();
+        chats.sort();
+        chats.dedup();
+
+        // The futures are made eagerly, so the streams hold plain futures: that keeps the
+        // whole call `Send` for spawning (a lazy closure trips a higher-ranked bound).
+        let batch_reads: Vec<_> = wanted.chunks(BATCH_GET_LIMIT).map(|chunk| self.batch_get(chunk)).collect();
+        let shown_reads: Vec<_> = chats.iter().map(|chat| self.shown_of(*chat)).collect();
+        let batches = stream::iter(batch_reads).buffer_unordered(CONCURRENT_READS).try_collect::<Vec<Vec<Item>>>();
+        let shown = stream::iter(shown_reads)
+            .buffer_unordered(CONCURRENT_READS)
+            .try_collect::<HashMap<ObjectId, Vec<Participant>>>();
+        let (batches, mut shown) = futures::try_join!(batches, shown)?;
 
         let mut loaded = Loaded::default();
-        for item in items.into_iter().flatten() {
+        for item in batches.into_iter().flatten() {
             let key = item_key(&item);
             match kind_of(&item) {
-                Some(table::USER) => {
+                Some(items::USER) => {
                     let user: User = decode(&key, item)?;
                     loaded.users.insert(user.id, user);
                 }
-                Some(table::CHAT) => {
-                    let chat: Chat = decode(&key, item)?;
-                    loaded.chats.insert(chat.id, chat);
+                Some(items::CHAT) => {
+                    let chat: crate::domain::Chat = decode(&key, item)?;
+                    let shown = shown.remove(&chat.id).unwrap_or_default();
+                    loaded.chats.insert(chat.id, ChatSnapshot { chat, shown });
                 }
-                Some(table::SCORE) => {
-                    let owner = key.pk.strip_prefix("USER#").and_then(|id| ObjectId::parse(id).ok());
-                    if let Some(owner) = owner {
-                        loaded.scores.insert(owner, decode(&key, item)?);
+                Some(items::SCORE) => {
+                    if let Some(owner) = items::owner_of(&key) {
+                        let has_actions = matches!(item.get("actions"), Some(AttributeValue::M(_)));
+                        loaded.scores.insert(owner, StoredScore { score: decode(&key, item)?, has_actions });
+                    }
+                }
+                Some(items::MEMBER) => {
+                    let entry: Participant = decode(&key, item)?;
+                    if let Some(chat) = items::chat_of(&key) {
+                        loaded.memberships.insert((chat, entry.user), entry);
                     }
                 }
                 _ => {}
             }
         }
         Ok(loaded)
+    }
+
+    async fn shown_of(&self, chat: ObjectId) -> Result<(ObjectId, Vec<Participant>), StoreError> {
+        Ok((chat, self.shown_participants(chat).await?))
     }
 
     async fn batch_get(&self, chunk: &[Key]) -> Result<Vec<Item>, StoreError> {
@@ -213,7 +272,7 @@ impl Store {
             .consistent_read(true)
             .build()
             .map_err(|e| StoreError::Sdk { operation: "BatchGetItem", message: e.to_string() })?;
-        for attempt in 0..BATCH_GET_ATTEMPTS {
+        for attempt in 0..BATCH_ATTEMPTS {
             let output = self
                 .client
                 .batch_get_item()
@@ -232,52 +291,41 @@ impl Store {
                 _ => return Ok(found),
             }
         }
-        Err(StoreError::Unprocessed(BATCH_GET_ATTEMPTS))
+        Err(StoreError::Unprocessed { operation: "BatchGetItem", attempts: BATCH_ATTEMPTS })
     }
 
-    /// Loads users and chats (the fixture format), replacing what is stored under the
-    /// same ids. 25 items per `BatchWriteItem`, the API's limit.
-    pub async fn put_fixture(&self, users: &[User], chats: &[Chat]) -> Result<(), StoreError> {
-        let mut items = Vec::with_capacity(users.len() + chats.len());
-        for user in users {
-            items.push(encode(&keys::user(user.id), table::USER, user)?);
-        }
-        for chat in chats {
-            items.push(encode(&keys::chat(chat.id), table::CHAT, chat)?);
-        }
-        for chunk in items.chunks(25) {
-            let writes = chunk
-                .iter()
-                .map(|item| {
-                    let put = aws_sdk_dynamodb::types::PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map_err(|e| StoreError::Sdk { operation: "BatchWriteItem", message: e.to_string() })?;
-                    Ok(aws_sdk_dynamodb::types::WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut pending = HashMap::from([(self.table.clone(), writes)]);
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::sdk("BatchWriteItem", e))?;
-                pending = output.unprocessed_items.unwrap_or_default();
-                pending.retain(|_, writes| !writes.is_empty());
-                attempt += 1;
-                if attempt >= BATCH_GET_ATTEMPTS && !pending.is_empty() {
-                    return Err(StoreError::Unprocessed(attempt));
-                }
-                if !pending.is_empty() {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
+    /// Puts up to 25 items in one `BatchWriteItem`, retrying what DynamoDB leaves
+    /// unprocessed. For loaders of data the rest of the app owns (the fixture loader).
+    pub async fn put_batch(&self, batch: Vec<Item>) -> Result<(), StoreError> {
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Sdk {
+            operation: "BatchWriteItem",
+            message: e.to_string(),
+        };
+        let writes = batch
+            .into_iter()
+            .map(|item| {
+                let put =
+                    aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build().map_err(invalid)?;
+                Ok(aws_sdk_dynamodb::types::WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut pending = HashMap::from([(self.table.clone(), writes)]);
+        for attempt in 0..BATCH_ATTEMPTS {
+            let output = self
+                .client
+                .batch_write_item()
+                .set_request_items(Some(pending))
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("BatchWriteItem", e))?;
+            pending = output.unprocessed_items.unwrap_or_default();
+            pending.retain(|_, writes| !writes.is_empty());
+            if pending.is_empty() {
+                return Ok(());
             }
+            tokio::time::sleep(backoff(attempt)).await;
         }
-        Ok(())
+        Err(StoreError::Unprocessed { operation: "BatchWriteItem", attempts: BATCH_ATTEMPTS })
     }
 
     /// Every item whose partition key is `pk`: for tests and tools that inspect state.
@@ -291,60 +339,4 @@ impl Store {
             .consistent_read(true);
         self.query_all(query).await
     }
-}
-
-/// Exponential backoff with full jitter: contending writers spread out instead of
-/// colliding again in lock step.
-pub fn backoff(attempt: u32) -> Duration {
-    let ceiling_ms = 10u64 << attempt.min(6);
-    let mut random = [0u8; 8];
-    let jitter = match getrandom::fill(&mut random) {
-        Ok(()) => u64::from_le_bytes(random) % ceiling_ms.max(1),
-        Err(_) => ceiling_ms / 2,
-    };
-    Duration::from_millis(jitter + 1)
-}
-
-fn key_item(key: &Key) -> Item {
-    HashMap::from([
-        (keys::PK.to_owned(), AttributeValue::S(key.pk.clone())),
-        (keys::SK.to_owned(), AttributeValue::S(key.sk.clone())),
-    ])
-}
-
-fn item_key(item: &Item) -> Key {
-    let text = |name| match item.get(name) {
-        Some(AttributeValue::S(value)) => value.clone(),
-        _ => String::new(),
-    };
-    Key { pk: text(keys::PK), sk: text(keys::SK) }
-}
-
-fn kind_of(item: &Item) -> Option<&str> {
-    match item.get(table::TYPE) {
-        Some(AttributeValue::S(kind)) => Some(kind.as_str()),
-        _ => None,
-    }
-}
-
-/// An entity as an item: its attributes plus the keys and the entity type.
-fn encode<T: Serialize>(key: &Key, kind: &str, value: &T) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(StoreError::Encode)?;
-    item.extend(key_item(key));
-    item.insert(table::TYPE.to_owned(), AttributeValue::S(kind.to_owned()));
-    Ok(item)
-}
-
-fn decode<T: DeserializeOwned>(key: &Key, item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|source| StoreError::Shape { pk: key.pk.clone(), sk: key.sk.clone(), source })
-}
-
-fn decode_request(key: &Key, item: Item) -> Result<StoredRequest, StoreError> {
-    #[derive(Deserialize)]
-    struct Notified {
-        #[serde(default)]
-        notified: Vec<NotificationRef>,
-    }
-    let notified: Notified = decode(key, item.clone())?;
-    Ok(StoredRequest { request: decode(key, item)?, notified: notified.notified })
 }

@@ -1,10 +1,15 @@
 //! Items of the real-time path: open WebSocket connections and the outbox.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::{decode, encode, item_key, key_item, keys, table, Store, StoreError};
-use crate::domain::{ObjectId, OutboundEvent};
+use super::items::{self, decode, encode, item_key, key_item};
+use super::{keys, Store, StoreError};
+use crate::domain::{NotificationRef, ObjectId, Outbox};
+
+/// Writes in flight at once when one call dismisses many notifications.
+const CONCURRENT_WRITES: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -17,24 +22,10 @@ pub struct Connection {
     pub ttl: i64,
 }
 
-/// The events one committed change caused, until they are published.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxItem {
-    pub events: Vec<OutboundEvent>,
-    pub created_at: String,
-}
-
-impl OutboxItem {
-    pub fn id(&self) -> Option<ObjectId> {
-        self.events.first().map(|event| event.id)
-    }
-}
-
 impl Store {
     /// One `PutItem`.
     pub async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        let mut item = encode(&keys::connection(&connection.connection_id), table::CONNECTION, connection)?;
+        let mut item = encode(&keys::connection(&connection.connection_id), items::CONNECTION, connection)?;
         item.insert(keys::GSI1PK.into(), AttributeValue::S(keys::requests_of(connection.user)));
         item.insert(keys::GSI1SK.into(), AttributeValue::S(keys::connection_order(&connection.connection_id)));
         self.client
@@ -59,13 +50,41 @@ impl Store {
 
     /// Outbox items created before `before` (an RFC 3339 time), oldest first, at most
     /// `limit`. One `Query` of the sparse outbox partition of GSI1.
-    pub async fn outbox_before(&self, before: &str, limit: i32) -> Result<Vec<OutboxItem>, StoreError> {
+    pub async fn outbox_before(&self, before: &str, limit: i32) -> Result<Vec<Outbox>, StoreError> {
         self.query_index(keys::OUTBOX_INDEX_PARTITION.to_owned(), "", Some((before, limit))).await
     }
 
-    /// One `DeleteItem`: the outbox item's events are published.
+    /// One `DeleteItem`: the outbox item is done.
     pub async fn delete_outbox(&self, id: ObjectId) -> Result<(), StoreError> {
         self.delete(&keys::outbox(id)).await
+    }
+
+    /// Marks each notification dismissed: one `UpdateItem` each, 16 in flight. Only
+    /// notifications that still exist are touched (the rest of the app may have
+    /// removed one), so no stub item is ever made; doing it twice changes nothing.
+    pub async fn dismiss_notifications(&self, notifications: &[NotificationRef]) -> Result<(), StoreError> {
+        let updates: Vec<_> = notifications.iter().map(|notification| self.dismiss(notification)).collect();
+        let results: Vec<Result<(), StoreError>> =
+            stream::iter(updates).buffer_unordered(CONCURRENT_WRITES).collect().await;
+        results.into_iter().collect()
+    }
+
+    async fn dismiss(&self, notification: &NotificationRef) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::notification(notification.user, notification.id))))
+            .update_expression("SET dismissed = :true")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(error) => Err(StoreError::sdk("UpdateItem", error)),
+        }
     }
 
     async fn delete(&self, key: &keys::Key) -> Result<(), StoreError> {

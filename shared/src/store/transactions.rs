@@ -1,21 +1,29 @@
 //! The two writes that change state, each one `TransactWriteItems`. Every item carries
 //! the condition that makes a race lose cleanly, and a [`Guard`] that names it so a
 //! cancelled transaction maps to the precise contract error.
+//!
+//! What each names, by construction:
+//! - a create: the requester's own participant entry (checked), their pending marker,
+//!   the request, its notifications and its outbox. Nothing of the chat itself, so any
+//!   number of users can ask to join one chat at once without touching a shared item.
+//! - a decision: the request, its pending marker, the decider's own entry (checked), and
+//!   on accept the requester's entry, the chat item (its participant count), the
+//!   requester's score; and the outbox. A fixed number of items, whatever the number of
+//!   admins: the notifications are dismissed through the outbox.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
-use serde::{Deserialize, Serialize};
 
-use super::{encode, key_item, keys, table, Item, Store, StoreError, VersionedScore};
-use crate::domain::{Admission, JoinRequest, Notification, ObjectId, OutboundEvent, RequestStatus};
+use super::items::{self, encode, key_item, s};
+use super::{keys, Item, Store, StoreError, StoredScore};
+use crate::domain::{Admission, JoinRequest, Notification, ObjectId, Outbox, RequestStatus, Score};
 
 /// DynamoDB's limit on actions in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
-/// A decision writes 5 items besides one per notification, so a request may notify at
-/// most this many admins and still be decidable.
-pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 5;
+/// A create writes 4 items besides one notification per admin.
+pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 4;
 
 /// Which condition cancelled a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,11 +32,14 @@ pub enum Guard {
     PendingMarker,
     /// The request is no longer pending.
     RequestPending,
-    /// The chat no longer is what the plan was made from (membership, admin rights,
-    /// group or restricted flags): read again and decide again.
-    ChatState,
-    /// The requester's score changed since it was read: read again.
-    ScoreVersion,
+    /// The requester's participant entry changed since it was read: read again.
+    RequesterEntry,
+    /// The decider is no longer an active admin: read again (and refuse).
+    DeciderRights,
+    /// The chat item is gone: read again (and refuse).
+    ChatExists,
+    /// The requester's score changed shape since it was read: read again.
+    ScoreShape,
     /// An id that must be new already exists. Ids are random enough that this means
     /// a bug, not a race.
     FreshItem,
@@ -44,172 +55,206 @@ pub enum TxError {
     Store(#[from] StoreError),
 }
 
-/// Which admin got which notification, kept on the request item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NotificationRef {
-    #[serde(rename = "_id")]
-    pub id: ObjectId,
-    pub user: ObjectId,
-}
-
 pub struct CreatePlan<'a> {
     pub request: &'a JoinRequest,
     pub notifications: &'a [Notification],
-    pub events: &'a [OutboundEvent],
+    pub outbox: &'a Outbox,
 }
 
 /// What accepting adds to a decision.
-pub struct Acceptance {
+pub struct Acceptance<'a> {
     /// How the requester's participant entry changes.
-    pub admission: Admission,
-    /// The requester's score after counting the action.
-    pub score: VersionedScore,
-    /// The version the score was read at; `None` when the user had no score yet.
-    pub read_version: Option<u64>,
+    pub admission: &'a Admission,
+    /// The requester's score as read (`None`: they have none yet), and the action to
+    /// count in it.
+    pub score: Option<&'a StoredScore>,
+    pub action: &'a str,
+    pub points: i64,
 }
 
 pub struct DecisionPlan<'a> {
     pub decided: &'a JoinRequest,
-    pub notified: &'a [NotificationRef],
     pub decider: ObjectId,
     /// `Some` on accept.
-    pub acceptance: Option<&'a Acceptance>,
-    pub events: &'a [OutboundEvent],
-}
-
-struct Transaction<'t> {
-    table: &'t str,
-    items: Vec<TransactWriteItem>,
-    guards: Vec<Option<Guard>>,
+    pub acceptance: Option<Acceptance<'a>>,
+    pub outbox: &'a Outbox,
 }
 
 type Values = HashMap<String, AttributeValue>;
 type Names = HashMap<String, String>;
 
-fn s(text: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(text.into())
-}
-
-fn names<const N: usize>(pairs: [(&str, String); N]) -> Names {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+fn names<const N: usize>(pairs: [(&str, &str); N]) -> Names {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Values {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
 fn invalid(e: impl std::fmt::Display) -> StoreError {
     StoreError::Sdk { operation: "TransactWriteItems", message: e.to_string() }
 }
 
-/// The condition that `#decider` is an active admin. Admin rights are checked by
-/// DynamoDB at commit, not only when the chat was read.
-const DECIDER_IS_ACTIVE_ADMIN: &str =
-    "participants.#decider.isAdmin = :true AND attribute_not_exists(participants.#decider.leftAt)";
+const IS_NEW: &str = "attribute_not_exists(PK)";
 
-impl<'t> Transaction<'t> {
-    fn new(table: &'t str) -> Self {
-        Self { table, items: Vec::new(), guards: Vec::new() }
+/// One transaction being built: its items and, in step, the guard of each.
+struct Transaction {
+    table: String,
+    items: Vec<TransactWriteItem>,
+    guards: Vec<Option<Guard>>,
+}
+
+/// One write of a transaction, before it is bound to the table.
+enum Write<'a> {
+    Put { item: Item, values: Values },
+    Update { key: keys::Key, expression: &'a str, names: Names, values: Values },
+    Check { key: keys::Key, names: Names, values: Values },
+    Delete { key: keys::Key },
+}
+
+impl Transaction {
+    fn new(table: &str) -> Self {
+        Self { table: table.to_owned(), items: Vec::new(), guards: Vec::new() }
     }
 
-    fn put(&mut self, item: Item, condition: Option<(&str, Guard)>) -> Result<(), StoreError> {
-        self.put_with(item, condition, Values::new())
-    }
-
-    fn put_with(&mut self, item: Item, condition: Option<(&str, Guard)>, values: Values) -> Result<(), StoreError> {
-        let put = Put::builder()
-            .table_name(self.table)
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(|(c, _)| c.to_owned()))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values));
-        self.guards.push(condition.map(|(_, guard)| guard));
-        self.items.push(TransactWriteItem::builder().put(put.build().map_err(invalid)?).build());
-        Ok(())
-    }
-
-    fn update(
-        &mut self,
-        key: &keys::Key,
-        expression: &str,
-        condition: Option<(&str, Guard)>,
-        names: Names,
-        values: Values,
-    ) -> Result<(), StoreError> {
-        let update = Update::builder()
-            .table_name(self.table)
-            .set_key(Some(key_item(key)))
-            .update_expression(expression)
-            .set_condition_expression(condition.map(|(c, _)| c.to_owned()))
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build()
-            .map_err(invalid)?;
-        self.guards.push(condition.map(|(_, guard)| guard));
-        self.items.push(TransactWriteItem::builder().update(update).build());
-        Ok(())
-    }
-
-    fn check(
-        &mut self,
-        key: &keys::Key,
-        condition: &str,
-        guard: Guard,
-        names: Names,
-        values: Values,
-    ) -> Result<(), StoreError> {
-        let check = ConditionCheck::builder()
-            .table_name(self.table)
-            .set_key(Some(key_item(key)))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build()
-            .map_err(invalid)?;
-        self.guards.push(Some(guard));
-        self.items.push(TransactWriteItem::builder().condition_check(check).build());
-        Ok(())
-    }
-
-    fn delete(&mut self, key: &keys::Key) -> Result<(), StoreError> {
-        let delete = Delete::builder().table_name(self.table).set_key(Some(key_item(key))).build().map_err(invalid)?;
-        self.guards.push(None);
-        self.items.push(TransactWriteItem::builder().delete(delete).build());
-        Ok(())
-    }
-
-    fn outbox(&mut self, events: &[OutboundEvent], now: &str) -> Result<(), StoreError> {
-        let Some(first) = events.first() else {
-            return Ok(());
+    fn add(&mut self, write: Write<'_>, condition: Option<(&str, Guard)>) -> Result<(), StoreError> {
+        let table = self.table.clone();
+        let expression = condition.map(|(c, _)| c.to_owned());
+        let optional = |values: Values| (!values.is_empty()).then_some(values);
+        let item = match write {
+            Write::Put { item, values } => {
+                let put = Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_values(optional(values));
+                TransactWriteItem::builder().put(put.build().map_err(invalid)?).build()
+            }
+            Write::Update { key, expression: update, names, values } => {
+                let update = Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(&key)))
+                    .update_expression(update)
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values(optional(values));
+                TransactWriteItem::builder().update(update.build().map_err(invalid)?).build()
+            }
+            Write::Check { key, names, values } => {
+                let check = ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(&key)))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values(optional(values));
+                TransactWriteItem::builder().condition_check(check.build().map_err(invalid)?).build()
+            }
+            Write::Delete { key } => {
+                let delete = Delete::builder().table_name(table).set_key(Some(key_item(&key)));
+                TransactWriteItem::builder().delete(delete.build().map_err(invalid)?).build()
+            }
         };
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Outbox<'a> {
-            events: &'a [OutboundEvent],
-            created_at: &'a str,
+        self.guards.push(condition.map(|(_, guard)| guard));
+        self.items.push(item);
+        Ok(())
+    }
+
+    fn put_new(&mut self, item: Item, guard: Guard) -> Result<(), StoreError> {
+        self.add(Write::Put { item, values: Values::new() }, Some((IS_NEW, guard)))
+    }
+
+    fn outbox(&mut self, outbox: &Outbox) -> Result<(), StoreError> {
+        if outbox.is_empty() {
+            return Ok(());
         }
-        // Keyed by the first event's id: unique, and stable if the write is retried.
-        let mut item = encode(&keys::outbox(first.id), table::OUTBOX, &Outbox { events, created_at: now })?;
-        // In the sparse outbox partition of GSI1 until published and deleted.
-        item.insert(keys::GSI1PK.into(), s(keys::OUTBOX_INDEX_PARTITION));
-        item.insert(keys::GSI1SK.into(), s(keys::outbox_order(now, first.id)));
-        self.put(item, Some(("attribute_not_exists(PK)", Guard::FreshItem)))
+        self.put_new(items::outbox(outbox)?, Guard::FreshItem)
     }
 }
 
-fn request_item(request: &JoinRequest, notified: &[NotificationRef]) -> Result<Item, StoreError> {
-    let mut item = encode(&keys::request(request.id), table::REQUEST, request)?;
-    let order = keys::request_order(&request.created_at, request.id);
-    item.insert(keys::GSI1PK.into(), s(keys::requests_of(request.user)));
-    item.insert(keys::GSI1SK.into(), s(order.clone()));
-    item.insert(keys::GSI2PK.into(), s(keys::requests_of_in(request.user, request.status)));
-    item.insert(keys::GSI2SK.into(), s(order));
-    item.insert("notified".into(), serde_dynamo::to_attribute_value(notified).map_err(StoreError::Encode)?);
-    Ok(item)
+/// The score update that counts `action` once, written so that every other field of
+/// the item (other actions, other writers' attributes) is left as it is: `SET` of
+/// paths, never a whole-item put, except when there is no item at all.
+fn count_action(tx: &mut Transaction, user: ObjectId, acceptance: &Acceptance<'_>) -> Result<(), StoreError> {
+    let key = keys::score(user);
+    let points = acceptance.points;
+    let tally = |count: i64| {
+        AttributeValue::M(HashMap::from([("count".into(), number(count)), ("points".into(), number(points))]))
+    };
+    let Some(stored) = acceptance.score else {
+        let score = Score::default().counted(acceptance.action, points);
+        return tx.put_new(encode(&key, items::SCORE, &score)?, Guard::ScoreShape);
+    };
+    let names_for = |with_action: bool| {
+        let mut chosen = names([("#total", "total"), ("#actions", "actions")]);
+        if with_action {
+            chosen.extend(names([("#action", acceptance.action), ("#count", "count"), ("#points", "points")]));
+        }
+        chosen
+    };
+    let add_total = "#total = if_not_exists(#total, :zero) + :points";
+    let (expression, condition, names, values) = if !stored.has_actions {
+        let actions = AttributeValue::M(HashMap::from([(acceptance.action.to_owned(), tally(1))]));
+        (
+            format!("SET {add_total}, #actions = :actions"),
+            "attribute_exists(PK) AND attribute_not_exists(#actions)",
+            names_for(false),
+            values([(":zero", number(0)), (":points", number(points)), (":actions", actions)]),
+        )
+    } else if !stored.score.actions.contains_key(acceptance.action) {
+        (
+            format!("SET {add_total}, #actions.#action = :tally"),
+            "attribute_exists(#actions) AND attribute_not_exists(#actions.#action)",
+            names_for(true),
+            values([(":zero", number(0)), (":points", number(points)), (":tally", tally(1))]),
+        )
+    } else {
+        (
+            format!(
+                "SET {add_total}, \
+                 #actions.#action.#count = if_not_exists(#actions.#action.#count, :zero) + :one, \
+                 #actions.#action.#points = if_not_exists(#actions.#action.#points, :zero) + :points"
+            ),
+            "attribute_exists(#actions.#action)",
+            names_for(true),
+            values([(":zero", number(0)), (":one", number(1)), (":points", number(points))]),
+        )
+    };
+    tx.add(Write::Update { key, expression: &expression, names, values }, Some((condition, Guard::ScoreShape)))
+}
+
+/// The requester's entry written as `admission` planned it, each with the condition
+/// that the entry is still as it was read.
+fn admit(tx: &mut Transaction, chat: ObjectId, user: ObjectId, admission: &Admission) -> Result<(), StoreError> {
+    let key = keys::member(chat, user);
+    match admission {
+        Admission::NewEntry(entry) => tx.put_new(items::member(chat, entry)?, Guard::RequesterEntry),
+        Admission::Reactivate(entry) => {
+            let order = crate::domain::chat::shown_order(entry).unwrap_or_default();
+            tx.add(
+                Write::Update {
+                    key,
+                    expression: "SET lastReadAt = :now, #order = :order REMOVE leftAt, isAdmin",
+                    names: names([("#order", keys::LSI1SK)]),
+                    values: values([(":now", s(entry.last_read_at.clone())), (":order", s(order))]),
+                },
+                Some(("attribute_exists(leftAt)", Guard::RequesterEntry)),
+            )
+        }
+        Admission::AlreadyActive => tx.add(
+            Write::Check { key, names: Names::new(), values: Values::new() },
+            Some(("attribute_exists(PK) AND attribute_not_exists(leftAt)", Guard::RequesterEntry)),
+        ),
+    }
 }
 
 impl Store {
-    /// Request, uniqueness marker, one notification per admin and the outbox: all or
-    /// nothing. Items: 3 + admins (+1 chat condition check).
+    /// The requester's entry checked (absent or left), the uniqueness marker, the
+    /// request, one notification per admin and the outbox: all or nothing. Items:
+    /// 4 + admins.
     pub async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
         let request = plan.request;
         if plan.notifications.len() > MAX_NOTIFIED_ADMINS {
@@ -221,116 +266,79 @@ impl Store {
             .into());
         }
         let mut tx = Transaction::new(&self.table);
-        tx.check(
-            &keys::chat(request.chat),
-            "isGroup = :true AND restricted = :true AND \
-             (attribute_not_exists(participants.#requester) OR attribute_exists(participants.#requester.leftAt))",
-            Guard::ChatState,
-            names([("#requester", request.user.to_string())]),
-            values([(":true", AttributeValue::Bool(true))]),
+        tx.add(
+            Write::Check { key: keys::member(request.chat, request.user), names: Names::new(), values: Values::new() },
+            Some(("attribute_not_exists(PK) OR attribute_exists(leftAt)", Guard::RequesterEntry)),
         )?;
         let marker = encode(
             &keys::pending_marker(request.user, request.chat),
-            table::PENDING,
+            items::PENDING,
             &serde_json::json!({ "request": request.id }),
         )?;
-        tx.put(marker, Some(("attribute_not_exists(PK)", Guard::PendingMarker)))?;
-        let notified: Vec<NotificationRef> =
-            plan.notifications.iter().map(|n| NotificationRef { id: n.id, user: n.user }).collect();
-        tx.put(request_item(request, &notified)?, Some(("attribute_not_exists(PK)", Guard::FreshItem)))?;
+        tx.put_new(marker, Guard::PendingMarker)?;
+        let notified: Vec<_> = plan.notifications.iter().map(Notification::reference).collect();
+        tx.put_new(items::request(request, &notified)?, Guard::FreshItem)?;
         for notification in plan.notifications {
-            let item =
-                encode(&keys::notification(notification.user, notification.id), table::NOTIFICATION, notification)?;
-            tx.put(item, Some(("attribute_not_exists(PK)", Guard::FreshItem)))?;
+            let key = keys::notification(notification.user, notification.id);
+            tx.put_new(encode(&key, items::NOTIFICATION, notification)?, Guard::FreshItem)?;
         }
-        tx.outbox(plan.events, &request.created_at)?;
+        tx.outbox(plan.outbox)?;
         self.commit(tx).await
     }
 
-    /// Status change, marker removal, notifications dismissed, and on accept the
-    /// participant entry, the score and the outbox: all or nothing. Items: 3 +
-    /// notifications (+2 on accept).
+    /// Status change, marker removal, the decider's rights checked, and on accept the
+    /// requester's entry, the chat's count and the score; the outbox (events and the
+    /// notifications to dismiss). Items: 4, or 7 on accept.
     pub async fn commit_decision(&self, plan: &DecisionPlan<'_>) -> Result<(), TxError> {
         let decided = plan.decided;
         let now = decided.updated_at.clone().unwrap_or_default();
         let mut tx = Transaction::new(&self.table);
-        tx.update(
-            &keys::request(decided.id),
-            "SET #status = :status, updatedAt = :now, decidedBy = :decider, decidedAt = :now, GSI2PK = :statusIndex",
+        tx.add(
+            Write::Update {
+                key: keys::request(decided.id),
+                expression: "SET #status = :status, updatedAt = :now, decidedBy = :decider, decidedAt = :now, \
+                             GSI2PK = :statusIndex",
+                names: names([("#status", "status")]),
+                values: values([
+                    (":status", s(decided.status.as_str())),
+                    (":pending", s(RequestStatus::Pending.as_str())),
+                    (":now", s(now.clone())),
+                    (":decider", s(plan.decider.to_string())),
+                    (":statusIndex", s(keys::requests_of_in(decided.user, decided.status))),
+                ]),
+            },
             Some(("#status = :pending", Guard::RequestPending)),
-            names([("#status", "status".to_owned())]),
-            values([
-                (":status", s(decided.status.as_str())),
-                (":pending", s(RequestStatus::Pending.as_str())),
-                (":now", s(now.clone())),
-                (":decider", s(plan.decider.to_string())),
-                (":statusIndex", s(keys::requests_of_in(decided.user, decided.status))),
-            ]),
         )?;
-        tx.delete(&keys::pending_marker(decided.user, decided.chat))?;
-        for notification in plan.notified {
-            // Unconditional: a notification the rest of the app already deleted must not
-            // block the decision.
-            tx.update(
-                &keys::notification(notification.user, notification.id),
-                "SET dismissed = :true",
-                None,
-                Names::new(),
-                values([(":true", AttributeValue::Bool(true))]),
-            )?;
-        }
-
-        let chat_key = keys::chat(decided.chat);
-        let chat_names = names([("#decider", plan.decider.to_string()), ("#requester", decided.user.to_string())]);
-        match plan.acceptance {
-            None => {
-                let mut chat_names = chat_names;
-                chat_names.remove("#requester");
-                tx.check(
-                    &chat_key,
-                    DECIDER_IS_ACTIVE_ADMIN,
-                    Guard::ChatState,
-                    chat_names,
-                    values([(":true", AttributeValue::Bool(true))]),
+        tx.add(Write::Delete { key: keys::pending_marker(decided.user, decided.chat) }, None)?;
+        // Admin rights are checked by DynamoDB at commit, not only when they were read.
+        tx.add(
+            Write::Check {
+                key: keys::member(decided.chat, plan.decider),
+                names: Names::new(),
+                values: values([(":true", AttributeValue::Bool(true))]),
+            },
+            Some(("isAdmin = :true AND attribute_not_exists(leftAt)", Guard::DeciderRights)),
+        )?;
+        if let Some(acceptance) = &plan.acceptance {
+            admit(&mut tx, decided.chat, decided.user, acceptance.admission)?;
+            if acceptance.admission.entry().is_some() {
+                tx.add(
+                    Write::Update {
+                        key: keys::chat(decided.chat),
+                        expression: "SET updatedAt = :now ADD participantsCount :one",
+                        names: Names::new(),
+                        values: values([(":now", s(now.clone())), (":one", number(1))]),
+                    },
+                    Some(("attribute_exists(PK)", Guard::ChatExists)),
                 )?;
             }
-            Some(Acceptance { admission, score, read_version }) => {
-                let mut chat_values = values([(":true", AttributeValue::Bool(true)), (":now", s(now.clone()))]);
-                let (expression, entry_condition) = match admission {
-                    Admission::NewEntry(entry) => {
-                        let value = serde_dynamo::to_attribute_value(entry).map_err(StoreError::Encode)?;
-                        chat_values.insert(":entry".into(), value);
-                        ("SET participants.#requester = :entry, updatedAt = :now", "attribute_not_exists(participants.#requester)")
-                    }
-                    Admission::Reactivate => (
-                        "SET participants.#requester.lastReadAt = :now, updatedAt = :now \
-                         REMOVE participants.#requester.leftAt, participants.#requester.isAdmin",
-                        "attribute_exists(participants.#requester.leftAt)",
-                    ),
-                    Admission::AlreadyActive => (
-                        "SET updatedAt = :now",
-                        "attribute_exists(participants.#requester) AND attribute_not_exists(participants.#requester.leftAt)",
-                    ),
-                };
-                let condition = format!("{DECIDER_IS_ACTIVE_ADMIN} AND {entry_condition}");
-                tx.update(&chat_key, expression, Some((&condition, Guard::ChatState)), chat_names, chat_values)?;
-
-                let score_item = encode(&keys::score(decided.user), table::SCORE, score)?;
-                match read_version {
-                    None => tx.put(score_item, Some(("attribute_not_exists(PK)", Guard::ScoreVersion)))?,
-                    Some(version) => tx.put_with(
-                        score_item,
-                        Some(("version = :read", Guard::ScoreVersion)),
-                        values([(":read", AttributeValue::N(version.to_string()))]),
-                    )?,
-                }
-            }
+            count_action(&mut tx, decided.user, acceptance)?;
         }
-        tx.outbox(plan.events, &now)?;
+        tx.outbox(plan.outbox)?;
         self.commit(tx).await
     }
 
-    async fn commit(&self, tx: Transaction<'_>) -> Result<(), TxError> {
+    async fn commit(&self, tx: Transaction) -> Result<(), TxError> {
         if tx.items.len() > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::TooLarge(format!(
                 "the change needs {} items in one transaction; DynamoDB allows {MAX_TRANSACTION_ITEMS}",
@@ -340,14 +348,14 @@ impl Store {
         }
         let result = self.client.transact_write_items().set_transact_items(Some(tx.items)).send().await;
         let Err(error) = result else { return Ok(()) };
-        let reasons = error
-            .as_service_error()
-            .and_then(|e| match e {
-                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                    cancelled,
-                ) => Some(cancelled.cancellation_reasons()),
-                _ => None,
-            });
+        let reasons = error.as_service_error().and_then(|e| {
+            match e {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ) => Some(cancelled.cancellation_reasons()),
+            _ => None,
+        }
+        });
         let Some(reasons) = reasons else {
             return Err(StoreError::sdk("TransactWriteItems", error).into());
         };

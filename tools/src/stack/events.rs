@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use local::{EventSink, PutEventsEntry};
-use serde_json::json;
 use shared::domain::event::{CHAT_JOIN_REQUEST, CHAT_REQUEST_ACCEPTED, SCORE_UPDATED};
 use shared::domain::OutboundEvent;
 use shared::publish::EVENT_SOURCE;
@@ -31,11 +30,13 @@ impl EventSink for Rule {
         }
         let detail: serde_json::Value =
             serde_json::from_str(entry.detail.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
-        let envelope = json!({
-            "version": "0", "id": shared::domain::ObjectId::generate(), "detail-type": detail_type,
-            "source": EVENT_SOURCE, "account": "000000000000", "time": shared::domain::time::now_timestamp(),
-            "region": "local", "resources": [], "detail": detail,
-        });
+        let envelope = local::events::eventbridge_delivery(
+            &shared::domain::ObjectId::generate().to_string(),
+            &shared::domain::time::now_timestamp(),
+            EVENT_SOURCE,
+            &detail_type,
+            detail,
+        );
         let event: EventBridgeEvent<OutboundEvent> = serde_json::from_value(envelope).map_err(|e| e.to_string())?;
         let services = self.services.clone();
         self.runtime.spawn(async move {

@@ -2,23 +2,11 @@
 //! SAM template creates the same table; `template.yaml` and this file change together.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
-
-use super::{keys, StoreError};
-
-/// The entity attribute. Not `type`: notifications have a `type` of their own.
-pub const TYPE: &str = "entity";
-pub const USER: &str = "User";
-pub const CHAT: &str = "Chat";
-pub const REQUEST: &str = "Request";
-pub const PENDING: &str = "PendingRequest";
-pub const NOTIFICATION: &str = "Notification";
-pub const SCORE: &str = "Score";
-pub const OUTBOX: &str = "Outbox";
-pub const CONNECTION: &str = "Connection";
+use shared::store::{keys, StoreError};
 
 pub struct TableSpec;
 
@@ -36,7 +24,7 @@ fn key_schema(partition: &str, sort: &str) -> Result<Vec<KeySchemaElement>, Stor
 impl TableSpec {
     /// Creates the table unless it exists. Returns whether it created it.
     pub async fn ensure(client: &Client, table: &str) -> Result<bool, StoreError> {
-        let attributes = [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK, keys::GSI2PK, keys::GSI2SK]
+        let attributes = [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK, keys::GSI2PK, keys::GSI2SK, keys::LSI1SK]
             .into_iter()
             .map(|name| {
                 AttributeDefinition::builder()
@@ -62,6 +50,14 @@ impl TableSpec {
             .set_key_schema(Some(key_schema(keys::PK, keys::SK)?))
             .global_secondary_indexes(index(keys::GSI1, keys::GSI1PK, keys::GSI1SK)?)
             .global_secondary_indexes(index(keys::GSI2, keys::GSI2PK, keys::GSI2SK)?)
+            .local_secondary_indexes(
+                LocalSecondaryIndex::builder()
+                    .index_name(keys::LSI1)
+                    .set_key_schema(Some(key_schema(keys::PK, keys::LSI1SK)?))
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .map_err(build_error)?,
+            )
             .send()
             .await;
         match result {

@@ -1,0 +1,141 @@
+//! How each entity is stored: its attributes plus its keys and the `entity` attribute.
+//! The builders are public for loaders of data the rest of the app owns (users, chats,
+//! participants): they write exactly what this service reads.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{keys, StoreError, StoredRequest};
+use crate::domain::chat::shown_order;
+use crate::domain::{Chat, JoinRequest, NotificationRef, ObjectId, Outbox, Participant, User};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The entity attribute. Not `type`: notifications have a `type` of their own.
+pub const ENTITY: &str = "entity";
+pub const USER: &str = "User";
+pub const CHAT: &str = "Chat";
+pub const MEMBER: &str = "Member";
+pub const REQUEST: &str = "Request";
+pub const PENDING: &str = "PendingRequest";
+pub const NOTIFICATION: &str = "Notification";
+pub const SCORE: &str = "Score";
+pub const OUTBOX: &str = "Outbox";
+pub const CONNECTION: &str = "Connection";
+
+pub(super) fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+pub(super) fn key_item(key: &keys::Key) -> Item {
+    HashMap::from([(keys::PK.to_owned(), s(key.pk.clone())), (keys::SK.to_owned(), s(key.sk.clone()))])
+}
+
+pub(super) fn item_key(item: &Item) -> keys::Key {
+    let text = |name| match item.get(name) {
+        Some(AttributeValue::S(value)) => value.clone(),
+        _ => String::new(),
+    };
+    keys::Key { pk: text(keys::PK), sk: text(keys::SK) }
+}
+
+pub(super) fn kind_of(item: &Item) -> Option<&str> {
+    match item.get(ENTITY) {
+        Some(AttributeValue::S(kind)) => Some(kind.as_str()),
+        _ => None,
+    }
+}
+
+/// The user a `USER#<id>` partition belongs to.
+pub(super) fn owner_of(key: &keys::Key) -> Option<ObjectId> {
+    key.pk.strip_prefix("USER#").and_then(|id| ObjectId::parse(id).ok())
+}
+
+/// The chat a `CHAT#<id>` partition belongs to.
+pub(super) fn chat_of(key: &keys::Key) -> Option<ObjectId> {
+    key.pk.strip_prefix("CHAT#").and_then(|id| ObjectId::parse(id).ok())
+}
+
+/// An entity as an item: its attributes plus the keys and the entity type.
+pub(super) fn encode<T: Serialize>(key: &keys::Key, kind: &str, value: &T) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(StoreError::Encode)?;
+    item.extend(key_item(key));
+    item.insert(ENTITY.to_owned(), s(kind));
+    Ok(item)
+}
+
+pub(super) fn decode<T: DeserializeOwned>(key: &keys::Key, item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|source| StoreError::Shape { pk: key.pk.clone(), sk: key.sk.clone(), source })
+}
+
+pub fn user(user: &User) -> Result<Item, StoreError> {
+    encode(&keys::user(user.id), USER, user)
+}
+
+/// The chat item; `participants_count` must match its active participant items.
+pub fn chat(chat: &Chat) -> Result<Item, StoreError> {
+    encode(&keys::chat(chat.id), CHAT, chat)
+}
+
+/// A participant entry, in LSI1 at its place in the shown order while it is active.
+pub fn member(chat: ObjectId, entry: &Participant) -> Result<Item, StoreError> {
+    let mut item = encode(&keys::member(chat, entry.user), MEMBER, entry)?;
+    if let Some(order) = shown_order(entry) {
+        item.insert(keys::LSI1SK.into(), s(order));
+    }
+    Ok(item)
+}
+
+pub(super) fn request(request: &JoinRequest, notified: &[NotificationRef]) -> Result<Item, StoreError> {
+    let mut item = encode(&keys::request(request.id), REQUEST, request)?;
+    let order = keys::request_order(&request.created_at, request.id);
+    item.insert(keys::GSI1PK.into(), s(keys::requests_of(request.user)));
+    item.insert(keys::GSI1SK.into(), s(order.clone()));
+    item.insert(keys::GSI2PK.into(), s(keys::requests_of_in(request.user, request.status)));
+    item.insert(keys::GSI2SK.into(), s(order));
+    item.insert("notified".into(), serde_dynamo::to_attribute_value(notified).map_err(StoreError::Encode)?);
+    Ok(item)
+}
+
+pub(super) fn decode_request(key: &keys::Key, item: Item) -> Result<StoredRequest, StoreError> {
+    #[derive(Deserialize)]
+    struct Notified {
+        #[serde(default)]
+        notified: Vec<NotificationRef>,
+    }
+    let notified: Notified = decode(key, item.clone())?;
+    Ok(StoredRequest { request: decode(key, item)?, notified: notified.notified })
+}
+
+/// In the sparse `OUTBOX` partition of GSI1 until done and deleted.
+pub(super) fn outbox(outbox: &Outbox) -> Result<Item, StoreError> {
+    let mut item = encode(&keys::outbox(outbox.id), OUTBOX, outbox)?;
+    item.insert(keys::GSI1PK.into(), s(keys::OUTBOX_INDEX_PARTITION));
+    item.insert(keys::GSI1SK.into(), s(keys::outbox_order(&outbox.created_at, outbox.id)));
+    Ok(item)
+}
+
+/// DynamoDB's size of an item, by its published rules: each attribute's name plus its
+/// value (strings and binaries by length, numbers about 1 byte per 2 digits + 1,
+/// 3 bytes of overhead per list or map plus 1 per element). Checked against the 400 KB
+/// item limit in the tests.
+pub fn item_size(item: &Item) -> usize {
+    fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(text) => text.len(),
+            AttributeValue::N(number) => number.trim_start_matches('-').len().div_ceil(2) + 1,
+            AttributeValue::B(blob) => blob.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(values) => 3 + values.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + value_size(v) + 1).sum::<usize>(),
+            AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+            AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+            AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}

@@ -1,0 +1,151 @@
+//! The fixture format of the contract ("Data"): users and chats as the rest of the app
+//! holds them, participants as a list. Loading writes them in this service's layout:
+//! the chat item with its count, and one item per participant.
+
+use std::collections::HashSet;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use shared::domain::{Chat, ObjectId, Participant, User};
+use shared::requests;
+use shared::store::{items, Item, Store, StoreError};
+use shared::ApiError;
+
+use crate::table::TableSpec;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub chats: Vec<FixtureChat>,
+    /// Not in the contract's format: pending requests to create through the same path
+    /// as `POST /requests`, so the sample events have a request to get and decide.
+    #[serde(default)]
+    pub requests: Vec<FixtureRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureRequest {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: ObjectId,
+    pub chat: ObjectId,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixtureChat {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub creator: ObjectId,
+    pub is_group: bool,
+    pub name: String,
+    pub restricted: bool,
+    pub participants: Vec<Participant>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("cannot read the fixture: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("the fixture is not valid: {0}")]
+    Parse(#[from] serde_json::Error),
+    #[error("chat {chat} lists user {user} twice")]
+    DuplicateParticipant { chat: ObjectId, user: ObjectId },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("request {id} cannot be created: {reason}")]
+    Request { id: ObjectId, reason: ApiError },
+}
+
+/// `BatchWriteItem`'s limit.
+const ITEMS_PER_BATCH: usize = 25;
+/// Batches in flight at once.
+const CONCURRENT_BATCHES: usize = 16;
+/// A progress line every this many items, for big fixtures.
+const PROGRESS_EVERY: usize = 50_000;
+
+impl FixtureChat {
+    /// The chat item and one item per participant, refusing a user listed twice.
+    fn into_items(self) -> Result<Vec<Item>, FixtureError> {
+        let mut seen = HashSet::with_capacity(self.participants.len());
+        for participant in &self.participants {
+            if !seen.insert(participant.user) {
+                return Err(FixtureError::DuplicateParticipant { chat: self.id, user: participant.user });
+            }
+        }
+        let chat = Chat {
+            id: self.id,
+            creator: self.creator,
+            is_group: self.is_group,
+            name: self.name,
+            restricted: self.restricted,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            participants_count: self.participants.iter().filter(|p| p.is_active()).count() as u64,
+        };
+        let mut all = Vec::with_capacity(self.participants.len() + 1);
+        all.push(items::chat(&chat)?);
+        for participant in &self.participants {
+            all.push(items::member(chat.id, participant)?);
+        }
+        Ok(all)
+    }
+}
+
+impl Fixture {
+    pub fn parse(text: &str) -> Result<Self, FixtureError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    pub fn read(path: &std::path::Path) -> Result<Self, FixtureError> {
+        Self::parse(&std::fs::read_to_string(path)?)
+    }
+
+    /// Creates the table if missing, then writes every user, chat and participant
+    /// (replacing what is stored under the same keys) in batches of 25, 16 in flight,
+    /// then creates the requests that do not exist yet (so loading twice is harmless).
+    /// Returns the numbers of users and chats.
+    pub async fn load(self, store: &Store) -> Result<(usize, usize), FixtureError> {
+        TableSpec::ensure(store.client(), store.table()).await?;
+        let (user_count, chat_count) = (self.users.len(), self.chats.len());
+        let mut all = self.users.iter().map(items::user).collect::<Result<Vec<_>, _>>()?;
+        for chat in self.chats {
+            all.extend(chat.into_items()?);
+        }
+        let total = all.len();
+        let mut batches = Vec::with_capacity(total.div_ceil(ITEMS_PER_BATCH));
+        while !all.is_empty() {
+            let rest = all.split_off(all.len().min(ITEMS_PER_BATCH));
+            batches.push(std::mem::replace(&mut all, rest));
+        }
+        let mut written = 0;
+        let mut next_report = PROGRESS_EVERY;
+        let mut writes = stream::iter(batches.into_iter().map(|batch| {
+            let len = batch.len();
+            async move { store.put_batch(batch).await.map(|()| len) }
+        }))
+        .buffer_unordered(CONCURRENT_BATCHES);
+        while let Some(len) = writes.try_next().await? {
+            written += len;
+            if written >= next_report {
+                eprintln!("fixture: {written} of {total} items written");
+                next_report += PROGRESS_EVERY;
+            }
+        }
+        for request in self.requests {
+            if store.request(request.id).await?.is_some() {
+                continue;
+            }
+            requests::create_with_id(store, request.id, request.user, request.chat)
+                .await
+                .map_err(|reason| FixtureError::Request { id: request.id, reason })?;
+        }
+        Ok((user_count, chat_count))
+    }
+}
