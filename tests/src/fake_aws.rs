@@ -21,6 +21,9 @@ pub struct Recorder {
     /// Each `PutEvents` call that reached the stand-in: (entries, bytes as counted).
     pub calls: Mutex<Vec<(usize, usize)>>,
     pub fail_publish: std::sync::atomic::AtomicBool,
+    /// Entries still to refuse one by one, as EventBridge refuses single entries of a
+    /// call that otherwise succeeds.
+    pub refuse_entries: std::sync::atomic::AtomicUsize,
     /// Open connections and the messages each received.
     pub inboxes: Mutex<HashMap<String, Vec<Value>>>,
     /// Connections that answer 500 (not gone, just failing).
@@ -36,6 +39,14 @@ impl EventSink for Recorder {
     fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
         if self.fail_publish.load(std::sync::atomic::Ordering::SeqCst) {
             return Err("injected failure".into());
+        }
+        let refuse = self.refuse_entries.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |left| left.checked_sub(1),
+        );
+        if refuse.is_ok() {
+            return Err("injected refusal of one entry".into());
         }
         self.entries.lock().unwrap().push(entry);
         Ok(())
@@ -69,6 +80,9 @@ pub struct FakeAws {
     pub recorder: Arc<Recorder>,
     pub publisher: Publisher,
     pub pusher: Pusher,
+    /// The SDK clients the publisher and the pusher use, for calling the stand-ins directly.
+    pub events: aws_sdk_eventbridge::Client,
+    pub management: aws_sdk_apigatewaymanagement::Client,
 }
 
 fn listener() -> (tokio::net::TcpListener, u16) {
@@ -85,6 +99,14 @@ fn credentials() -> aws_sdk_eventbridge::config::Credentials {
 /// The production [`Publisher`] and [`Pusher`], their SDK clients pointed at local
 /// EventBridge and Management API endpoints.
 pub fn clients(events_port: u16, management_port: u16) -> (Publisher, Pusher) {
+    let (events, management) = sdk_clients(events_port, management_port);
+    (Publisher::new(events, BUS), Pusher::new(management))
+}
+
+fn sdk_clients(
+    events_port: u16,
+    management_port: u16,
+) -> (aws_sdk_eventbridge::Client, aws_sdk_apigatewaymanagement::Client) {
     let events = aws_sdk_eventbridge::config::Builder::new()
         .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
         .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
@@ -97,10 +119,7 @@ pub fn clients(events_port: u16, management_port: u16) -> (Publisher, Pusher) {
         .credentials_provider(credentials())
         .endpoint_url(format!("http://127.0.0.1:{management_port}/Prod"))
         .build();
-    (
-        Publisher::new(aws_sdk_eventbridge::Client::from_conf(events), BUS),
-        Pusher::new(aws_sdk_apigatewaymanagement::Client::from_conf(management)),
-    )
+    (aws_sdk_eventbridge::Client::from_conf(events), aws_sdk_apigatewaymanagement::Client::from_conf(management))
 }
 
 impl FakeAws {
@@ -111,8 +130,10 @@ impl FakeAws {
         tokio::spawn(local::serve_eventbridge(events_listener, recorder.clone()));
         tokio::spawn(local::serve_management(management_listener, recorder.clone()));
 
-        let (publisher, pusher) = clients(events_port, management_port);
-        Self { recorder, publisher, pusher }
+        let (events, management) = sdk_clients(events_port, management_port);
+        let publisher = Publisher::new(events.clone(), BUS);
+        let pusher = Pusher::new(management.clone());
+        Self { recorder, publisher, pusher, events, management }
     }
 
     pub fn fail_publishing(&self, fail: bool) {

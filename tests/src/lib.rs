@@ -153,13 +153,17 @@ impl TestEnv {
     }
 
     pub async fn with_fixture(fixture: Value) -> Self {
+        Self::with_loaded(Fixture::parse(&fixture.to_string()).expect("fixture parses")).await
+    }
+
+    pub async fn with_loaded(fixture: Fixture) -> Self {
         let endpoint = dynamodb_endpoint().await;
         let table = format!("test-{}", ObjectId::generate());
         let transactions = Transactions::default();
         let client = Client::from_conf(client_config(endpoint).interceptor(transactions.clone()).build());
         let store = Store::new(client, table);
         TableSpec::ensure(store.client(), store.table()).await.expect("create table");
-        Fixture::parse(&fixture.to_string()).expect("fixture parses").load(&store).await.expect("fixture loads");
+        fixture.load(&store).await.expect("fixture loads");
         transactions.take();
         Self { transactions, ..Self::over(store) }
     }
@@ -299,4 +303,40 @@ impl Api<'_> {
             rest_event("PATCH", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], body);
         parts(patch_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
+}
+
+/// A `$connect` event as API Gateway's WebSocket API sends it.
+pub fn connect_event(
+    connection_id: &str,
+    token: Option<&str>,
+) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
+    let mut event = json!({
+        "headers": {"Host": "localhost"},
+        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": connection_id,
+                           "requestId": "test", "stage": "Prod", "apiId": "local",
+                           "connectedAt": 1758526313000i64, "requestTimeEpoch": 1758526313000i64},
+        "isBase64Encoded": false
+    });
+    if let Some(token) = token {
+        event["queryStringParameters"] = json!({ "token": token });
+    }
+    serde_json::from_value(event).expect("a $connect event")
+}
+
+/// A WebSocket client connecting: `$connect` runs, and API Gateway keeps the socket.
+pub async fn connect(env: &TestEnv, user: &str, connection_id: &str) {
+    let response = ws_connect::handle(&env.app, connect_event(connection_id, Some(&token(user)))).await;
+    assert_eq!(response.status_code, 200);
+    env.aws.open(connection_id);
+}
+
+/// Runs the notifier on everything published so far, as the EventBridge rule would.
+pub async fn route_published(env: &TestEnv) -> Vec<shared::push::PushReport> {
+    let mut reports = Vec::new();
+    for delivery in env.aws.take_deliveries() {
+        assert_eq!(delivery.source, "join-requests");
+        assert_eq!(delivery.detail_type, delivery.detail.event, "the rule matches on detail-type");
+        reports.push(notifier::handle(env.store(), &env.aws.pusher, "test", delivery).await.expect("pushed"));
+    }
+    reports
 }

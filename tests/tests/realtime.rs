@@ -1,8 +1,7 @@
 //! The real-time path against DynamoDB Local and real HTTP servers standing in for
 //! EventBridge and the API Gateway Management API: connect, publish, route, push.
 
-use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
-use integration_tests::{repo_root, TestEnv};
+use integration_tests::{connect, connect_event, repo_root, route_published, TestEnv};
 use serde_json::{json, Value};
 use shared::domain::time::{epoch_seconds_in, now_timestamp};
 use shared::domain::ObjectId;
@@ -17,39 +16,6 @@ const CHAT1: &str = "65b000000000000000000001";
 
 fn id(text: &str) -> ObjectId {
     ObjectId::parse(text).unwrap()
-}
-
-fn connect_event(connection_id: &str, token: Option<&str>) -> ApiGatewayWebsocketProxyRequest {
-    let mut event = json!({
-        "headers": {"Host": "localhost"},
-        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": connection_id,
-                           "requestId": "test", "stage": "Prod", "apiId": "local",
-                           "connectedAt": 1758526313000i64, "requestTimeEpoch": 1758526313000i64},
-        "isBase64Encoded": false
-    });
-    if let Some(token) = token {
-        event["queryStringParameters"] = json!({ "token": token });
-    }
-    serde_json::from_value(event).unwrap()
-}
-
-/// A WebSocket client connecting: `$connect` runs, and API Gateway keeps the socket.
-async fn connect(env: &TestEnv, user: &str, connection_id: &str) {
-    let response =
-        ws_connect::handle(&env.app, connect_event(connection_id, Some(&integration_tests::token(user)))).await;
-    assert_eq!(response.status_code, 200);
-    env.aws.open(connection_id);
-}
-
-/// Runs the notifier on everything published so far, as the EventBridge rule would.
-async fn route_published(env: &TestEnv) -> Vec<shared::push::PushReport> {
-    let mut reports = Vec::new();
-    for delivery in env.aws.take_deliveries() {
-        assert_eq!(delivery.source, "join-requests");
-        assert_eq!(delivery.detail_type, delivery.detail.event, "the rule matches on detail-type");
-        reports.push(notifier::handle(env.store(), &env.aws.pusher, "test", delivery).await.unwrap());
-    }
-    reports
 }
 
 fn events_named<'a>(messages: &'a [Value], name: &str) -> Vec<&'a Value> {

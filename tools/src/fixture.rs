@@ -120,9 +120,13 @@ impl Fixture {
         }
         let total = all.len();
         let mut batches = Vec::with_capacity(total.div_ceil(ITEMS_PER_BATCH));
-        while !all.is_empty() {
-            let rest = all.split_off(all.len().min(ITEMS_PER_BATCH));
-            batches.push(std::mem::replace(&mut all, rest));
+        let mut items = all.into_iter();
+        loop {
+            let batch: Vec<Item> = items.by_ref().take(ITEMS_PER_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            batches.push(batch);
         }
         let mut written = 0;
         let mut next_report = PROGRESS_EVERY;

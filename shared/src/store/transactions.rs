@@ -188,10 +188,11 @@ fn count_action(tx: &mut Transaction, user: ObjectId, acceptance: &Acceptance<'_
         let score = Score::default().counted(acceptance.action, points);
         return tx.put_new(encode(&key, items::SCORE, &score)?, Guard::ScoreShape);
     };
-    let names_for = |with_action: bool| {
-        let mut chosen = names([("#total", "total"), ("#actions", "actions")]);
-        if with_action {
-            chosen.extend(names([("#action", acceptance.action), ("#count", "count"), ("#points", "points")]));
+    // DynamoDB refuses a name placeholder that the expressions do not use.
+    let names_for = |tally_fields: bool| {
+        let mut chosen = names([("#total", "total"), ("#actions", "actions"), ("#action", acceptance.action)]);
+        if tally_fields {
+            chosen.extend(names([("#count", "count"), ("#points", "points")]));
         }
         chosen
     };
@@ -201,14 +202,14 @@ fn count_action(tx: &mut Transaction, user: ObjectId, acceptance: &Acceptance<'_
         (
             format!("SET {add_total}, #actions = :actions"),
             "attribute_exists(PK) AND attribute_not_exists(#actions)",
-            names_for(false),
+            names([("#total", "total"), ("#actions", "actions")]),
             values([(":zero", number(0)), (":points", number(points)), (":actions", actions)]),
         )
     } else if !stored.score.actions.contains_key(acceptance.action) {
         (
             format!("SET {add_total}, #actions.#action = :tally"),
             "attribute_exists(#actions) AND attribute_not_exists(#actions.#action)",
-            names_for(true),
+            names_for(false),
             values([(":zero", number(0)), (":points", number(points)), (":tally", tally(1))]),
         )
     } else {
