@@ -9,7 +9,7 @@ use integration_tests::{connect, demo_fixture, id, route_published, TestEnv};
 use serde_json::{json, Value};
 use shared::domain::chat::SHOWN_PARTICIPANTS;
 use shared::domain::event::MAX_EVENT_BYTES;
-use shared::domain::{ObjectId, Participant, User};
+use shared::domain::{ObjectId, User};
 use shared::publish::{MAX_BYTES_PER_CALL, MAX_ENTRIES_PER_CALL};
 use shared::store::{items, Item};
 use tools::fixture::{Fixture, FixtureChat};
@@ -33,35 +33,12 @@ fn user_id(n: usize) -> ObjectId {
     id(&format!("68a{n:021x}"))
 }
 
-/// The demo fixture (its chats and users), plus `chats` restricted chats of
-/// `participants` active participants each, `admins` of whom are admins spread through
-/// the list (so "admins first" is not just the order they were written in).
+/// The demo fixture (its chats and users), plus `chats` generated restricted chats of
+/// `participants` active participants each, `admins` of them admins.
 fn fixture_with_big_chats(chats: usize, participants: usize, admins: usize) -> Fixture {
     let mut fixture = Fixture::parse(&demo_fixture().to_string()).unwrap();
     fixture.requests.clear();
-    let every = participants / admins.max(1);
-    for c in 0..chats {
-        let chat = id(&format!("68b{:021x}", c + 1));
-        let entries = (0..participants)
-            .map(|n| Participant {
-                id: id(&format!("68c{c:06x}{n:015x}")),
-                user: user_id(n),
-                last_read_at: "2025-01-01T00:00:00.000Z".into(),
-                is_admin: admins > 0 && n % every == every - 1 && n / every < admins,
-                left_at: None,
-            })
-            .collect();
-        fixture.chats.push(FixtureChat {
-            id: chat,
-            creator: user_id(0),
-            is_group: true,
-            name: format!("big chat {c}"),
-            restricted: true,
-            participants: entries,
-            created_at: "2025-01-01T00:00:00.000Z".into(),
-            updated_at: "2025-01-01T00:00:00.000Z".into(),
-        });
-    }
+    fixture.chats.extend((0..chats).map(|c| FixtureChat::generated(c, participants, admins)));
     fixture
 }
 

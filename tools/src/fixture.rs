@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shared::domain::{Chat, ObjectId, Participant, User};
 use shared::requests;
 use shared::store::{items, Item, Store, StoreError};
@@ -35,7 +35,7 @@ pub struct FixtureRequest {
     pub chat: ObjectId,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FixtureChat {
     #[serde(rename = "_id")]
@@ -63,6 +63,11 @@ pub enum FixtureError {
     Request { id: ObjectId, reason: ApiError },
 }
 
+/// A dev tool's made-up id: 3 hex digits of prefix and 21 of number, by construction.
+fn generated_id(text: &str) -> ObjectId {
+    ObjectId::parse(text).expect("generated ids are 24 lower-case hex digits")
+}
+
 /// `BatchWriteItem`'s limit.
 const ITEMS_PER_BATCH: usize = 25;
 /// Batches in flight at once.
@@ -71,6 +76,34 @@ const CONCURRENT_BATCHES: usize = 16;
 const PROGRESS_EVERY: usize = 50_000;
 
 impl FixtureChat {
+    /// A generated restricted chat, the `index`-th (from 0): chat `68b…` = index + 1,
+    /// `participants` active participants (users `68a…` = 0, 1, ...; entries in that
+    /// join order), `admins` of them admins spread evenly through the list, so that
+    /// "admins first" is not merely the order they were written in.
+    pub fn generated(index: usize, participants: usize, admins: usize) -> Self {
+        let id = |prefix: &str, n: usize| generated_id(&format!("{prefix}{n:021x}"));
+        let every = participants.checked_div(admins).unwrap_or(usize::MAX).max(1);
+        let entries = (0..participants)
+            .map(|n| Participant {
+                id: generated_id(&format!("68c{index:06x}{n:015x}")),
+                user: id("68a", n),
+                last_read_at: "2025-01-01T00:00:00.000Z".into(),
+                is_admin: n % every == every - 1 && n / every < admins,
+                left_at: None,
+            })
+            .collect();
+        Self {
+            id: id("68b", index + 1),
+            creator: id("68a", 0),
+            is_group: true,
+            name: format!("Generated chat {index} ({participants} participants)"),
+            restricted: true,
+            participants: entries,
+            created_at: "2025-01-01T00:00:00.000Z".into(),
+            updated_at: "2025-01-01T00:00:00.000Z".into(),
+        }
+    }
+
     /// The chat item and one item per participant, refusing a user listed twice.
     fn into_items(self) -> Result<Vec<Item>, FixtureError> {
         let mut seen = HashSet::with_capacity(self.participants.len());

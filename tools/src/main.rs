@@ -5,6 +5,9 @@
 //!   dev seed [FILE]     create the table if missing and load a fixture (default: $SEED_FILE
 //!                       or fixtures/demo.json), then print a token per user
 //!   dev token USER_ID   print a token for USER_ID signed with $JWT_SECRET
+//!   dev big-chat N [ADMINS]
+//!                       print a fixture: the demo data plus one restricted chat of N
+//!                       participants, ADMINS (default 20) of them admins
 //!   dev watch TOKEN     connect to the local WebSocket API and print every event
 
 use std::path::PathBuf;
@@ -131,6 +134,18 @@ fn token(user: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The demo fixture plus one generated restricted chat (`68b000000000000000000001`)
+/// of `participants` active participants, `admins` of them admins.
+fn big_chat(participants: &str, admins: &str) -> Result<(), Failure> {
+    let participants: usize = participants.parse().map_err(|_| format!("not a number: {participants}"))?;
+    let admins: usize = admins.parse().map_err(|_| format!("not a number: {admins}"))?;
+    let mut fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("fixtures/demo.json")?)?;
+    let chat = serde_json::to_value(tools::fixture::FixtureChat::generated(0, participants, admins))?;
+    fixture["chats"].as_array_mut().ok_or("fixtures/demo.json has no chats list")?.push(chat);
+    println!("{fixture}");
+    Ok(())
+}
+
 fn run(args: &[&str]) -> Result<(), Failure> {
     let (rest_port, websocket_port, events_port) =
         (port("REST_PORT", 3000)?, port("WS_PORT", 3001)?, port("EVENTS_PORT", 3002)?);
@@ -142,7 +157,11 @@ fn run(args: &[&str]) -> Result<(), Failure> {
         ["seed", file] => runtime.block_on(async { seed(&store().await?, Some((*file).to_owned())).await }),
         ["token", user] => token(user),
         ["watch", token] => runtime.block_on(watch(websocket_port, token)),
-        _ => Err("usage: dev stack | dev seed [FIXTURE_FILE] | dev token USER_ID | dev watch TOKEN".into()),
+        ["big-chat", participants] => big_chat(participants, "20"),
+        ["big-chat", participants, admins] => big_chat(participants, admins),
+        _ => Err("usage: dev stack | dev seed [FIXTURE_FILE] | dev token USER_ID | dev watch TOKEN \
+                  | dev big-chat PARTICIPANTS [ADMINS]"
+            .into()),
     }
 }
 
