@@ -44,6 +44,41 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+fn epoch_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
+}
+
+/// The headers and the query string as API Gateway puts them in an event: single and
+/// multi-value maps, `null` when empty.
+fn headers_and_query(headers: &[(String, String)], query: &[(String, String)]) -> Map<String, Value> {
+    let mut single_headers = Map::new();
+    let mut multi_headers = Map::new();
+    for (name, value) in headers {
+        single_headers.insert(name.clone(), json!(value));
+        push(&mut multi_headers, name, value);
+    }
+    let mut single_query = Map::new();
+    let mut multi_query = Map::new();
+    for (name, value) in query {
+        single_query.insert(name.clone(), json!(value));
+        push(&mut multi_query, name, value);
+    }
+    let mut fields = Map::new();
+    fields.insert("headers".into(), Value::Object(single_headers));
+    fields.insert("multiValueHeaders".into(), Value::Object(multi_headers));
+    fields.insert("queryStringParameters".into(), or_null(single_query));
+    fields.insert("multiValueQueryStringParameters".into(), or_null(multi_query));
+    fields
+}
+
+fn or_null(map: Map<String, Value>) -> Value {
+    if map.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(map)
+    }
+}
+
 /// One HTTP request to the REST API.
 pub struct RestRequest<'a> {
     pub method: &'a str,
@@ -61,31 +96,11 @@ pub struct RestRequest<'a> {
 /// matches (API Gateway answers that itself).
 pub fn rest_event(request: &RestRequest<'_>) -> Option<Value> {
     let (resource, path_parameters) = match_route(request.method, request.path)?;
-    let mut headers = Map::new();
-    let mut multi_headers = Map::new();
-    for (name, value) in request.headers {
-        headers.insert(name.clone(), json!(value));
-        push(&mut multi_headers, name, value);
-    }
-    let mut query = Map::new();
-    let mut multi_query = Map::new();
-    for (name, value) in request.query {
-        query.insert(name.clone(), json!(value));
-        push(&mut multi_query, name, value);
-    }
-    let or_null = |map: Map<String, Value>| if map.is_empty() { Value::Null } else { Value::Object(map) };
-    let epoch_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    Some(json!({
+    let mut event = headers_and_query(request.headers, request.query);
+    let rest = json!({
         "resource": resource,
         "path": request.path,
         "httpMethod": request.method,
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": or_null(query),
-        "multiValueQueryStringParameters": or_null(multi_query),
         "pathParameters": or_null(path_parameters),
         "stageVariables": null,
         "requestContext": {
@@ -97,11 +112,51 @@ pub fn rest_event(request: &RestRequest<'_>) -> Option<Value> {
             "accountId": "000000000000",
             "apiId": "local",
             "identity": { "sourceIp": request.source_ip },
-            "requestTimeEpoch": epoch_ms,
+            "requestTimeEpoch": epoch_millis(),
         },
         "body": request.body,
         "isBase64Encoded": false,
-    }))
+    });
+    event.extend(object(rest));
+    Some(Value::Object(event))
+}
+
+/// The event API Gateway's WebSocket API sends for `$connect` or `$disconnect`.
+pub fn websocket_event(
+    route: &str,
+    connection_id: &str,
+    headers: &[(String, String)],
+    query: &[(String, String)],
+    source_ip: &str,
+    request_id: String,
+) -> Value {
+    let mut event = headers_and_query(headers, query);
+    let now = epoch_millis();
+    let rest = json!({
+        "requestContext": {
+            "routeKey": route,
+            "eventType": if route == "$connect" { "CONNECT" } else { "DISCONNECT" },
+            "connectionId": connection_id,
+            "requestId": request_id,
+            "stage": "local",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "messageDirection": "IN",
+            "connectedAt": now,
+            "requestTimeEpoch": now,
+            "identity": { "sourceIp": source_ip },
+        },
+        "isBase64Encoded": false,
+    });
+    event.extend(object(rest));
+    Value::Object(event)
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 fn push(map: &mut Map<String, Value>, name: &str, value: &str) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -18,7 +19,7 @@ use shared::auth::{JwtSettings, JwtVerifier};
 use shared::domain::{ChatSnapshot, ObjectId, Participant, Score};
 use shared::publish::Publisher;
 use shared::push::Pusher;
-use shared::store::{Lookup, Store};
+use shared::store::{Item, Lookup, Store};
 use shared::App;
 use tokio::sync::OnceCell;
 use tools::fixture::Fixture;
@@ -189,6 +190,37 @@ impl TestEnv {
         &self.app.store
     }
 
+    /// Every item whose partition key is `pk`, every page, strongly consistent.
+    pub async fn partition(&self, pk: &str) -> Vec<Item> {
+        let pages = self
+            .store()
+            .client()
+            .query()
+            .table_name(self.store().table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        pages.collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>().expect("the partition reads")
+    }
+
+    /// The items of partition `pk` whose sort key starts with `sk_prefix`, as JSON.
+    pub async fn items_of(&self, pk: &str, sk_prefix: &str) -> Vec<Value> {
+        self.partition(pk)
+            .await
+            .into_iter()
+            .filter(|item| matches!(item.get("SK"), Some(AttributeValue::S(sk)) if sk.starts_with(sk_prefix)))
+            .map(|item| serde_dynamo::from_item(item).expect("an item is JSON"))
+            .collect()
+    }
+
+    /// An admin's stored notifications.
+    pub async fn notifications_of(&self, admin: &str) -> Vec<Value> {
+        self.items_of(&format!("USER#{admin}"), "NOTIFICATION#").await
+    }
+
     /// The chat item and the participants it shows, as the calls read them.
     pub async fn chat(&self, chat: &str) -> ChatSnapshot {
         let lookup = Lookup { chats: vec![id(chat)], ..Lookup::default() };
@@ -203,10 +235,10 @@ impl TestEnv {
 
     /// Every participant item of a chat, active or not (for small chats: reads them all).
     pub async fn members(&self, chat: &str) -> Vec<Participant> {
-        let items = self.store().partition(&format!("CHAT#{chat}")).await.unwrap();
+        let items = self.partition(&format!("CHAT#{chat}")).await;
         items
             .into_iter()
-            .filter(|item| matches!(item.get("entity"), Some(aws_sdk_dynamodb::types::AttributeValue::S(e)) if e == "Member"))
+            .filter(|item| matches!(item.get("entity"), Some(AttributeValue::S(e)) if e == "Member"))
             .map(|item| serde_dynamo::from_item(item).unwrap())
             .collect()
     }
@@ -310,16 +342,9 @@ pub fn connect_event(
     connection_id: &str,
     token: Option<&str>,
 ) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
-    let mut event = json!({
-        "headers": {"Host": "localhost"},
-        "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "connectionId": connection_id,
-                           "requestId": "test", "stage": "Prod", "apiId": "local",
-                           "connectedAt": 1758526313000i64, "requestTimeEpoch": 1758526313000i64},
-        "isBase64Encoded": false
-    });
-    if let Some(token) = token {
-        event["queryStringParameters"] = json!({ "token": token });
-    }
+    let headers = [("Host".to_owned(), "localhost".to_owned())];
+    let query: Vec<(String, String)> = token.map(|t| ("token".to_owned(), t.to_owned())).into_iter().collect();
+    let event = local::events::websocket_event("$connect", connection_id, &headers, &query, "127.0.0.1", "test".into());
     serde_json::from_value(event).expect("a $connect event")
 }
 
@@ -339,4 +364,26 @@ pub async fn route_published(env: &TestEnv) -> Vec<shared::push::PushReport> {
         reports.push(notifier::handle(env.store(), &env.aws.pusher, "test", delivery).await.expect("pushed"));
     }
     reports
+}
+
+/// DynamoDB's size of an item, by its published rules: each attribute's name plus its
+/// value (strings and binaries by length, numbers about 1 byte per 2 digits + 1,
+/// 3 bytes of overhead per list or map plus 1 per element). Checked against the 400 KB
+/// item limit in the tests.
+pub fn item_size(item: &Item) -> usize {
+    fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(text) => text.len(),
+            AttributeValue::N(number) => number.trim_start_matches('-').len().div_ceil(2) + 1,
+            AttributeValue::B(blob) => blob.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::L(values) => 3 + values.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + value_size(v) + 1).sum::<usize>(),
+            AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+            AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+            AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
 }

@@ -26,21 +26,6 @@ fn assert_error(result: &(u16, Value), status: u16, code: &str) {
     assert!(result.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", result.1);
 }
 
-async fn items_of(env: &TestEnv, pk: &str, sk_prefix: &str) -> Vec<Value> {
-    env.store()
-        .partition(pk)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|item| matches!(item.get("SK"), Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) if sk.starts_with(sk_prefix)))
-        .map(|item| serde_dynamo::from_item(item).unwrap())
-        .collect()
-}
-
-async fn notifications_of(env: &TestEnv, admin: &str) -> Vec<Value> {
-    items_of(env, &format!("USER#{admin}"), "NOTIFICATION#").await
-}
-
 // ---- authentication -------------------------------------------------------------
 
 fn sign(header: jsonwebtoken::Header, claims: Value, secret: &[u8]) -> String {
@@ -212,7 +197,7 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
 
     for admin in [AMY, BEN] {
         let notes: Vec<_> =
-            notifications_of(&env, admin).await.into_iter().filter(|n| n["request"] == request_id).collect();
+            env.notifications_of(admin).await.into_iter().filter(|n| n["request"] == request_id).collect();
         assert_eq!(notes.len(), 1, "admin {admin}");
         let note = &notes[0];
         assert_eq!(
@@ -221,8 +206,8 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
         );
         assert_eq!(note["user"], admin);
     }
-    assert!(notifications_of(&env, CAT).await.is_empty(), "an admin who left is not told");
-    assert!(notifications_of(&env, DAN).await.is_empty(), "a plain member is not told");
+    assert!(env.notifications_of(CAT).await.is_empty(), "an admin who left is not told");
+    assert!(env.notifications_of(DAN).await.is_empty(), "a plain member is not told");
 
     let events: Vec<_> = env
         .aws
@@ -304,7 +289,7 @@ async fn fifty_simultaneous_identical_creates_make_exactly_one_request() {
     );
     let stored = env.store().requests_of(id(SAM), None).await.unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(notifications_of(&env, CAT).await.len(), 1, "one notification per admin, not fifty");
+    assert_eq!(env.notifications_of(CAT).await.len(), 1, "one notification per admin, not fifty");
 }
 
 // ---- GET /requests/{id} ---------------------------------------------------------
@@ -462,14 +447,14 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
     assert_eq!(after.chat.participants_count, 4);
     assert_eq!(after.shown.last().map(|p| p.user), Some(id(RAJ)), "shown last: the newest to join");
     for admin in [AMY, BEN] {
-        let notes = notifications_of(&env, admin).await;
+        let notes = env.notifications_of(admin).await;
         assert!(!notes.is_empty() && notes.iter().all(|n| n["dismissed"] == true), "{admin}: {notes:?}");
     }
     let score = env.score(RAJ).await.unwrap();
     assert_eq!(score.total, 10);
     let tally = score.actions["join-group-chat"];
     assert_eq!((tally.count, tally.points), (1, 10));
-    assert!(items_of(&env, &format!("USER#{RAJ}"), "PENDING#").await.is_empty(), "the pending marker is gone");
+    assert!(env.items_of(&format!("USER#{RAJ}"), "PENDING#").await.is_empty(), "the pending marker is gone");
 
     let events = env.aws.published();
     let accepted = events.iter().find(|e| e["event"] == "chat-request-accepted").unwrap();
@@ -510,7 +495,7 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
     assert_eq!(body["request"]["status"], "rejected");
     assert!(env.member(CHAT1, RAJ).await.is_none());
     assert_eq!(env.chat(CHAT1).await.chat.participants_count, 3);
-    assert!(notifications_of(&env, BEN).await.iter().all(|n| n["dismissed"] == true));
+    assert!(env.notifications_of(BEN).await.iter().all(|n| n["dismissed"] == true));
     assert!(env.score(RAJ).await.is_none());
     assert!(env.aws.published().iter().all(|e| e["event"] == "chat-join-request"), "rejection sends no event");
 }
@@ -595,7 +580,7 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
     let accepted = env.aws.published().into_iter().filter(|e| e["event"] == "chat-request-accepted").count();
     assert_eq!(accepted, 1, "the effects happen once");
     for admin in &admins {
-        assert!(notifications_of(&env, admin).await.iter().all(|n| n["dismissed"] == true));
+        assert!(env.notifications_of(admin).await.iter().all(|n| n["dismissed"] == true));
     }
 }
 

@@ -107,7 +107,7 @@ async fn a_chat_of_200000_participants_and_20_admins_works_within_every_bound() 
     let writes = transactions[0].transact_items();
     assert_eq!(writes.len(), 4 + 20, "entry check, marker, request, 20 notifications, outbox");
     for item in written_items(writes) {
-        let size = items::item_size(&item);
+        let size = integration_tests::item_size(&item);
         let entity = match item.get("entity") {
             Some(AttributeValue::S(e)) => e.clone(),
             _ => String::new(),
@@ -211,7 +211,7 @@ async fn a_chat_with_95_admins_takes_and_decides_requests_with_a_bounded_outbox(
         .into_iter()
         .find(|item| matches!(item.get("entity"), Some(AttributeValue::S(e)) if e == items::OUTBOX))
         .expect("an outbox item");
-    let size = items::item_size(&outbox);
+    let size = integration_tests::item_size(&outbox);
     eprintln!("outbox of a request to 95 admins: {size} B");
     assert!(size <= MAX_OUTBOX_BYTES, "{size} B");
     assert_eq!(env.aws.published().len(), 95);
@@ -220,12 +220,7 @@ async fn a_chat_with_95_admins_takes_and_decides_requests_with_a_bounded_outbox(
     let request = body["request"]["_id"].as_str().unwrap();
     assert_eq!(api.decide(&user_id(0).to_string(), request, "accepted").await.0, 200);
     for n in [0, 50, 94] {
-        let notes = env.store().partition(&format!("USER#{}", user_id(n))).await.unwrap();
-        let notes: Vec<Value> = notes
-            .into_iter()
-            .filter(|i| matches!(i.get("entity"), Some(AttributeValue::S(e)) if e == "Notification"))
-            .map(|i| serde_dynamo::from_item(i).unwrap())
-            .collect();
+        let notes = env.notifications_of(&user_id(n).to_string()).await;
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0]["dismissed"], true, "admin {n}'s notification is dismissed");
     }
@@ -266,11 +261,7 @@ async fn a_thousand_users_asking_to_join_one_chat_at_once_all_succeed() {
             .map(|e| e["data"]["request"]["_id"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(told.len(), 1000, "{admin} is told of every request");
-        let notes = env.store().partition(&format!("USER#{admin}")).await.unwrap();
-        let notes = notes
-            .iter()
-            .filter(|i| matches!(i.get("entity"), Some(AttributeValue::S(e)) if e == "Notification"))
-            .count();
+        let notes = env.notifications_of(admin).await.len();
         assert_eq!(notes, 1000, "{admin} has a notification of every request");
     }
 }
@@ -378,12 +369,7 @@ async fn accepting_adds_to_a_score_another_writer_made_and_leaves_its_fields_alo
 
         let (status, body) = env.api().decide(AMY, request, "accepted").await;
         assert_eq!(status, 200, "{name}: {body}");
-        let raw = env.store().partition(&format!("USER#{raj}")).await.unwrap();
-        let score: Value = raw
-            .into_iter()
-            .find(|i| matches!(i.get("SK"), Some(AttributeValue::S(sk)) if sk == "SCORE"))
-            .map(|i| serde_dynamo::from_item(i).unwrap())
-            .unwrap();
+        let score = env.items_of(&format!("USER#{raj}"), "SCORE").await.remove(0);
         assert_eq!(score["total"], total_after, "{name}: {score}");
         assert_eq!(score["actions"]["join-group-chat"]["count"], count_after, "{name}");
         for (field, value) in stored.as_object().unwrap() {

@@ -126,11 +126,12 @@ async fn a_request_and_its_acceptance_flow_through_the_local_stack() {
     names.sort();
     assert_eq!(names, ["chat-request-accepted", "score-updated"]);
 
-    let notifications = stack.env.store().partition(&format!("USER#{AMY}")).await.unwrap();
-    let notifications: Vec<Value> = notifications
+    let notifications: Vec<Value> = stack
+        .env
+        .notifications_of(AMY)
+        .await
         .into_iter()
-        .map(|item| serde_dynamo::from_item::<_, Value>(item).unwrap())
-        .filter(|item| item["entity"] == "Notification" && item["request"] == request_id.as_str())
+        .filter(|item| item["request"] == request_id.as_str())
         .collect();
     assert_eq!(notifications.len(), 1);
     assert_eq!(notifications[0]["dismissed"], true, "the admins' notifications are dismissed in the table");

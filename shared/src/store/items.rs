@@ -117,25 +117,3 @@ pub(super) fn outbox(outbox: &Outbox) -> Result<Item, StoreError> {
     item.insert(keys::GSI1SK.into(), s(keys::outbox_order(&outbox.created_at, outbox.id)));
     Ok(item)
 }
-
-/// DynamoDB's size of an item, by its published rules: each attribute's name plus its
-/// value (strings and binaries by length, numbers about 1 byte per 2 digits + 1,
-/// 3 bytes of overhead per list or map plus 1 per element). Checked against the 400 KB
-/// item limit in the tests.
-pub fn item_size(item: &Item) -> usize {
-    fn value_size(value: &AttributeValue) -> usize {
-        match value {
-            AttributeValue::S(text) => text.len(),
-            AttributeValue::N(number) => number.trim_start_matches('-').len().div_ceil(2) + 1,
-            AttributeValue::B(blob) => blob.as_ref().len(),
-            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-            AttributeValue::L(values) => 3 + values.iter().map(|v| value_size(v) + 1).sum::<usize>(),
-            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + value_size(v) + 1).sum::<usize>(),
-            AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
-            AttributeValue::Ns(set) => set.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
-            AttributeValue::Bs(set) => set.iter().map(|b| b.as_ref().len()).sum(),
-            _ => 0,
-        }
-    }
-    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
-}

@@ -327,16 +327,4 @@ impl Store {
         }
         Err(StoreError::Unprocessed { operation: "BatchWriteItem", attempts: BATCH_ATTEMPTS })
     }
-
-    /// Every item whose partition key is `pk`: for tests and tools that inspect state.
-    pub async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-            .consistent_read(true);
-        self.query_all(query).await
-    }
 }

@@ -13,7 +13,7 @@ use hyper::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use local::{ConnectionSink, Delivery};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -90,47 +90,14 @@ fn is_websocket_upgrade(request: &Request<Incoming>) -> bool {
 }
 
 fn route_event(route: &str, connection_id: &str, request: &Request<Incoming>, source_ip: &str) -> Value {
-    let headers: serde_json::Map<String, Value> = request
+    let headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), json!(value.to_str().unwrap_or_default())))
+        .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
         .collect();
-    let multi_headers: serde_json::Map<String, Value> =
-        headers.iter().map(|(name, value)| (name.clone(), json!([value]))).collect();
-    let query: serde_json::Map<String, Value> = request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| (local::percent_decode(name, true), json!(local::percent_decode(value, true))))
-        .collect();
-    let multi_query: serde_json::Map<String, Value> =
-        query.iter().map(|(name, value)| (name.clone(), json!([value]))).collect();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    json!({
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
-        "multiValueQueryStringParameters": if multi_query.is_empty() { Value::Null } else { Value::Object(multi_query) },
-        "requestContext": {
-            "routeKey": route,
-            "eventType": if route == "$connect" { "CONNECT" } else { "DISCONNECT" },
-            "connectionId": connection_id,
-            "requestId": shared::domain::ObjectId::generate().to_string(),
-            "stage": "local",
-            "apiId": "local",
-            "domainName": "127.0.0.1",
-            "messageDirection": "IN",
-            "connectedAt": now,
-            "requestTimeEpoch": now,
-            "identity": { "sourceIp": source_ip },
-        },
-        "isBase64Encoded": false,
-    })
+    let query = local::events::parse_query(request.uri().query().unwrap_or_default());
+    let request_id = shared::domain::ObjectId::generate().to_string();
+    local::events::websocket_event(route, connection_id, &headers, &query, source_ip, request_id)
 }
 
 async fn upgrade(
