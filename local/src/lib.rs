@@ -12,8 +12,8 @@
 //! [`events`] builds the events AWS hands to the functions.
 
 pub mod events;
+pub mod proxy;
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
@@ -41,7 +41,60 @@ pub struct PutEventsEntry {
     pub time: Option<serde_json::Value>,
 }
 
+/// How a stand-in misbehaves, for the tests of faults: set at any time, applied to
+/// every call from then on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fault {
+    #[default]
+    None,
+    /// Accept the call and never answer.
+    Hang,
+    /// Answer after this long.
+    Slow(std::time::Duration),
+    /// `500`, the service's internal error.
+    ServerError,
+    /// The service's throttling error.
+    Throttle,
+    /// Close the connection without an answer, as a stopped server does.
+    Down,
+}
+
+/// A settable [`Fault`].
+#[derive(Debug, Default)]
+pub struct Faults(std::sync::Mutex<Fault>);
+
+impl Faults {
+    pub fn set(&self, fault: Fault) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = fault;
+    }
+
+    pub fn get(&self) -> Fault {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What a fault does to one call: `Some(reply)` answers in its place, `None` lets the
+/// call through (after a `Slow` delay); `Hang` never returns and `Down` is handled by
+/// [`serve`], which drops the connection.
+async fn apply(fault: Fault, server_error: impl FnOnce() -> Reply, throttled: impl FnOnce() -> Reply) -> Option<Reply> {
+    match fault {
+        Fault::None | Fault::Down => None,
+        Fault::Hang => std::future::pending().await,
+        Fault::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Fault::ServerError => Some(server_error()),
+        Fault::Throttle => Some(throttled()),
+    }
+}
+
 pub trait EventSink: Send + Sync + 'static {
+    /// The fault the stand-in shows now.
+    fn fault(&self) -> Fault {
+        Fault::None
+    }
+
     /// Sees each call that passed the limits, before its entries are put.
     fn call(&self, _entries: &[PutEventsEntry]) {}
 
@@ -55,9 +108,16 @@ pub enum Delivery {
     Gone,
     /// `500`: any other failure, which the caller should retry.
     Failed,
+    /// `403 Forbidden`: refused for this connection alone.
+    Forbidden,
 }
 
 pub trait ConnectionSink: Send + Sync + 'static {
+    /// The fault the stand-in shows now.
+    fn fault(&self) -> Fault {
+        Fault::None
+    }
+
     fn post(&self, connection_id: &str, data: Bytes) -> Delivery;
     /// Whether the connection existed.
     fn delete(&self, connection_id: &str) -> bool;
@@ -75,9 +135,17 @@ pub fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> 
     response
 }
 
-/// Serves until the listener fails; one task per connection.
-async fn serve<F, Fut>(listener: TcpListener, handler: F)
+/// The server is down: the connection is closed without an answer.
+#[derive(Debug, thiserror::Error)]
+#[error("the stand-in is down")]
+struct Down;
+
+/// Serves until the listener fails; one task per connection. While `down` says so, a
+/// new connection is closed as soon as it is accepted, and a call on a kept-alive one
+/// closes it without an answer, as a stopped server would.
+async fn serve<D, F, Fut>(listener: TcpListener, down: D, handler: F)
 where
+    D: Fn() -> bool + Clone + Send + Sync + 'static,
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Reply> + Send + 'static,
 {
@@ -85,11 +153,20 @@ where
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
-        let handler = handler.clone();
+        if down() {
+            drop(stream);
+            continue;
+        }
+        let (handler, down) = (handler.clone(), down.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler(request).await) }
+                let (handler, down) = (handler.clone(), down.clone());
+                async move {
+                    if down() {
+                        return Err(Down);
+                    }
+                    Ok(handler(request).await)
+                }
             });
             if let Err(error) =
                 hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await
@@ -102,10 +179,15 @@ where
 
 /// EventBridge `PutEvents` on `listener`.
 pub async fn serve_eventbridge(listener: TcpListener, sink: Arc<dyn EventSink>) {
-    serve(listener, move |request: Request<Incoming>| {
-        let sink = sink.clone();
-        async move { put_events(request, sink.as_ref()).await }
-    })
+    let faulty = sink.clone();
+    serve(
+        listener,
+        move || faulty.fault() == Fault::Down,
+        move |request: Request<Incoming>| {
+            let sink = sink.clone();
+            async move { put_events(request, sink.as_ref()).await }
+        },
+    )
     .await
 }
 
@@ -130,6 +212,18 @@ impl PutEventsEntry {
 
 async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
     const JSON: &str = "application/x-amz-json-1.1";
+    let error = |status, kind: &str| {
+        reply(status, JSON, serde_json::json!({"__type": kind, "message": "injected fault"}).to_string())
+    };
+    if let Some(reply) = apply(
+        sink.fault(),
+        || error(StatusCode::INTERNAL_SERVER_ERROR, "InternalException"),
+        || error(StatusCode::BAD_REQUEST, "ThrottlingException"),
+    )
+    .await
+    {
+        return reply;
+    }
     let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     if target != "AWSEvents.PutEvents" {
         let body = serde_json::json!({"__type": "UnknownOperationException", "message": target});
@@ -185,10 +279,15 @@ async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
 /// The API Gateway Management API on `listener`. Paths may carry a stage prefix
 /// (`/Prod/@connections/{id}`), as the management endpoint in AWS does.
 pub async fn serve_management(listener: TcpListener, sink: Arc<dyn ConnectionSink>) {
-    serve(listener, move |request: Request<Incoming>| {
-        let sink = sink.clone();
-        async move { manage(request, sink.as_ref()).await }
-    })
+    let faulty = sink.clone();
+    serve(
+        listener,
+        move || faulty.fault() == Fault::Down,
+        move |request: Request<Incoming>| {
+            let sink = sink.clone();
+            async move { manage(request, sink.as_ref()).await }
+        },
+    )
     .await
 }
 
@@ -196,6 +295,20 @@ pub async fn serve_management(listener: TcpListener, sink: Arc<dyn ConnectionSin
 /// on one port, as API Gateway does on one host.
 pub async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Reply {
     const JSON: &str = "application/json";
+    let error = |status, kind: &'static str| {
+        let mut response = reply(status, JSON, r#"{"message":"injected fault"}"#);
+        response.headers_mut().insert("x-amzn-errortype", hyper::header::HeaderValue::from_static(kind));
+        response
+    };
+    if let Some(reply) = apply(
+        sink.fault(),
+        || error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerErrorException"),
+        || error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException"),
+    )
+    .await
+    {
+        return reply;
+    }
     let path = request.uri().path().to_owned();
     let Some((_, encoded)) = path.split_once("/@connections/") else {
         return reply(StatusCode::NOT_FOUND, JSON, r#"{"message":"Not Found"}"#);
@@ -229,6 +342,7 @@ pub async fn manage(request: Request<Incoming>, sink: &dyn ConnectionSink) -> Re
                 Delivery::Failed => {
                     reply(StatusCode::INTERNAL_SERVER_ERROR, JSON, r#"{"message":"Internal server error"}"#)
                 }
+                Delivery::Forbidden => error(StatusCode::FORBIDDEN, "ForbiddenException"),
             }
         }
         Method::DELETE if sink.delete(&connection_id) => reply(StatusCode::NO_CONTENT, JSON, ""),

@@ -1,6 +1,8 @@
 //! What a function builds once at cold start and hands to every invocation.
 
-use crate::auth::{AuthConfigError, JwtVerifier};
+use std::time::Duration;
+
+use crate::auth::{AuthConfigError, JwtSettings, JwtVerifier};
 use crate::store::Store;
 
 pub const DEFAULT_JOIN_POINTS: i64 = 10;
@@ -36,15 +38,96 @@ impl Settings {
     }
 }
 
-/// The SDK configuration from the environment. `AWS_ENDPOINT_URL_DYNAMODB` (read by the
-/// SDK itself) points the client at DynamoDB Local; no second code path.
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+/// The bounds on every AWS call: how long to connect, how long one attempt may take,
+/// how long the call may take with all its retries, and how many attempts it gets.
+/// From `AWS_CONNECT_TIMEOUT_MS`, `AWS_ATTEMPT_TIMEOUT_MS`, `AWS_CALL_TIMEOUT_MS`,
+/// `AWS_MAX_ATTEMPTS`. The defaults keep a REST call (at most 3 rounds of calls) well
+/// inside the functions' 10 s timeout, so a hung dependency ends in `503`, not in a
+/// Lambda timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBounds {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub call: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for CallBounds {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_millis(1000),
+            attempt: Duration::from_millis(1000),
+            call: Duration::from_millis(2500),
+            max_attempts: 3,
+        }
+    }
+}
+
+impl CallBounds {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+            match std::env::var(name) {
+                Err(_) => Ok(default),
+                Ok(value) => value
+                    .parse()
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .map(Duration::from_millis)
+                    .ok_or(ConfigError::Invalid { name, value }),
+            }
+        };
+        let max_attempts = match std::env::var("AWS_MAX_ATTEMPTS") {
+            Err(_) => defaults.max_attempts,
+            Ok(value) => value
+                .parse()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .ok_or(ConfigError::Invalid { name: "AWS_MAX_ATTEMPTS", value })?,
+        };
+        Ok(Self {
+            connect: millis("AWS_CONNECT_TIMEOUT_MS", defaults.connect)?,
+            attempt: millis("AWS_ATTEMPT_TIMEOUT_MS", defaults.attempt)?,
+            call: millis("AWS_CALL_TIMEOUT_MS", defaults.call)?,
+            max_attempts,
+        })
+    }
+
+    pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.call)
+            .build()
+    }
+
+    /// The SDK's standard retries (throttling and transient errors, jittered backoff),
+    /// bounded by `max_attempts`.
+    pub fn retry_config(&self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_max_backoff(Duration::from_millis(500))
+    }
+}
+
+/// The SDK configuration from the environment, with [`CallBounds`] on every call.
+/// `AWS_ENDPOINT_URL_DYNAMODB` (read by the SDK itself) points the client at DynamoDB
+/// Local; no second code path.
+pub async fn aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    let bounds = CallBounds::from_env()?;
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(bounds.timeout_config())
+        .retry_config(bounds.retry_config())
+        .load()
+        .await)
 }
 
 impl App {
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        Ok(Self { store: Self::store_from(config)?, auth: JwtVerifier::from_env()?, settings: Settings::from_env()? })
+    /// Everything a REST or `$connect` function needs, once per cold start. Reads the
+    /// JWT secret from Secrets Manager when `JWT_SECRET_ARN` is how it is configured.
+    pub async fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let jwt = JwtSettings::from_env()?.resolve_secret(config).await?;
+        Ok(Self { store: Self::store_from(config)?, auth: JwtVerifier::new(&jwt)?, settings: Settings::from_env()? })
     }
 
     /// The store alone, for the functions that check no tokens.

@@ -19,8 +19,12 @@ pub enum AuthError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
-    #[error("set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256)")]
+    #[error("set JWT_SECRET or JWT_SECRET_ARN (HS256), or JWT_PUBLIC_KEY (RS256)")]
     NoKey,
+    #[error("JWT_LEEWAY_SECONDS must be a whole number of seconds, not {0:?}")]
+    BadLeeway(String),
+    #[error("the secret JWT_SECRET_ARN names cannot be read: {0}")]
+    Secret(String),
     #[error("JWT_PUBLIC_KEY is not an RSA public key in PEM: {0}")]
     BadPublicKey(jsonwebtoken::errors::Error),
 }
@@ -35,20 +39,50 @@ pub struct JwtVerifier {
 #[derive(Default)]
 pub struct JwtSettings {
     pub secret: Option<String>,
+    /// Where to read the HS256 secret when `secret` is not given: a Secrets Manager
+    /// secret's ARN, read once per cold start.
+    pub secret_arn: Option<String>,
     pub public_key_pem: Option<String>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// Clock skew allowed on `exp` and `nbf`; 0 unless `JWT_LEEWAY_SECONDS` says.
+    pub leeway_seconds: u64,
 }
 
 impl JwtSettings {
-    pub fn from_env() -> Self {
+    pub fn from_env() -> Result<Self, AuthConfigError> {
         let var = |name| std::env::var(name).ok().filter(|value: &String| !value.is_empty());
-        Self {
+        let leeway_seconds = match var("JWT_LEEWAY_SECONDS") {
+            None => 0,
+            Some(text) => text.parse().map_err(|_| AuthConfigError::BadLeeway(text))?,
+        };
+        Ok(Self {
             secret: var("JWT_SECRET"),
+            secret_arn: var("JWT_SECRET_ARN"),
             public_key_pem: var("JWT_PUBLIC_KEY"),
             issuer: var("JWT_ISSUER"),
             audience: var("JWT_AUDIENCE"),
+            leeway_seconds,
+        })
+    }
+
+    /// Reads the secret from Secrets Manager when only its ARN is configured: one
+    /// `GetSecretValue` at cold start, bounded like every AWS call.
+    pub async fn resolve_secret(mut self, config: &aws_config::SdkConfig) -> Result<Self, AuthConfigError> {
+        if self.secret.is_some() || self.public_key_pem.is_some() {
+            return Ok(self);
         }
+        let Some(arn) = &self.secret_arn else {
+            return Ok(self);
+        };
+        let client = aws_sdk_secretsmanager::Client::new(config);
+        let output =
+            client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
+                AuthConfigError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())
+            })?;
+        let secret = output.secret_string().filter(|text| !text.is_empty());
+        self.secret = Some(secret.ok_or_else(|| AuthConfigError::Secret("it has no SecretString".into()))?.to_owned());
+        Ok(self)
     }
 }
 
@@ -74,6 +108,9 @@ impl JwtVerifier {
         validation.set_required_spec_claims(&["exp"]);
         validation.validate_exp = true;
         validation.validate_nbf = true;
+        // jsonwebtoken allows 60 s by default, on `exp` too: a token would outlive its
+        // expiry by a minute.
+        validation.leeway = settings.leeway_seconds;
         if let Some(issuer) = &settings.issuer {
             validation.set_issuer(&[issuer]);
             validation.required_spec_claims.insert("iss".into());
@@ -86,10 +123,6 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         Ok(Self { key, validation })
-    }
-
-    pub fn from_env() -> Result<Self, AuthConfigError> {
-        Self::new(&JwtSettings::from_env())
     }
 
     /// The caller's id from an `Authorization` header value.

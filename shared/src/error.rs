@@ -34,10 +34,18 @@ pub enum ApiError {
     NotChatAdmin,
     #[error("this request has already been decided")]
     RequestNotPending,
+    /// A dependency timed out, throttled, could not be reached or stayed contended:
+    /// nothing was half done, and the same call may succeed in a moment.
+    #[error("a dependency is unavailable; try again shortly")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Everything the caller cannot act on. The source is logged, never shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+/// What `Retry-After` says on a `503`: long enough for a throttle or a restart to pass,
+/// short enough that a person does not notice.
+pub const RETRY_AFTER_SECONDS: u16 = 1;
 
 impl ApiError {
     pub fn status(&self) -> u16 {
@@ -52,6 +60,7 @@ impl ApiError {
             Self::RequestNotFound | Self::ChatNotFound => 404,
             Self::AlreadyParticipant | Self::RequestAlreadyPending | Self::RequestNotPending => 409,
             Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
         }
     }
 
@@ -71,7 +80,13 @@ impl ApiError {
             Self::NotChatAdmin => "NOT_CHAT_ADMIN",
             Self::RequestNotPending => "REQUEST_NOT_PENDING",
             Self::Internal(_) => "INTERNAL",
+            Self::Unavailable(_) => "UNAVAILABLE",
         }
+    }
+
+    /// The `Retry-After` header's seconds, for the errors that have one.
+    pub fn retry_after_seconds(&self) -> Option<u16> {
+        matches!(self, Self::Unavailable(_)).then_some(RETRY_AFTER_SECONDS)
     }
 
     /// The `{"message", "code"}` body. A 500 says nothing about its cause.
@@ -82,7 +97,11 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        Self::Internal(Box::new(error))
+        if error.is_transient() {
+            Self::Unavailable(Box::new(error))
+        } else {
+            Self::Internal(Box::new(error))
+        }
     }
 }
 

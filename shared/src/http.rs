@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -75,11 +75,16 @@ fn request_id(event: &Request) -> String {
 fn error_response(error: &ApiError) -> Response<Body> {
     match error {
         ApiError::Internal(source) => tracing::error!(error = %source, "internal error"),
+        ApiError::Unavailable(source) => tracing::warn!(error = %source, "unavailable"),
         ApiError::Unauthorized(reason) => tracing::info!(reason = %reason, "unauthorized"),
         other => tracing::info!(code = other.code(), "refused"),
     }
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, error.body().to_string())
+    let mut response = json_response(status, error.body().to_string());
+    if let Some(seconds) = error.retry_after_seconds() {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn json_response(status: StatusCode, text: String) -> Response<Body> {
@@ -101,12 +106,17 @@ pub fn page_query(event: &Request) -> Result<PageQuery, ApiError> {
     Ok(PageQuery::parse(|name| parameters.all(name).unwrap_or_default())?)
 }
 
-/// A JSON object body of type `T`. Anything else (no body, not JSON, wrong shape) is
-/// `INVALID_BODY` with serde's reason, which names the field.
+/// A JSON object body of type `T`. Anything else (no body, not JSON, an array, a string,
+/// a number, wrong fields) is `INVALID_BODY` with serde's reason, which names the field.
+/// The object check comes first because serde reads a struct from an array too.
 pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = event.body().as_ref();
     if bytes.is_empty() {
         return Err(ApiError::InvalidBody("a JSON body is required".into()));
     }
-    serde_json::from_slice(bytes).map_err(|error| ApiError::InvalidBody(format!("invalid body: {error}")))
+    let invalid = |error: serde_json::Error| ApiError::InvalidBody(format!("invalid body: {error}"));
+    match serde_json::from_slice::<serde_json::Value>(bytes).map_err(invalid)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object).map_err(invalid),
+        _ => Err(ApiError::InvalidBody("the body must be a JSON object".into())),
+    }
 }

@@ -1,13 +1,17 @@
 //! Carrying out an outbox: dismissing notifications and publishing events to
 //! EventBridge; and draining what a failed attempt left.
 
+use std::time::Duration;
+
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 
 use crate::domain::time::timestamp_seconds_ago;
 use crate::domain::{OutboundEvent, Outbox};
+use crate::metrics;
 use crate::retry::backoff;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredOutbox, MAX_OUTBOX_ATTEMPTS};
 
 /// The `source` of every event this service puts on the bus; the rule matches on it.
 pub const EVENT_SOURCE: &str = "join-requests";
@@ -180,50 +184,109 @@ pub async fn deliver(store: &Store, publisher: &Publisher, outbox: &Outbox) -> R
     Ok(())
 }
 
-/// After a committed change: carry out its outbox now, and if that fails, leave it to
-/// the sweeper. Never an error for the caller: the change and its outbox are committed.
+/// How long a call waits for its outbox after the commit before answering anyway:
+/// with the reads and the transaction, a committed change answers within 3 s even when
+/// EventBridge hangs (the sweeper carries the outbox out later).
+pub const DELIVERY_BUDGET: Duration = Duration::from_millis(1000);
+
+/// After a committed change: carry out its outbox now, within [`DELIVERY_BUDGET`], and
+/// if that fails, leave it to the sweeper. Never an error for the caller: the change and
+/// its outbox are committed.
 pub async fn deliver_or_defer(store: &Store, publisher: &Publisher, outbox: &Outbox) {
-    if let Err(error) = deliver(store, publisher, outbox).await {
-        tracing::warn!(%error, outbox = %outbox.id, "outbox not carried out; the sweeper will retry");
-    }
+    let failure = match tokio::time::timeout(DELIVERY_BUDGET, deliver(store, publisher, outbox)).await {
+        Ok(Ok(())) => return,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("not done within {DELIVERY_BUDGET:?}"),
+    };
+    metrics::count(metrics::OUTBOX_DELIVERY_FAILED, 1);
+    tracing::warn!(error = %failure, outbox = %outbox.id, "outbox not carried out; the sweeper will retry");
 }
 
 /// How old an outbox item must be before the sweeper takes it: younger ones are most
 /// likely being delivered by the call that wrote them right now.
 pub const SWEEP_MIN_AGE_SECONDS: i64 = 30;
-const SWEEP_BATCH: i32 = 100;
+/// Items per page of the sweep, and items carried out at once.
+const SWEEP_PAGE: i32 = 100;
+const SWEEP_CONCURRENCY: usize = 8;
 
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DrainReport {
+    /// Items carried out and removed.
     pub published: usize,
+    /// Items that failed this time and stay for the next run.
     pub failed: usize,
+    /// Items that failed for the last allowed time, or do not decode: set aside.
+    pub set_aside: usize,
+    /// The age of the oldest item the sweep found, in seconds (0 when none).
+    pub oldest_age_seconds: i64,
 }
 
-/// Carries out every outbox item older than `min_age_seconds`. An item that fails
-/// again stays for the next run; the others still go.
+/// Carries out every outbox item older than `min_age_seconds`: every page of the
+/// outbox partition, 8 items at once, each within [`DELIVERY_BUDGET`]. A failure is
+/// counted on the item, which stays for the next run; after
+/// [`MAX_OUTBOX_ATTEMPTS`](crate::store::MAX_OUTBOX_ATTEMPTS) failures, or at once when
+/// it does not decode, the item is set aside, out of the sweeper's way. So no item,
+/// however broken, holds up another.
 pub async fn drain(store: &Store, publisher: &Publisher, min_age_seconds: i64) -> Result<DrainReport, StoreError> {
     let cutoff = timestamp_seconds_ago(min_age_seconds);
+    let now = chrono::Utc::now();
     let mut report = DrainReport::default();
+    let mut start = None;
     loop {
-        let outboxes = store.outbox_before(&cutoff, SWEEP_BATCH).await?;
-        let count = outboxes.len();
-        let mut progress = false;
-        for outbox in outboxes {
-            match deliver(store, publisher, &outbox).await {
-                Ok(()) => {
-                    report.published += 1;
-                    progress = true;
+        let page = store.outbox_page(&cutoff, SWEEP_PAGE, start).await?;
+        let mut work = Vec::new();
+        for entry in page.entries {
+            match entry {
+                Ok(stored) => {
+                    if report.oldest_age_seconds == 0 {
+                        let created = chrono::DateTime::parse_from_rfc3339(&stored.outbox.created_at);
+                        report.oldest_age_seconds = created.map_or(0, |t| (now - t.to_utc()).num_seconds().max(0));
+                    }
+                    work.push(sweep_one(store, publisher, stored));
                 }
-                Err(error) => {
-                    report.failed += 1;
-                    tracing::warn!(%error, outbox = %outbox.id, "outbox item still not carried out");
+                Err((key, reason)) => {
+                    tracing::error!(pk = %key.pk, %reason, "outbox item does not decode; setting it aside");
+                    store.outbox_failed(&key, MAX_OUTBOX_ATTEMPTS, &reason).await?;
+                    report.set_aside += 1;
                 }
             }
         }
-        // A short batch is the end; a full batch that made no progress would loop forever.
-        if count < SWEEP_BATCH as usize || !progress {
+        let outcomes: Vec<Result<Swept, StoreError>> =
+            stream::iter(work).buffer_unordered(SWEEP_CONCURRENCY).collect().await;
+        for outcome in outcomes {
+            match outcome? {
+                Swept::Done => report.published += 1,
+                Swept::Failed => report.failed += 1,
+                Swept::SetAside => report.set_aside += 1,
+            }
+        }
+        start = page.next;
+        if start.is_none() {
             return Ok(report);
         }
+    }
+}
+
+enum Swept {
+    Done,
+    Failed,
+    SetAside,
+}
+
+async fn sweep_one(store: &Store, publisher: &Publisher, stored: StoredOutbox) -> Result<Swept, StoreError> {
+    let outbox = &stored.outbox;
+    let reason = match tokio::time::timeout(DELIVERY_BUDGET, deliver(store, publisher, outbox)).await {
+        Ok(Ok(())) => return Ok(Swept::Done),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("not done within {DELIVERY_BUDGET:?}"),
+    };
+    let aside = store.outbox_failed(&crate::store::keys::outbox(outbox.id), stored.attempts, &reason).await?;
+    if aside {
+        tracing::error!(outbox = %outbox.id, attempts = stored.attempts + 1, %reason, "outbox item set aside");
+        Ok(Swept::SetAside)
+    } else {
+        tracing::warn!(outbox = %outbox.id, attempts = stored.attempts + 1, %reason, "outbox item still not carried out");
+        Ok(Swept::Failed)
     }
 }
 

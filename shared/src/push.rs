@@ -11,8 +11,11 @@ use crate::store::{Connection, Store, StoreError};
 /// Posts in flight at once for one recipient: enough for a user's few devices, bounded
 /// so a user with many stale connections cannot exhaust the function's sockets.
 pub const MAX_CONCURRENT_POSTS: usize = 16;
-/// Tries per connection for failures other than `410 Gone`.
+/// Tries per connection for the failures worth trying again (`429`, `5xx`, timeouts).
 pub const POST_ATTEMPTS: u32 = 3;
+/// API Gateway may answer `410` for a connection whose handshake is still finishing;
+/// a connection younger than this is kept on a `410` rather than forgotten.
+pub const GONE_GRACE_SECONDS: i64 = 10;
 
 #[derive(Clone)]
 pub struct Pusher {
@@ -22,7 +25,13 @@ pub struct Pusher {
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PushReport {
     pub delivered: usize,
+    /// Answered `410` and forgotten.
     pub gone: usize,
+    /// Answered `410` within [`GONE_GRACE_SECONDS`] of connecting, and kept.
+    pub kept: usize,
+    /// Refused for a reason of the connection's own (another `4xx`): not retried, and
+    /// not a failure of the invocation.
+    pub refused: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +47,36 @@ pub enum PushError {
 enum Outcome {
     Delivered,
     Gone,
+    Kept,
+    Refused,
     Failed(String),
+}
+
+/// What a failed post means, by API Gateway's answer.
+enum PostFailure {
+    Gone,
+    /// `429`, `5xx`, a timeout, no connection: try again.
+    Transient,
+    /// Another `4xx`: this connection's own problem.
+    Refused,
+}
+
+fn classify<E>(error: &aws_sdk_apigatewaymanagement::error::SdkError<E>) -> PostFailure {
+    use aws_sdk_apigatewaymanagement::error::SdkError;
+    match error {
+        SdkError::ServiceError(service) => match service.raw().status().as_u16() {
+            410 => PostFailure::Gone,
+            429 => PostFailure::Transient,
+            status if (400..500).contains(&status) => PostFailure::Refused,
+            _ => PostFailure::Transient,
+        },
+        _ => PostFailure::Transient,
+    }
+}
+
+fn is_young(connection: &Connection) -> bool {
+    chrono::DateTime::parse_from_rfc3339(&connection.connected_at)
+        .is_ok_and(|at| (chrono::Utc::now() - at.to_utc()).num_seconds() < GONE_GRACE_SECONDS)
 }
 
 impl Pusher {
@@ -71,6 +109,8 @@ impl Pusher {
             match outcome {
                 Outcome::Delivered => report.delivered += 1,
                 Outcome::Gone => report.gone += 1,
+                Outcome::Kept => report.kept += 1,
+                Outcome::Refused => report.refused += 1,
                 Outcome::Failed(error) => failures.push(error),
             }
         }
@@ -88,9 +128,17 @@ impl Pusher {
         for attempt in 0..POST_ATTEMPTS {
             let result =
                 self.client.post_to_connection().connection_id(id).data(Blob::new(message.to_vec())).send().await;
-            match result {
+            let error = match result {
                 Ok(_) => return Outcome::Delivered,
-                Err(error) if error.as_service_error().is_some_and(|e| e.is_gone_exception()) => {
+                Err(error) => error,
+            };
+            last_error = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error).to_string();
+            match classify(&error) {
+                PostFailure::Gone if is_young(connection) => {
+                    tracing::info!(connection = %id, "410 for a connection still connecting; keeping it");
+                    return Outcome::Kept;
+                }
+                PostFailure::Gone => {
                     tracing::info!(connection = %id, "connection gone; forgetting it");
                     if let Err(error) = store.delete_connection(id).await {
                         // The TTL removes it in at most 2 hours anyway.
@@ -98,8 +146,11 @@ impl Pusher {
                     }
                     return Outcome::Gone;
                 }
-                Err(error) => {
-                    last_error = aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error).to_string();
+                PostFailure::Refused => {
+                    tracing::warn!(connection = %id, error = %last_error, "post refused for this connection");
+                    return Outcome::Refused;
+                }
+                PostFailure::Transient => {
                     tracing::warn!(connection = %id, attempt, error = %last_error, "post failed");
                     if attempt + 1 < POST_ATTEMPTS {
                         tokio::time::sleep(backoff(attempt + 2)).await;

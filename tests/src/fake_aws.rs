@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use hyper::body::Bytes;
-use local::{ConnectionSink, Delivery, EventSink, PutEventsEntry};
+use local::{ConnectionSink, Delivery, EventSink, Fault, Faults, PutEventsEntry};
 use serde_json::Value;
 use shared::domain::OutboundEvent;
 
@@ -28,9 +28,19 @@ pub struct Recorder {
     pub inboxes: Mutex<HashMap<String, Vec<Value>>>,
     /// Connections that answer 500 (not gone, just failing).
     pub broken: Mutex<HashSet<String>>,
+    /// Connections that answer 403 (refused for themselves).
+    pub forbidden: Mutex<HashSet<String>>,
+    /// How the EventBridge stand-in misbehaves now.
+    pub events_fault: Faults,
+    /// How the Management API stand-in misbehaves now.
+    pub management_fault: Faults,
 }
 
 impl EventSink for Recorder {
+    fn fault(&self) -> Fault {
+        self.events_fault.get()
+    }
+
     fn call(&self, entries: &[PutEventsEntry]) {
         let bytes = entries.iter().map(PutEventsEntry::size).sum();
         self.calls.lock().unwrap().push((entries.len(), bytes));
@@ -54,9 +64,16 @@ impl EventSink for Recorder {
 }
 
 impl ConnectionSink for Recorder {
+    fn fault(&self) -> Fault {
+        self.management_fault.get()
+    }
+
     fn post(&self, connection_id: &str, data: Bytes) -> Delivery {
         if self.broken.lock().unwrap().contains(connection_id) {
             return Delivery::Failed;
+        }
+        if self.forbidden.lock().unwrap().contains(connection_id) {
+            return Delivery::Forbidden;
         }
         match self.inboxes.lock().unwrap().get_mut(connection_id) {
             Some(inbox) => {
@@ -107,13 +124,18 @@ fn sdk_clients(
     events_port: u16,
     management_port: u16,
 ) -> (aws_sdk_eventbridge::Client, aws_sdk_apigatewaymanagement::Client) {
+    let bounds = shared::app::CallBounds::default();
     let events = aws_sdk_eventbridge::config::Builder::new()
+        .timeout_config(bounds.timeout_config())
+        .retry_config(bounds.retry_config())
         .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
         .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
         .credentials_provider(credentials())
         .endpoint_url(format!("http://127.0.0.1:{events_port}"))
         .build();
     let management = aws_sdk_apigatewaymanagement::config::Builder::new()
+        .timeout_config(bounds.timeout_config())
+        .retry_config(bounds.retry_config())
         .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
         .region(aws_sdk_apigatewaymanagement::config::Region::new("us-east-1"))
         .credentials_provider(credentials())
@@ -134,6 +156,12 @@ impl FakeAws {
         let publisher = Publisher::new(events.clone(), BUS);
         let pusher = Pusher::new(management.clone());
         Self { recorder, publisher, pusher, events, management }
+    }
+
+    /// Forgets every entry and call recorded so far.
+    pub fn forget_published(&self) {
+        self.recorder.entries.lock().unwrap().clear();
+        self.recorder.calls.lock().unwrap().clear();
     }
 
     pub fn fail_publishing(&self, fail: bool) {

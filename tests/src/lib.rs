@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
-use shared::app::Settings;
+use shared::app::{CallBounds, Settings};
 use shared::auth::{JwtSettings, JwtVerifier};
 use shared::domain::{ChatSnapshot, ObjectId, Participant, Score};
 use shared::publish::Publisher;
@@ -99,8 +99,20 @@ pub async fn client(endpoint: &str) -> Client {
     Client::from_conf(client_config(endpoint).build())
 }
 
+/// Call bounds for tests that are not about bounds: every test file shares one DynamoDB
+/// Local, which runs transactions one at a time on this 2-core machine, so calls queue
+/// there for seconds while the big tests run. The fault tests use the functions' own
+/// bounds ([`TestEnv::behind_proxy`]).
+pub fn patient() -> CallBounds {
+    CallBounds { attempt: Duration::from_secs(30), call: Duration::from_secs(60), ..CallBounds::default() }
+}
+
+/// The SDK configuration the functions use, with `patient` bounds, pointed at `endpoint`.
 fn client_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    let bounds = patient();
     aws_sdk_dynamodb::config::Builder::new()
+        .timeout_config(bounds.timeout_config())
+        .retry_config(bounds.retry_config())
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -141,6 +153,9 @@ pub struct TestEnv {
     pub app: App,
     pub aws: FakeAws,
     pub transactions: Transactions,
+    /// The same table reached directly, never through a fault stand-in: for checking
+    /// what was written.
+    pub direct: Store,
 }
 
 pub fn demo_fixture() -> Value {
@@ -158,7 +173,30 @@ impl TestEnv {
     }
 
     pub async fn with_loaded(fixture: Fixture) -> Self {
-        let endpoint = dynamodb_endpoint().await;
+        Self::loaded_through(fixture, dynamodb_endpoint().await).await
+    }
+
+    /// A world whose functions reach DynamoDB Local through a stand-in that can be told
+    /// to hang, throttle, fail or drop connections ([`local::Fault`]), with the
+    /// functions' own call bounds; the fixture is loaded directly, and
+    /// [`TestEnv::direct`] reads what was written, faults or not.
+    pub async fn behind_proxy(fixture: Value) -> (Self, Arc<local::Faults>) {
+        let faults = Arc::new(local::Faults::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let upstream = dynamodb_endpoint().await.trim_start_matches("http://").to_owned();
+        tokio::spawn(local::proxy::serve_dynamodb_proxy(listener, upstream, faults.clone()));
+        let fixture = Fixture::parse(&fixture.to_string()).expect("fixture parses");
+        let direct = Self::with_loaded(fixture).await;
+        let bounds = CallBounds::default();
+        let config = client_config(&format!("http://127.0.0.1:{port}"))
+            .timeout_config(bounds.timeout_config())
+            .retry_config(bounds.retry_config());
+        let through = Store::new(Client::from_conf(config.build()), direct.store().table());
+        (Self { app: App { store: through, ..direct.app }, ..direct }, faults)
+    }
+
+    async fn loaded_through(fixture: Fixture, endpoint: &str) -> Self {
         let table = format!("test-{}", ObjectId::generate());
         let transactions = Transactions::default();
         let client = Client::from_conf(client_config(endpoint).interceptor(transactions.clone()).build());
@@ -166,7 +204,12 @@ impl TestEnv {
         TableSpec::ensure(store.client(), store.table()).await.expect("create table");
         fixture.load(&store).await.expect("fixture loads");
         transactions.take();
-        Self { transactions, ..Self::over(store) }
+        let env = Self { direct: store.clone(), transactions, ..Self::over(store) };
+        // The fixture's requests are created without publishing: their events go out
+        // now, so a test starts with an empty outbox and sees only what it caused.
+        env.sweep().await;
+        env.aws.forget_published();
+        env
     }
 
     /// An app over a store whose table may not exist, for failure tests.
@@ -179,7 +222,12 @@ impl TestEnv {
         let auth =
             JwtVerifier::new(&JwtSettings { secret: Some(SECRET.into()), ..Default::default() }).expect("verifier");
         let settings = Settings { join_group_chat_points: 10 };
-        Self { app: App { store, auth, settings }, aws: FakeAws::start(), transactions: Transactions::default() }
+        Self {
+            direct: store.clone(),
+            app: App { store, auth, settings },
+            aws: FakeAws::start(),
+            transactions: Transactions::default(),
+        }
     }
 
     pub fn api(&self) -> Api<'_> {
@@ -193,10 +241,10 @@ impl TestEnv {
     /// Every item whose partition key is `pk`, every page, strongly consistent.
     pub async fn partition(&self, pk: &str) -> Vec<Item> {
         let pages = self
-            .store()
+            .direct
             .client()
             .query()
-            .table_name(self.store().table())
+            .table_name(self.direct.table())
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
             .consistent_read(true)
@@ -221,16 +269,38 @@ impl TestEnv {
         self.items_of(&format!("USER#{admin}"), "NOTIFICATION#").await
     }
 
+    /// Runs the outbox sweeper once over everything waiting, whatever its age: what a
+    /// call could not carry out within its delivery budget (this machine under load
+    /// makes that happen) is done now, as the schedule would do it.
+    pub async fn sweep(&self) -> shared::publish::DrainReport {
+        outbox_sweeper::handle(&self.direct, &self.aws.publisher, 0, "test").await.expect("the sweep runs")
+    }
+
+    /// Every outbox item waiting for the sweeper (not the ones set aside), oldest first.
+    pub async fn outbox(&self) -> Vec<shared::store::StoredOutbox> {
+        let later = shared::domain::time::timestamp_seconds_ago(-3600);
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.direct.outbox_page(&later, 100, start).await.expect("the outbox reads");
+            found.extend(page.entries.into_iter().map(|entry| entry.expect("an outbox item decodes")));
+            start = page.next;
+            if start.is_none() {
+                return found;
+            }
+        }
+    }
+
     /// The chat item and the participants it shows, as the calls read them.
     pub async fn chat(&self, chat: &str) -> ChatSnapshot {
         let lookup = Lookup { chats: vec![id(chat)], ..Lookup::default() };
-        self.store().load(&lookup).await.unwrap().chats.remove(&id(chat)).expect("the chat exists")
+        self.direct.load(&lookup).await.unwrap().chats.remove(&id(chat)).expect("the chat exists")
     }
 
     /// One user's entry in one chat.
     pub async fn member(&self, chat: &str, user: &str) -> Option<Participant> {
         let lookup = Lookup { memberships: vec![(id(chat), id(user))], ..Lookup::default() };
-        self.store().load(&lookup).await.unwrap().memberships.remove(&(id(chat), id(user)))
+        self.direct.load(&lookup).await.unwrap().memberships.remove(&(id(chat), id(user)))
     }
 
     /// Every participant item of a chat, active or not (for small chats: reads them all).
@@ -245,7 +315,7 @@ impl TestEnv {
 
     pub async fn score(&self, user: &str) -> Option<Score> {
         let lookup = Lookup { scores: vec![id(user)], ..Lookup::default() };
-        self.store().load(&lookup).await.unwrap().scores.remove(&id(user)).map(|stored| stored.score)
+        self.direct.load(&lookup).await.unwrap().scores.remove(&id(user)).map(|stored| stored.score)
     }
 }
 
@@ -286,6 +356,11 @@ pub fn rest_event(method: &str, path: &str, auth: Option<&str>, query: &[(&str, 
 
 pub fn request_from(event: &Value) -> Request {
     lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway REST event")
+}
+
+/// The `Retry-After` header of a response, if any.
+pub fn retry_after(response: &Response<Body>) -> Option<String> {
+    response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// The status and the JSON body of a response.
@@ -355,8 +430,10 @@ pub async fn connect(env: &TestEnv, user: &str, connection_id: &str) {
     env.aws.open(connection_id);
 }
 
-/// Runs the notifier on everything published so far, as the EventBridge rule would.
+/// Runs the notifier on everything published so far, as the EventBridge rule would,
+/// once the sweeper has carried out what the calls left.
 pub async fn route_published(env: &TestEnv) -> Vec<shared::push::PushReport> {
+    env.sweep().await;
     let mut reports = Vec::new();
     for delivery in env.aws.take_deliveries() {
         assert_eq!(delivery.source, "join-requests");

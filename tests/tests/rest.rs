@@ -209,6 +209,7 @@ async fn creating_returns_the_pending_request_and_notifies_every_active_admin() 
     assert!(env.notifications_of(CAT).await.is_empty(), "an admin who left is not told");
     assert!(env.notifications_of(DAN).await.is_empty(), "a plain member is not told");
 
+    env.sweep().await;
     let events: Vec<_> = env
         .aws
         .published()
@@ -443,6 +444,7 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
     let entry = env.member(CHAT1, RAJ).await.expect("the requester has an entry");
     assert!(entry.is_active() && !entry.is_admin);
     assert_eq!(env.members(CHAT1).await.len(), 6);
+    env.sweep().await;
     let after = env.chat(CHAT1).await;
     assert_eq!(after.chat.participants_count, 4);
     assert_eq!(after.shown.last().map(|p| p.user), Some(id(RAJ)), "shown last: the newest to join");
@@ -497,6 +499,7 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
     assert_eq!(env.chat(CHAT1).await.chat.participants_count, 3);
     assert!(env.notifications_of(BEN).await.iter().all(|n| n["dismissed"] == true));
     assert!(env.score(RAJ).await.is_none());
+    env.sweep().await;
     assert!(env.aws.published().iter().all(|e| e["event"] == "chat-join-request"), "rejection sends no event");
 }
 
@@ -577,6 +580,7 @@ async fn ten_admins_accepting_at_once_give_one_success_and_nine_conflicts() {
     assert_eq!(env.chat(big).await.chat.participants_count, 11);
     let score = env.score(SAM).await.unwrap();
     assert_eq!((score.total, score.actions["join-group-chat"].count), (10, 1));
+    env.sweep().await;
     let accepted = env.aws.published().into_iter().filter(|e| e["event"] == "chat-request-accepted").count();
     assert_eq!(accepted, 1, "the effects happen once");
     for admin in &admins {

@@ -119,6 +119,7 @@ async fn a_chat_of_200000_participants_and_20_admins_works_within_every_bound() 
         writes.iter().all(|w| key_of(w) != (format!("CHAT#{BIG}"), "CHAT".to_owned())),
         "a create never touches the chat item"
     );
+    env.sweep().await;
 
     assert_published_within_bounds(&env);
     let told: BTreeSet<String> = env
@@ -168,6 +169,7 @@ async fn a_chat_of_200000_participants_and_20_admins_works_within_every_bound() 
     let (_, fetched) = api.get(SAM, &request).await;
     shows_the_big_chat(&fetched["request"]["chat"], 200_001);
 
+    env.sweep().await;
     assert_published_within_bounds(&env);
     route_published(&env).await;
     let inbox = env.aws.inbox("sam");
@@ -214,11 +216,13 @@ async fn a_chat_with_95_admins_takes_and_decides_requests_with_a_bounded_outbox(
     let size = integration_tests::item_size(&outbox);
     eprintln!("outbox of a request to 95 admins: {size} B");
     assert!(size <= MAX_OUTBOX_BYTES, "{size} B");
+    env.sweep().await;
     assert_eq!(env.aws.published().len(), 95);
     assert_published_within_bounds(&env);
 
     let request = body["request"]["_id"].as_str().unwrap();
     assert_eq!(api.decide(&user_id(0).to_string(), request, "accepted").await.0, 200);
+    env.sweep().await;
     for n in [0, 50, 94] {
         let notes = env.notifications_of(&user_id(n).to_string()).await;
         assert_eq!(notes.len(), 1);
@@ -252,6 +256,7 @@ async fn a_thousand_users_asking_to_join_one_chat_at_once_all_succeed() {
     }
     let request_ids: HashSet<&str> = results.iter().map(|(_, body)| body["request"]["_id"].as_str().unwrap()).collect();
     assert_eq!(request_ids.len(), 1000);
+    env.sweep().await;
     for admin in [AMY, BEN] {
         let told: HashSet<String> = env
             .aws
@@ -380,6 +385,7 @@ async fn accepting_adds_to_a_score_another_writer_made_and_leaves_its_fields_alo
         if let Some(other) = stored["actions"]["post-message"].as_object() {
             assert_eq!(score["actions"]["post-message"], json!(other), "{name}: other actions untouched");
         }
+        env.sweep().await;
         let event = env.aws.published().into_iter().find(|e| e["event"] == "score-updated").unwrap();
         assert_eq!(event["data"]["score"]["total"], total_after, "{name}: the event carries the score after");
     }

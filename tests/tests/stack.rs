@@ -9,7 +9,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use integration_tests::{clients, repo_root, token, TestEnv};
 use serde_json::{json, Value};
-use shared::domain::time::{epoch_seconds_in, now_timestamp};
+use shared::domain::time::{epoch_seconds_in, timestamp_seconds_ago};
 use shared::domain::ObjectId;
 use shared::store::Connection;
 use tokio::net::{TcpListener, TcpStream};
@@ -160,7 +160,8 @@ async fn a_client_that_vanished_without_closing_is_forgotten_on_the_next_push() 
     let ghost = Connection {
         connection_id: "vanished-without-closing".into(),
         user: ObjectId::parse(BEN).unwrap(),
-        connected_at: now_timestamp(),
+        // Older than the grace a connection still connecting gets on a 410.
+        connected_at: timestamp_seconds_ago(60),
         ttl: epoch_seconds_in(3600),
     };
     stack.env.store().put_connection(&ghost).await.unwrap();

@@ -5,6 +5,10 @@
 //!   dev seed [FILE]     create the table if missing and load a fixture (default: $SEED_FILE
 //!                       or fixtures/demo.json), then print a token per user
 //!   dev token USER_ID   print a token for USER_ID signed with $JWT_SECRET
+//!   dev outbox aside    list the outbox items the sweeper set aside (table $TABLE_NAME;
+//!                       in AWS with the account's credentials and AWS_REGION)
+//!   dev outbox replay ID
+//!                       put a set-aside outbox item back for the sweeper to retry
 //!   dev big-chat N [ADMINS]
 //!                       print a fixture: the demo data plus one restricted chat of N
 //!                       participants, ADMINS (default 20) of them admins
@@ -70,7 +74,7 @@ async fn seed(store: &Store, file: Option<String>) -> Result<(), Failure> {
 }
 
 async fn store() -> Result<Store, Failure> {
-    Ok(shared::App::store_from(&shared::app::aws_config().await)?)
+    Ok(shared::App::store_from(&shared::app::aws_config().await?)?)
 }
 
 async fn stack(rest_port: u16, websocket_port: u16, events_port: u16) -> Result<(), Failure> {
@@ -81,8 +85,8 @@ async fn stack(rest_port: u16, websocket_port: u16, events_port: u16) -> Result<
         websocket: bind(websocket_port).await.map_err(|e| format!("WS_PORT {websocket_port}: {e}"))?,
         events: bind(events_port).await.map_err(|e| format!("EVENTS_PORT {events_port}: {e}"))?,
     };
-    let config = shared::app::aws_config().await;
-    let app = shared::App::from_env(&config)?;
+    let config = shared::app::aws_config().await?;
+    let app = shared::App::from_env(&config).await?;
     seed(&app.store, None).await?;
     let services = Services {
         publisher: shared::publish::Publisher::from_env(&config)?,
@@ -146,6 +150,30 @@ fn big_chat(participants: &str, admins: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+async fn outbox_aside() -> Result<(), Failure> {
+    let items = store().await?.outbox_set_aside(100).await?;
+    if items.is_empty() {
+        println!("no outbox item is set aside");
+    }
+    for item in items {
+        println!(
+            "{}  created {}  {} attempts  last error: {}",
+            item.key, item.created_at, item.attempts, item.last_error
+        );
+    }
+    Ok(())
+}
+
+async fn outbox_replay(id: &str) -> Result<(), Failure> {
+    let id = shared::domain::ObjectId::parse(id.trim_start_matches("OUTBOX#"))?;
+    if store().await?.replay_outbox(id).await? {
+        println!("OUTBOX#{id} is back in the outbox; the next sweep carries it out");
+        Ok(())
+    } else {
+        Err(format!("no outbox item OUTBOX#{id} is set aside").into())
+    }
+}
+
 fn run(args: &[&str]) -> Result<(), Failure> {
     let (rest_port, websocket_port, events_port) =
         (port("REST_PORT", 3000)?, port("WS_PORT", 3001)?, port("EVENTS_PORT", 3002)?);
@@ -157,10 +185,12 @@ fn run(args: &[&str]) -> Result<(), Failure> {
         ["seed", file] => runtime.block_on(async { seed(&store().await?, Some((*file).to_owned())).await }),
         ["token", user] => token(user),
         ["watch", token] => runtime.block_on(watch(websocket_port, token)),
+        ["outbox", "aside"] => runtime.block_on(outbox_aside()),
+        ["outbox", "replay", id] => runtime.block_on(outbox_replay(id)),
         ["big-chat", participants] => big_chat(participants, "20"),
         ["big-chat", participants, admins] => big_chat(participants, admins),
         _ => Err("usage: dev stack | dev seed [FIXTURE_FILE] | dev token USER_ID | dev watch TOKEN \
-                  | dev big-chat PARTICIPANTS [ADMINS]"
+                  | dev outbox aside | dev outbox replay ID | dev big-chat PARTICIPANTS [ADMINS]"
             .into()),
     }
 }

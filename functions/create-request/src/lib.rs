@@ -11,6 +11,7 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
     http::respond(app, &event, |caller| async move {
         let chat = shared::domain::ObjectId::parse(&body?.chat).map_err(|_| shared::ApiError::InvalidId)?;
         let committed = requests::create(app, caller, chat).await?;
+        shared::metrics::count(shared::metrics::REQUESTS_CREATED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::CREATED, serde_json::json!({ "request": committed.value })))
     })

@@ -4,6 +4,7 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use shared::domain::OutboundEvent;
+use shared::metrics::{self, Unit};
 use shared::push::{PushError, PushReport, Pusher};
 use shared::store::Store;
 use tracing::Instrument;
@@ -26,9 +27,25 @@ pub async fn handle(
         let result = pusher.push(store, &outbound).await;
         match &result {
             Ok(report) => {
-                tracing::info!(delivered = report.delivered, gone = report.gone, "pushed")
+                tracing::info!(
+                    delivered = report.delivered,
+                    gone = report.gone,
+                    kept = report.kept,
+                    refused = report.refused,
+                    "pushed"
+                );
+                metrics::emit(&[
+                    (metrics::POSTS_DELIVERED, report.delivered as f64, Unit::Count),
+                    (metrics::POSTS_GONE, report.gone as f64, Unit::Count),
+                    (metrics::POSTS_FAILED, report.refused as f64, Unit::Count),
+                ]);
             }
-            Err(error) => tracing::error!(%error, "push incomplete"),
+            Err(error) => {
+                tracing::error!(%error, "push incomplete");
+                if let PushError::Undelivered { failed, .. } = error {
+                    metrics::count(metrics::POSTS_FAILED, *failed);
+                }
+            }
         }
         result
     }

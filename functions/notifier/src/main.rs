@@ -5,7 +5,7 @@ use shared::domain::OutboundEvent;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = shared::app::aws_config().await;
+    let config = shared::app::aws_config().await?;
     let store = shared::App::store_from(&config)?;
     let pusher = shared::push::Pusher::from_env(&config)?;
     let (store, pusher) = (&store, &pusher);

@@ -1,11 +1,14 @@
-//! Runs on a schedule: publishes the outbox items whose immediate publish failed.
+//! Runs on a schedule: carries out the outbox items whose immediate delivery failed,
+//! sets aside the ones that keep failing, and reports what it saw as metrics.
 
+use shared::metrics::{self, Unit};
 use shared::publish::{drain, DrainReport, Publisher};
 use shared::store::{Store, StoreError};
 use tracing::Instrument;
 
-/// Publishes outbox items older than `min_age_seconds` (`OUTBOX_MIN_AGE_SECONDS`,
-/// default [`shared::publish::SWEEP_MIN_AGE_SECONDS`]).
+/// Carries out outbox items older than `min_age_seconds` (`OUTBOX_MIN_AGE_SECONDS`,
+/// default [`shared::publish::SWEEP_MIN_AGE_SECONDS`]). Round trips: the sweep's, plus
+/// one `Query` counting the items set aside (an empty partition when all is well).
 pub async fn handle(
     store: &Store,
     publisher: &Publisher,
@@ -14,9 +17,23 @@ pub async fn handle(
 ) -> Result<DrainReport, StoreError> {
     async {
         let report = drain(store, publisher, min_age_seconds).await?;
-        if report.published + report.failed > 0 {
-            tracing::info!(published = report.published, failed = report.failed, "swept the outbox");
+        let set_aside_items = store.outbox_set_aside_count().await?;
+        if report.published + report.failed + report.set_aside > 0 {
+            tracing::info!(
+                published = report.published,
+                failed = report.failed,
+                set_aside = report.set_aside,
+                oldest_age_seconds = report.oldest_age_seconds,
+                "swept the outbox"
+            );
         }
+        metrics::emit(&[
+            (metrics::OUTBOX_SWEPT, report.published as f64, Unit::Count),
+            (metrics::OUTBOX_SWEEP_FAILED, report.failed as f64, Unit::Count),
+            (metrics::OUTBOX_SET_ASIDE, report.set_aside as f64, Unit::Count),
+            (metrics::OUTBOX_SET_ASIDE_ITEMS, set_aside_items as f64, Unit::Count),
+            (metrics::OLDEST_OUTBOX_AGE, report.oldest_age_seconds as f64, Unit::Seconds),
+        ]);
         Ok(report)
     }
     .instrument(tracing::info_span!("invocation", request_id))

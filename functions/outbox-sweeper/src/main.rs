@@ -3,7 +3,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = shared::app::aws_config().await;
+    let config = shared::app::aws_config().await?;
     let store = shared::App::store_from(&config)?;
     let publisher = shared::publish::Publisher::from_env(&config)?;
     let min_age = match std::env::var("OUTBOX_MIN_AGE_SECONDS") {

@@ -12,6 +12,7 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
     http::respond(app, &event, |caller| async move {
         let (id, decision) = (id?, body?.status);
         let committed = requests::decide(app, caller, id, decision).await?;
+        shared::metrics::count(shared::metrics::REQUESTS_DECIDED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))
     })

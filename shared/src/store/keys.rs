@@ -94,8 +94,12 @@ pub fn connection_order(connection_id: &str) -> String {
     format!("CONN#{connection_id}")
 }
 
-/// GSI1 partition of outbox items not yet published: a sparse index the sweeper reads.
+/// GSI1 partition of outbox items not yet carried out: a sparse index the sweeper reads.
 pub const OUTBOX_INDEX_PARTITION: &str = "OUTBOX";
+
+/// GSI1 partition of outbox items the sweeper gave up on: an operator lists and replays
+/// them; the sweeper never reads them, so they cannot delay the others.
+pub const OUTBOX_ASIDE_PARTITION: &str = "OUTBOX#ASIDE";
 
 /// Sort key of an outbox item in GSI1: its creation time first, so the sweeper can ask
 /// for the ones older than a cut-off, then its id.

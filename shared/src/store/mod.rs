@@ -21,13 +21,17 @@ use items::{decode, item_key, key_item, kind_of};
 use keys::Key;
 
 pub use items::Item;
-pub use realtime::Connection;
+pub use realtime::{Connection, OutboxPage, SetAside, StoredOutbox, MAX_OUTBOX_ATTEMPTS};
 pub use transactions::{Acceptance, CreatePlan, DecisionPlan, Guard, TxError, MAX_NOTIFIED_ADMINS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB {operation} failed: {message}")]
     Sdk { operation: &'static str, message: String },
+    /// Timed out, throttled past the SDK's retries, unreachable, or DynamoDB's own
+    /// transient failure: the call may succeed if made again.
+    #[error("DynamoDB {operation} is unavailable: {message}")]
+    Unavailable { operation: &'static str, message: String },
     #[error("item {pk}/{sk} does not have the expected shape: {source}")]
     Shape { pk: String, sk: String, source: serde_dynamo::Error },
     #[error("could not write an item: {0}")]
@@ -43,12 +47,41 @@ pub enum StoreError {
     UnexpectedCondition(Guard),
 }
 
+/// Error codes DynamoDB answers when the same call may succeed a moment later.
+const TRANSIENT_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
 impl StoreError {
     pub fn sdk<E: ProvideErrorMetadata + std::error::Error + 'static>(
         operation: &'static str,
         error: aws_sdk_dynamodb::error::SdkError<E>,
     ) -> Self {
-        Self::Sdk { operation, message: DisplayErrorContext(&error).to_string() }
+        use aws_sdk_dynamodb::error::SdkError;
+        let message = DisplayErrorContext(&error).to_string();
+        let transient = match &error {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(service) => {
+                service.raw().status().is_server_error()
+                    || service.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
+            }
+            _ => false,
+        };
+        if transient {
+            Self::Unavailable { operation, message }
+        } else {
+            Self::Sdk { operation, message }
+        }
+    }
+
+    /// Whether making the same call again may succeed: the caller is told `503`.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Contended(_) | Self::Unprocessed { .. })
     }
 }
 

@@ -5,11 +5,43 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::items::{self, decode, encode, item_key, key_item};
-use super::{keys, Store, StoreError};
+use super::{keys, Item, Store, StoreError};
 use crate::domain::{NotificationRef, ObjectId, Outbox};
 
 /// Writes in flight at once when one call dismisses many notifications.
 const CONCURRENT_WRITES: usize = 16;
+
+/// Failed attempts after which an outbox item is set aside for an operator.
+pub const MAX_OUTBOX_ATTEMPTS: u32 = 5;
+
+/// An outbox item as stored: the outbox and how often carrying it out has failed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StoredOutbox {
+    #[serde(flatten)]
+    pub outbox: Outbox,
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// One page of the outbox: each item decoded, or its key and why it does not decode.
+pub struct OutboxPage {
+    pub entries: Vec<Result<StoredOutbox, (keys::Key, String)>>,
+    pub next: Option<Item>,
+}
+
+/// An outbox item set aside, as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetAside {
+    #[serde(rename = "PK")]
+    pub key: String,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub last_error: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,13 +77,159 @@ impl Store {
 
     /// One `Query` of GSI1 (connections of one user are few).
     pub async fn connections_of(&self, user: ObjectId) -> Result<Vec<Connection>, StoreError> {
-        self.query_index(keys::requests_of(user), keys::CONNECTION_ORDER_PREFIX, None).await
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_names("#sk", keys::GSI1SK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::requests_of(user)))
+            .expression_attribute_values(":prefix", AttributeValue::S(keys::CONNECTION_ORDER_PREFIX.to_owned()))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        output.items.unwrap_or_default().into_iter().map(|item| decode(&item_key(&item), item)).collect()
     }
 
-    /// Outbox items created before `before` (an RFC 3339 time), oldest first, at most
-    /// `limit`. One `Query` of the sparse outbox partition of GSI1.
-    pub async fn outbox_before(&self, before: &str, limit: i32) -> Result<Vec<Outbox>, StoreError> {
-        self.query_index(keys::OUTBOX_INDEX_PARTITION.to_owned(), "", Some((before, limit))).await
+    /// One page of the outbox items created before `before` (an RFC 3339 time), oldest
+    /// first, at most `limit`, from `start` (the previous page's `next`). One `Query` of
+    /// the sparse outbox partition of GSI1. An item that does not decode is returned as
+    /// such, so that one bad item cannot stop the sweep.
+    pub async fn outbox_page(&self, before: &str, limit: i32, start: Option<Item>) -> Result<OutboxPage, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk AND #sk < :before")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_names("#sk", keys::GSI1SK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::OUTBOX_INDEX_PARTITION.to_owned()))
+            .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        let entries = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let key = item_key(&item);
+                decode::<StoredOutbox>(&key, item).map_err(|error| (key, error.to_string()))
+            })
+            .collect();
+        Ok(OutboxPage { entries, next: output.last_evaluated_key })
+    }
+
+    /// Counts one more failed attempt at an outbox item, with its reason; at
+    /// [`MAX_OUTBOX_ATTEMPTS`] the item is set aside: moved out of the partition the
+    /// sweeper reads, into the one an operator lists. One `UpdateItem`. Returns whether
+    /// it was set aside.
+    pub async fn outbox_failed(&self, key: &keys::Key, attempts_before: u32, reason: &str) -> Result<bool, StoreError> {
+        let attempts = attempts_before + 1;
+        let aside = attempts >= MAX_OUTBOX_ATTEMPTS;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression(if aside {
+                "SET attempts = :attempts, lastError = :reason, #pk = :aside"
+            } else {
+                "SET attempts = :attempts, lastError = :reason"
+            })
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":attempts", AttributeValue::N(attempts.to_string()))
+            .expression_attribute_values(":reason", AttributeValue::S(reason.chars().take(1000).collect()));
+        if aside {
+            update = update
+                .expression_attribute_names("#pk", keys::GSI1PK)
+                .expression_attribute_values(":aside", AttributeValue::S(keys::OUTBOX_ASIDE_PARTITION.to_owned()));
+        }
+        match update.send().await {
+            Ok(_) => Ok(aside),
+            // Delivered and deleted meanwhile by the call that wrote it: nothing to count.
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(StoreError::sdk("UpdateItem", error)),
+        }
+    }
+
+    /// The outbox items set aside, oldest first, at most `limit`: what an operator looks
+    /// at (`dev outbox aside`). One `Query` per MB of them (an item may be large).
+    pub async fn outbox_set_aside(&self, limit: usize) -> Result<Vec<SetAside>, StoreError> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::OUTBOX_ASIDE_PARTITION.to_owned()))
+            .into_paginator()
+            .items()
+            .send();
+        let mut found = Vec::new();
+        while found.len() < limit {
+            let Some(item) = items.next().await else { break };
+            let item = item.map_err(|e| StoreError::sdk("Query", e))?;
+            found.push(decode(&item_key(&item), item)?);
+        }
+        Ok(found)
+    }
+
+    /// How many outbox items are set aside: one `Query` counting the keys of that
+    /// partition (empty when all is well), for the metric the alarm watches.
+    pub async fn outbox_set_aside_count(&self) -> Result<usize, StoreError> {
+        let pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::OUTBOX_ASIDE_PARTITION.to_owned()))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .into_paginator()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        let mut count = 0;
+        for page in pages {
+            count += page.map_err(|e| StoreError::sdk("Query", e))?.count as usize;
+        }
+        Ok(count)
+    }
+
+    /// Puts a set-aside outbox item back in the sweeper's partition with its attempts
+    /// reset: the operator's replay, once the cause is fixed. One `UpdateItem`; `false`
+    /// when no such item is set aside.
+    pub async fn replay_outbox(&self, id: ObjectId) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::outbox(id))))
+            .update_expression("SET #pk = :outbox, attempts = :zero REMOVE lastError")
+            .condition_expression("#pk = :aside")
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_values(":outbox", AttributeValue::S(keys::OUTBOX_INDEX_PARTITION.to_owned()))
+            .expression_attribute_values(":aside", AttributeValue::S(keys::OUTBOX_ASIDE_PARTITION.to_owned()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(StoreError::sdk("UpdateItem", error)),
+        }
     }
 
     /// One `DeleteItem`: the outbox item is done.
@@ -96,32 +274,5 @@ impl Store {
             .await
             .map_err(|e| StoreError::sdk("DeleteItem", e))?;
         Ok(())
-    }
-
-    async fn query_index<T: serde::de::DeserializeOwned>(
-        &self,
-        partition: String,
-        prefix: &str,
-        before: Option<(&str, i32)>,
-    ) -> Result<Vec<T>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_names("#sk", keys::GSI1SK)
-            .expression_attribute_values(":pk", AttributeValue::S(partition));
-        let query = match before {
-            Some((before, limit)) => query
-                .key_condition_expression("#pk = :pk AND #sk < :before")
-                .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
-                .limit(limit),
-            None => query
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
-        };
-        let output = query.send().await.map_err(|e| StoreError::sdk("Query", e))?;
-        output.items.unwrap_or_default().into_iter().map(|item| decode(&item_key(&item), item)).collect()
     }
 }

@@ -49,7 +49,9 @@ pub enum Guard {
 pub enum TxError {
     #[error("condition failed: {0:?}")]
     Failed(Guard),
-    #[error("another transaction touched the same items")]
+    /// Another transaction touched the same items, or DynamoDB throttled one of them:
+    /// the same change may commit if tried again.
+    #[error("another transaction touched the same items, or one was throttled")]
     Conflict,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -367,7 +369,7 @@ impl Store {
         {
             return Err(TxError::Failed(guard));
         }
-        if (0..reasons.len()).any(|i| code_at(i) == "TransactionConflict") {
+        if (0..reasons.len()).any(|i| matches!(code_at(i), "TransactionConflict" | "ThrottlingError")) {
             return Err(TxError::Conflict);
         }
         Err(StoreError::sdk("TransactWriteItems", error).into())
