@@ -219,7 +219,7 @@ async fn dynamodb_stopped_mid_run_answers_503_in_bound_and_leaves_nothing_half_w
     }
     assert!(statuses.keys().all(|s| *s == 201 || *s == 503), "{statuses:?}");
     assert!(
-        statuses.get(&201).is_some() && statuses.get(&503).is_some(),
+        statuses.contains_key(&201) && statuses.contains_key(&503),
         "some before the stop, some after: {statuses:?}"
     );
     let whole = assert_nothing_half_written(&env, &users).await;
