@@ -625,3 +625,68 @@ async fn a_second_accepted_join_adds_to_the_existing_score() {
     let score = env.score(RAJ).await.unwrap();
     assert_eq!((score.total, score.actions["join-group-chat"].count), (20, 2));
 }
+
+#[tokio::test]
+async fn exp_has_no_leeway_unless_configured() {
+    use shared::auth::{JwtSettings, JwtVerifier};
+    let hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let expired_a_second_ago = sign(hs256.clone(), json!({"sub": RAJ, "exp": exp(-1)}), b"s");
+    let strict = JwtVerifier::new(&JwtSettings { secret: Some("s".into()), ..Default::default() }).unwrap();
+    assert!(strict.authenticate_token(&expired_a_second_ago).is_err(), "expired 1 s ago is refused");
+    let expired_30_s_ago = sign(hs256.clone(), json!({"sub": RAJ, "exp": exp(-30)}), b"s");
+    assert!(strict.authenticate_token(&expired_30_s_ago).is_err(), "no 60 s default leeway");
+    let lenient =
+        JwtVerifier::new(&JwtSettings { secret: Some("s".into()), leeway_seconds: 30, ..Default::default() }).unwrap();
+    assert_eq!(lenient.authenticate_token(&expired_a_second_ago).unwrap(), id(RAJ), "JWT_LEEWAY_SECONDS=30 accepts it");
+    let expired_a_minute_ago = sign(hs256, json!({"sub": RAJ, "exp": exp(-60)}), b"s");
+    assert!(lenient.authenticate_token(&expired_a_minute_ago).is_err());
+
+    let env = TestEnv::with_demo().await;
+    let result = list_with_auth(&env, Some(&format!("Bearer {}", sign(
+        jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        json!({"sub": RAJ, "exp": exp(-1)}),
+        integration_tests::SECRET.as_bytes(),
+    )))).await;
+    assert_error(&result, 401, "UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_objects_are_invalid() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    for body in [json!([CHAT1]), json!(format!("\"{CHAT1}\"")), json!("42"), json!("[\"accepted\"]"), json!("null")] {
+        assert_error(&api.create_raw(SAM, Some(body.clone())).await, 400, "INVALID_BODY");
+        assert_error(&api.decide_raw(AMY, DEMO_REQUEST, Some(body.clone())).await, 400, "INVALID_BODY");
+    }
+    assert!(env.direct.requests_of(id(SAM), None).await.unwrap().is_empty(), "no request from an array body");
+    assert_eq!(api.get(RAJ, DEMO_REQUEST).await.1["request"]["status"], "pending");
+}
+
+#[tokio::test]
+async fn the_hs256_secret_can_come_from_secrets_manager_once_per_cold_start() {
+    use shared::auth::{JwtSettings, JwtVerifier};
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf";
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let secrets = std::collections::HashMap::from([(arn.to_owned(), "from-secrets-manager".to_owned())]);
+    tokio::spawn(local::serve_secrets_manager(listener, std::sync::Arc::new(secrets)));
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"),
+        ))
+        .build();
+    let settings = JwtSettings { secret_arn: Some(arn.into()), ..Default::default() };
+    let verifier = JwtVerifier::new(&settings.resolve_secret(&config).await.unwrap()).unwrap();
+    let hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let good = sign(hs256.clone(), json!({"sub": RAJ, "exp": exp(60)}), b"from-secrets-manager");
+    assert_eq!(verifier.authenticate_token(&good).unwrap(), id(RAJ));
+    let other = sign(hs256, json!({"sub": RAJ, "exp": exp(60)}), b"something-else");
+    assert!(verifier.authenticate_token(&other).is_err());
+
+    let missing = JwtSettings { secret_arn: Some("arn:nope".into()), ..Default::default() };
+    assert!(missing.resolve_secret(&config).await.is_err(), "a secret that cannot be read stops the cold start");
+    assert!(JwtVerifier::new(&JwtSettings::default()).is_err(), "no key at all is refused");
+}
