@@ -389,29 +389,35 @@ mod tests {
 /// Secrets Manager `GetSecretValue` on `listener` (awsJson1.1), answering from
 /// `secrets` (ARN or name → the secret string), `ResourceNotFoundException` otherwise.
 pub async fn serve_secrets_manager(listener: TcpListener, secrets: Arc<std::collections::HashMap<String, String>>) {
-    serve(listener, || false, move |request: Request<Incoming>| {
-        let secrets = secrets.clone();
-        async move {
-            const JSON: &str = "application/x-amz-json-1.1";
-            let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            if target != "secretsmanager.GetSecretValue" {
-                let body = serde_json::json!({"__type": "UnknownOperationException", "message": target});
-                return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
-            }
-            let bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let input: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let id = input["SecretId"].as_str().unwrap_or_default();
-            match secrets.get(id) {
-                Some(secret) => {
-                    let body = serde_json::json!({"ARN": id, "Name": id, "SecretString": secret, "VersionId": "v1"});
-                    reply(StatusCode::OK, JSON, body.to_string())
+    serve(
+        listener,
+        || false,
+        move |request: Request<Incoming>| {
+            let secrets = secrets.clone();
+            async move {
+                const JSON: &str = "application/x-amz-json-1.1";
+                let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                if target != "secretsmanager.GetSecretValue" {
+                    let body = serde_json::json!({"__type": "UnknownOperationException", "message": target});
+                    return reply(StatusCode::BAD_REQUEST, JSON, body.to_string());
                 }
-                None => {
-                    let body = serde_json::json!({"__type": "ResourceNotFoundException", "message": "no such secret"});
-                    reply(StatusCode::BAD_REQUEST, JSON, body.to_string())
+                let bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let input: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                let id = input["SecretId"].as_str().unwrap_or_default();
+                match secrets.get(id) {
+                    Some(secret) => {
+                        let body =
+                            serde_json::json!({"ARN": id, "Name": id, "SecretString": secret, "VersionId": "v1"});
+                        reply(StatusCode::OK, JSON, body.to_string())
+                    }
+                    None => {
+                        let body =
+                            serde_json::json!({"__type": "ResourceNotFoundException", "message": "no such secret"});
+                        reply(StatusCode::BAD_REQUEST, JSON, body.to_string())
+                    }
                 }
             }
-        }
-    })
+        },
+    )
     .await
 }

@@ -642,11 +642,18 @@ async fn exp_has_no_leeway_unless_configured() {
     assert!(lenient.authenticate_token(&expired_a_minute_ago).is_err());
 
     let env = TestEnv::with_demo().await;
-    let result = list_with_auth(&env, Some(&format!("Bearer {}", sign(
-        jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        json!({"sub": RAJ, "exp": exp(-1)}),
-        integration_tests::SECRET.as_bytes(),
-    )))).await;
+    let result = list_with_auth(
+        &env,
+        Some(&format!(
+            "Bearer {}",
+            sign(
+                jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                json!({"sub": RAJ, "exp": exp(-1)}),
+                integration_tests::SECRET.as_bytes(),
+            )
+        )),
+    )
+    .await;
     assert_error(&result, 401, "UNAUTHORIZED");
 }
 

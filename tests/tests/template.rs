@@ -18,7 +18,8 @@ fn names(map: &Value) -> BTreeSet<String> {
 #[test]
 fn the_dead_letter_queue_takes_messages_only_from_the_notifiers_rule() {
     let template = template();
-    let statements = &template["Resources"]["NotifierDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let statements =
+        &template["Resources"]["NotifierDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"];
     let statements = statements.as_sequence().expect("statements");
     assert!(!statements.is_empty());
     for statement in statements {
