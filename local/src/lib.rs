@@ -375,17 +375,6 @@ pub fn percent_decode(text: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn percent_decoding_keeps_plain_text_and_decodes_escapes() {
-        assert_eq!(super::percent_decode("abc%3D%3d", false), "abc==");
-        assert_eq!(super::percent_decode("a%zz%", false), "a%zz%");
-        assert_eq!(super::percent_decode("a+b%20c%2B", true), "a b c+");
-        assert_eq!(super::percent_decode("a+b", false), "a+b");
-    }
-}
-
 /// Secrets Manager `GetSecretValue` on `listener` (awsJson1.1), answering from
 /// `secrets` (ARN or name → the secret string), `ResourceNotFoundException` otherwise.
 pub async fn serve_secrets_manager(listener: TcpListener, secrets: Arc<std::collections::HashMap<String, String>>) {
@@ -420,4 +409,15 @@ pub async fn serve_secrets_manager(listener: TcpListener, secrets: Arc<std::coll
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding_keeps_plain_text_and_decodes_escapes() {
+        assert_eq!(super::percent_decode("abc%3D%3d", false), "abc==");
+        assert_eq!(super::percent_decode("a%zz%", false), "a%zz%");
+        assert_eq!(super::percent_decode("a+b%20c%2B", true), "a b c+");
+        assert_eq!(super::percent_decode("a+b", false), "a+b");
+    }
 }
