@@ -123,3 +123,24 @@ impl From<NotDecider> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_may_succeed_if_tried_again_is_503_with_retry_after_and_the_rest_500() {
+        let transient = [
+            StoreError::Contended(6),
+            StoreError::Unavailable { operation: "Query", message: "timed out".into() },
+            StoreError::Unprocessed { operation: "BatchGetItem", attempts: 8 },
+        ];
+        for error in transient {
+            let api = ApiError::from(error);
+            assert_eq!((api.status(), api.code(), api.retry_after_seconds()), (503, "UNAVAILABLE", Some(1)));
+        }
+        let lasting = ApiError::from(StoreError::Sdk { operation: "Query", message: "no such table".into() });
+        assert_eq!((lasting.status(), lasting.code(), lasting.retry_after_seconds()), (500, "INTERNAL", None));
+        assert_eq!(lasting.body(), serde_json::json!({"message": "internal error", "code": "INTERNAL"}));
+    }
+}
