@@ -6,8 +6,13 @@
 use serde_json::{json, Map, Value};
 
 /// The REST API's routes, as `template.yaml` declares them: method and resource.
-pub const REST_ROUTES: &[(&str, &str)] =
-    &[("GET", "/requests"), ("POST", "/requests"), ("GET", "/requests/{id}"), ("PATCH", "/requests/{id}")];
+pub const REST_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/requests"),
+    ("POST", "/requests"),
+    ("GET", "/requests/{id}"),
+    ("PATCH", "/requests/{id}"),
+    ("DELETE", "/requests/{id}"),
+];
 
 /// The route of `method` and `path`, and its path parameters (percent-decoded), as API
 /// Gateway matches them: one segment per `{name}`.
@@ -189,7 +194,7 @@ mod tests {
         let (resource, parameters) = match_route("GET", "/requests/abc%20d").unwrap();
         assert_eq!((resource, parameters["id"].as_str()), ("/requests/{id}", Some("abc d")));
         assert_eq!(match_route("POST", "/requests/").map(|r| r.0), Some("/requests"));
-        assert!(match_route("DELETE", "/requests/x").is_none());
+        assert!(match_route("PUT", "/requests/x").is_none());
         assert!(match_route("GET", "/requests/x/y").is_none());
         assert!(match_route("GET", "/nothing").is_none());
     }

@@ -105,6 +105,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::domain::request::InvalidNote> for ApiError {
+    fn from(error: crate::domain::request::InvalidNote) -> Self {
+        Self::InvalidBody(error.to_string())
+    }
+}
+
 impl From<NotJoinable> for ApiError {
     fn from(reason: NotJoinable) -> Self {
         match reason {

@@ -9,12 +9,12 @@ use crate::domain::score::JOIN_GROUP_CHAT;
 use crate::domain::time::now_timestamp;
 use crate::domain::view::ChatView;
 use crate::domain::{
-    ChatSnapshot, Decision, Fanout, JoinRequest, Notification, ObjectId, Outbox, PageQuery, PopulatedRequest,
-    RequestStatus, User,
+    ChatSnapshot, ClosedRequest, Decision, Fanout, JoinRequest, Note, Notification, ObjectId, Outbox, PageQuery,
+    PopulatedRequest, RequestStatus, User,
 };
 use crate::error::ApiError;
 use crate::retry::backoff;
-use crate::store::{Acceptance, CreatePlan, DecisionPlan, Guard, Lookup, Store, StoreError, TxError};
+use crate::store::{Acceptance, ClosePlan, CreatePlan, Guard, Lookup, Store, StoreError, TxError};
 
 /// How often a call re-reads and re-plans after losing a race that does not decide its
 /// outcome (an entry, the chat or the score changed meanwhile, or DynamoDB reported a
@@ -37,11 +37,36 @@ pub struct RequestPage {
 #[derive(Debug, Deserialize)]
 pub struct CreateBody {
     pub chat: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+impl CreateBody {
+    /// The chat's id and the message: a bad message is `INVALID_BODY`, checked before
+    /// the id (`INVALID_ID`), as every body error is.
+    pub fn parse(self) -> Result<(ObjectId, Option<Note>), ApiError> {
+        let message = self.message.map(|text| Note::parse("message", &text)).transpose()?;
+        let chat = ObjectId::parse(&self.chat).map_err(|_| ApiError::InvalidId)?;
+        Ok((chat, message))
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct DecisionBody {
     pub status: Decision,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl DecisionBody {
+    /// A `reason` goes only with a rejection.
+    pub fn parse(self) -> Result<(Decision, Option<Note>), ApiError> {
+        let reason = self.reason.map(|text| Note::parse("reason", &text)).transpose()?;
+        if reason.is_some() && self.status != Decision::Rejected {
+            return Err(ApiError::InvalidBody("a reason goes only with \"status\": \"rejected\"".into()));
+        }
+        Ok((self.status, reason))
+    }
 }
 
 /// `GET /requests`. Round trips: one `Query` per MB of the caller's matching index
@@ -82,8 +107,13 @@ pub async fn get(app: &App, caller: ObjectId, id: ObjectId) -> Result<PopulatedR
 /// `POST /requests`. Round trips: 2 (the chat, the participants it shows, the caller
 /// and the caller's entry in the chat, together; then one transaction), more only when
 /// a race forces a re-read.
-pub async fn create(app: &App, caller: ObjectId, chat_id: ObjectId) -> Result<Committed<JoinRequest>, ApiError> {
-    create_with_id(&app.store, ObjectId::generate(), caller, chat_id).await
+pub async fn create(
+    app: &App,
+    caller: ObjectId,
+    chat_id: ObjectId,
+    message: Option<Note>,
+) -> Result<Committed<JoinRequest>, ApiError> {
+    create_with_id(&app.store, ObjectId::generate(), caller, chat_id, message).await
 }
 
 /// [`create`] with the request's id chosen by the caller: the fixture loader uses it
@@ -93,6 +123,7 @@ pub async fn create_with_id(
     id: ObjectId,
     caller: ObjectId,
     chat_id: ObjectId,
+    message: Option<Note>,
 ) -> Result<Committed<JoinRequest>, ApiError> {
     for attempt in 0..MAX_ATTEMPTS {
         let lookup = Lookup {
@@ -106,7 +137,7 @@ pub async fn create_with_id(
         snapshot.chat.check_joinable_by(loaded.membership(chat_id, caller))?;
 
         let now = now_timestamp();
-        let request = JoinRequest::new_pending(id, caller, chat_id, &now);
+        let request = JoinRequest::new_pending(id, caller, chat_id, message.clone(), &now);
         let notifications: Vec<Notification> =
             snapshot.active_admins().map(|admin| Notification::of_request(admin, &request)).collect();
         let outbox = Outbox::new(
@@ -152,10 +183,26 @@ pub async fn decide(
     caller: ObjectId,
     id: ObjectId,
     decision: Decision,
+    reason: Option<Note>,
+) -> Result<Committed<PopulatedRequest>, ApiError> {
+    decide_in(app, caller, id, decision, reason, None).await
+}
+
+/// [`decide`], refusing a request of another chat than `only_chat` as not found.
+pub async fn decide_in(
+    app: &App,
+    caller: ObjectId,
+    id: ObjectId,
+    decision: Decision,
+    reason: Option<Note>,
+    only_chat: Option<ObjectId>,
 ) -> Result<Committed<PopulatedRequest>, ApiError> {
     for attempt in 0..MAX_ATTEMPTS {
         let stored = app.store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
         let request = stored.request;
+        if only_chat.is_some_and(|chat| chat != request.chat) {
+            return Err(ApiError::RequestNotFound);
+        }
         let (requester, chat_id) = (request.user, request.chat);
         let accepting = decision == Decision::Accepted;
         let lookup = Lookup {
@@ -173,12 +220,12 @@ pub async fn decide(
         }
 
         let now = now_timestamp();
-        let decided = request.decided(decision, caller, &now);
+        let decided = request.decided(decision, caller, reason.clone(), &now);
         let user = loaded.users.get(&requester);
         let admission = snapshot.chat.plan_admission(requester, loaded.membership(chat_id, requester), &now);
         let score = loaded.scores.get(&requester);
         let points = app.settings.join_group_chat_points;
-        let (events, after) = if accepting {
+        let (mut events, after) = if accepting {
             let after = snapshot.admitted(&admission, &now);
             let for_requester = PopulatedRequest::new(&decided, user, Some(&after), requester);
             // The score after this action, as far as this call knows: another writer's
@@ -190,13 +237,15 @@ pub async fn decide(
             ];
             (events, after)
         } else {
-            (Vec::new(), snapshot.clone())
+            let for_requester = PopulatedRequest::new(&decided, user, Some(snapshot), requester);
+            (vec![Fanout::request_rejected(&for_requester)], snapshot.clone())
         };
+        events.push(Fanout::request_closed(&ClosedRequest::from(&decided), snapshot.active_admins()));
         let outbox = Outbox::new(&now, events, stored.notified.clone());
         let acceptance =
             accepting.then_some(Acceptance { admission: &admission, score, action: JOIN_GROUP_CHAT, points });
-        let plan = DecisionPlan { decided: &decided, decider: caller, acceptance, outbox: &outbox };
-        match app.store.commit_decision(&plan).await {
+        let plan = ClosePlan { closed: &decided, decider: Some(caller), acceptance, outbox: &outbox };
+        match app.store.commit_close(&plan).await {
             Ok(()) => {
                 let value = PopulatedRequest::new(&decided, user, Some(&after), caller);
                 return Ok(Committed { value, outbox });
@@ -207,6 +256,47 @@ pub async fn decide(
                 | TxError::Conflict,
             ) => {
                 tracing::info!(attempt, "decision lost a race; reading again");
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(TxError::Failed(guard)) => return Err(StoreError::UnexpectedCondition(guard).into()),
+            Err(TxError::Store(error)) => return Err(error.into()),
+        }
+    }
+    Err(StoreError::Contended(MAX_ATTEMPTS).into())
+}
+
+/// `DELETE /requests/{id}`: the requester withdraws a pending request. Round trips: 3
+/// (the request; then its chat, the participants it shows and the caller, together;
+/// then one transaction), more only when a race forces a re-read. Racing a decision,
+/// exactly one wins: both change the request only from `pending`.
+pub async fn withdraw(app: &App, caller: ObjectId, id: ObjectId) -> Result<Committed<PopulatedRequest>, ApiError> {
+    for attempt in 0..MAX_ATTEMPTS {
+        let stored = app.store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
+        let request = stored.request;
+        if request.user != caller {
+            // Someone else's request is indistinguishable from a missing one.
+            return Err(ApiError::RequestNotFound);
+        }
+        if !request.is_pending() {
+            return Err(ApiError::RequestNotPending);
+        }
+        let loaded =
+            app.store.load(&Lookup { users: vec![caller], chats: vec![request.chat], ..Lookup::default() }).await?;
+        let snapshot = loaded.chats.get(&request.chat);
+        let now = now_timestamp();
+        let cancelled = request.cancelled(&now);
+        let admins: Vec<ObjectId> = snapshot.map(|s| s.active_admins().collect()).unwrap_or_default();
+        let events = vec![Fanout::request_closed(&ClosedRequest::from(&cancelled), admins)];
+        let outbox = Outbox::new(&now, events, stored.notified.clone());
+        let plan = ClosePlan { closed: &cancelled, decider: None, acceptance: None, outbox: &outbox };
+        match app.store.commit_close(&plan).await {
+            Ok(()) => {
+                let value = PopulatedRequest::new(&cancelled, loaded.users.get(&caller), snapshot, caller);
+                return Ok(Committed { value, outbox });
+            }
+            Err(TxError::Failed(Guard::RequestPending)) => return Err(ApiError::RequestNotPending),
+            Err(TxError::Conflict) => {
+                tracing::info!(attempt, "withdrawal lost a race; reading again");
                 tokio::time::sleep(backoff(attempt)).await;
             }
             Err(TxError::Failed(guard)) => return Err(StoreError::UnexpectedCondition(guard).into()),

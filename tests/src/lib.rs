@@ -405,6 +405,12 @@ impl Api<'_> {
         self.decide_raw(user, id, Some(json!({ "status": status }))).await
     }
 
+    pub async fn withdraw(&self, user: &str, id: &str) -> (u16, Value) {
+        let event =
+            rest_event("DELETE", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], None);
+        parts(withdraw_request::handle(self.app, self.publisher, request_from(&event)).await)
+    }
+
     pub async fn decide_raw(&self, user: &str, id: &str, body: Option<Value>) -> (u16, Value) {
         let event =
             rest_event("PATCH", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], body);

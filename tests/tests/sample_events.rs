@@ -32,6 +32,10 @@ fn expectations() -> BTreeMap<&'static str, (u16, Option<&'static str>)> {
         ("patch-request/bad-id.json", (400, Some("INVALID_ID"))),
         ("patch-request/bad-body.json", (400, Some("INVALID_BODY"))),
         ("patch-request/not-admin.json", (403, Some("NOT_CHAT_ADMIN"))),
+        ("withdraw-request/ok.json", (200, None)),
+        ("withdraw-request/not-yours.json", (404, Some("REQUEST_NOT_FOUND"))),
+        ("withdraw-request/bad-id.json", (400, Some("INVALID_ID"))),
+        ("withdraw-request/no-token.json", (401, Some("UNAUTHORIZED"))),
     ])
 }
 
@@ -62,6 +66,7 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
         "get-request" => get_request::handle(app, request).await,
         "create-request" => create_request::handle(app, publisher, request).await,
         "patch-request" => patch_request::handle(app, publisher, request).await,
+        "withdraw-request" => withdraw_request::handle(app, publisher, request).await,
         other => panic!("no handler for events/{other}"),
     };
     parts(response)

@@ -40,6 +40,7 @@ fn each_function_gets_only_the_environment_it_reads() {
         ("GetRequestFunction", jwt.to_vec()),
         ("CreateRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
         ("PatchRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS"]].concat()),
+        ("WithdrawRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
         ("WsConnectFunction", jwt.to_vec()),
         ("WsDisconnectFunction", vec![]),
         ("NotifierFunction", vec!["WEBSOCKET_ENDPOINT"]),

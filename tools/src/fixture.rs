@@ -179,7 +179,7 @@ impl Fixture {
             if store.request(request.id).await?.is_some() {
                 continue;
             }
-            requests::create_with_id(store, request.id, request.user, request.chat)
+            requests::create_with_id(store, request.id, request.user, request.chat, None)
                 .await
                 .map_err(|reason| FixtureError::Request { id: request.id, reason })?;
         }

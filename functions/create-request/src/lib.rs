@@ -9,8 +9,8 @@ use shared::{http, requests, App};
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let body = http::json_body::<requests::CreateBody>(&event);
     http::respond(app, &event, |caller| async move {
-        let chat = shared::domain::ObjectId::parse(&body?.chat).map_err(|_| shared::ApiError::InvalidId)?;
-        let committed = requests::create(app, caller, chat).await?;
+        let (chat, message) = body?.parse()?;
+        let committed = requests::create(app, caller, chat, message).await?;
         shared::metrics::count(shared::metrics::REQUESTS_CREATED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::CREATED, serde_json::json!({ "request": committed.value })))

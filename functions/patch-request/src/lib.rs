@@ -10,8 +10,9 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
     let id = http::path_id(&event);
     let body = http::json_body::<requests::DecisionBody>(&event);
     http::respond(app, &event, |caller| async move {
-        let (id, decision) = (id?, body?.status);
-        let committed = requests::decide(app, caller, id, decision).await?;
+        let id = id?;
+        let (decision, reason) = body?.parse()?;
+        let committed = requests::decide(app, caller, id, decision, reason).await?;
         shared::metrics::count(shared::metrics::REQUESTS_DECIDED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))

@@ -5,13 +5,26 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::id::ObjectId;
-use super::request::{Notification, NotificationRef};
+use super::request::{ClosedRequest, Notification, NotificationRef};
 use super::score::Score;
 use super::view::{ChatView, PopulatedRequest};
 
 pub const CHAT_JOIN_REQUEST: &str = super::request::CHAT_JOIN_REQUEST;
 pub const CHAT_REQUEST_ACCEPTED: &str = "chat-request-accepted";
 pub const SCORE_UPDATED: &str = "score-updated";
+pub const CHAT_REQUEST_REJECTED: &str = "chat-request-rejected";
+pub const CHAT_REQUEST_EXPIRED: &str = "chat-request-expired";
+pub const CHAT_JOIN_REQUEST_CLOSED: &str = "chat-join-request-closed";
+
+/// Every event name, for the EventBridge rule (`template.yaml` and the local stack).
+pub const ALL_EVENTS: [&str; 6] = [
+    CHAT_JOIN_REQUEST,
+    CHAT_REQUEST_ACCEPTED,
+    SCORE_UPDATED,
+    CHAT_REQUEST_REJECTED,
+    CHAT_REQUEST_EXPIRED,
+    CHAT_JOIN_REQUEST_CLOSED,
+];
 
 /// The contract's bound on one event, whatever the size of the chat ("Sizes").
 pub const MAX_EVENT_BYTES: usize = 32 * 1024;
@@ -88,6 +101,18 @@ impl Fanout {
 
     pub fn score_updated(to: ObjectId, score: &Score, action: &str) -> Self {
         Self::to_one(SCORE_UPDATED, to, json!({ "score": score, "action": action }))
+    }
+
+    /// To the requester, with the admin's `reason` in the request.
+    pub fn request_rejected(request: &PopulatedRequest) -> Self {
+        Self::to_one(CHAT_REQUEST_REJECTED, request.user.id, json!({ "request": request }))
+    }
+
+    /// To every active admin of the chat, whatever closed the request.
+    pub fn request_closed(request: &ClosedRequest, admins: impl IntoIterator<Item = ObjectId>) -> Self {
+        let recipients =
+            admins.into_iter().map(|to| Recipient { id: ObjectId::generate(), to, data: Map::new() }).collect();
+        Self { event: CHAT_JOIN_REQUEST_CLOSED.to_owned(), data: object(json!({ "request": request })), recipients }
     }
 
     /// One event per recipient, with the shared data and their own.

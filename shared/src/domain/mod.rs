@@ -14,6 +14,6 @@ pub use chat::{Admission, Chat, ChatSnapshot, NotDecider, NotJoinable, Participa
 pub use event::{Fanout, OutboundEvent, Outbox};
 pub use id::ObjectId;
 pub use page::PageQuery;
-pub use request::{Decision, JoinRequest, Notification, NotificationRef, RequestStatus};
+pub use request::{ClosedRequest, Decision, JoinRequest, Note, Notification, NotificationRef, RequestStatus};
 pub use score::Score;
 pub use view::PopulatedRequest;

@@ -17,7 +17,7 @@ pub enum InvalidPageQuery {
     Limit,
     #[error("page must be an integer from 1")]
     Page,
-    #[error("status must be one of pending, accepted, rejected")]
+    #[error("status must be one of pending, accepted, rejected, cancelled, expired")]
     Status,
     #[error("{0} may be given only once")]
     Repeated(&'static str),

@@ -8,24 +8,54 @@ pub enum RequestStatus {
     Pending,
     Accepted,
     Rejected,
+    /// Withdrawn by the requester.
+    Cancelled,
+    Expired,
 }
 
 impl RequestStatus {
+    pub const ALL: [Self; 5] = [Self::Pending, Self::Accepted, Self::Rejected, Self::Cancelled, Self::Expired];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Accepted => "accepted",
             Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "pending" => Some(Self::Pending),
-            "accepted" => Some(Self::Accepted),
-            "rejected" => Some(Self::Rejected),
-            _ => None,
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+/// A `message` or a `reason`: 1 to 500 characters once trimmed, stored trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Note(String);
+
+pub const NOTE_MAX_CHARS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} must be 1 to {NOTE_MAX_CHARS} characters, not counting spaces around it")]
+pub struct InvalidNote(pub &'static str);
+
+impl Note {
+    /// `field` names the field in the error.
+    pub fn parse(field: &'static str, text: &str) -> Result<Self, InvalidNote> {
+        let trimmed = text.trim();
+        let chars = trimmed.chars().count();
+        if (1..=NOTE_MAX_CHARS).contains(&chars) {
+            Ok(Self(trimmed.to_owned()))
+        } else {
+            Err(InvalidNote(field))
         }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -62,10 +92,16 @@ pub struct JoinRequest {
     pub decided_by: Option<ObjectId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<String>,
+    /// From the requester, shown to the admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Note>,
+    /// From the admin who rejected it, shown to the requester.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Note>,
 }
 
 impl JoinRequest {
-    pub fn new_pending(id: ObjectId, user: ObjectId, chat: ObjectId, now: &str) -> Self {
+    pub fn new_pending(id: ObjectId, user: ObjectId, chat: ObjectId, message: Option<Note>, now: &str) -> Self {
         Self {
             id,
             user,
@@ -75,16 +111,61 @@ impl JoinRequest {
             updated_at: None,
             decided_by: None,
             decided_at: None,
+            message,
+            reason: None,
         }
     }
 
-    pub fn decided(&self, decision: Decision, admin: ObjectId, now: &str) -> Self {
+    /// `reason` only matters on a rejection.
+    pub fn decided(&self, decision: Decision, admin: ObjectId, reason: Option<Note>, now: &str) -> Self {
         Self {
             status: decision.into(),
             updated_at: Some(now.to_owned()),
             decided_by: Some(admin),
             decided_at: Some(now.to_owned()),
+            reason: if decision == Decision::Rejected { reason } else { None },
             ..self.clone()
+        }
+    }
+
+    /// Withdrawn by its requester.
+    pub fn cancelled(&self, now: &str) -> Self {
+        Self { status: RequestStatus::Cancelled, updated_at: Some(now.to_owned()), ..self.clone() }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.status == RequestStatus::Pending
+    }
+}
+
+/// What every admin is told when a request closes, whatever closed it: small, so that
+/// one copy per admin stays cheap.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClosedRequest {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub chat: ObjectId,
+    pub user: ObjectId,
+    pub status: RequestStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+}
+
+impl From<&JoinRequest> for ClosedRequest {
+    fn from(request: &JoinRequest) -> Self {
+        Self {
+            id: request.id,
+            chat: request.chat,
+            user: request.user,
+            status: request.status,
+            updated_at: request.updated_at.clone(),
+            decided_by: request.decided_by,
+            decided_at: request.decided_at.clone(),
         }
     }
 }

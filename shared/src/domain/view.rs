@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::chat::{ChatSnapshot, Participant, User};
 use super::id::ObjectId;
-use super::request::{JoinRequest, RequestStatus};
+use super::request::{JoinRequest, Note, RequestStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UserView {
@@ -80,6 +80,10 @@ pub struct PopulatedRequest {
     pub decided_by: Option<ObjectId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<Note>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Note>,
 }
 
 impl PopulatedRequest {
@@ -93,6 +97,8 @@ impl PopulatedRequest {
             updated_at: request.updated_at.clone(),
             decided_by: request.decided_by,
             decided_at: request.decided_at.clone(),
+            message: request.message.clone(),
+            reason: request.reason.clone(),
         }
     }
 }

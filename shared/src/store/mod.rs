@@ -22,7 +22,7 @@ use keys::Key;
 
 pub use items::Item;
 pub use realtime::{Connection, OutboxPage, SetAside, StoredOutbox, MAX_OUTBOX_ATTEMPTS};
-pub use transactions::{Acceptance, CreatePlan, DecisionPlan, Guard, TxError, MAX_NOTIFIED_ADMINS};
+pub use transactions::{Acceptance, ClosePlan, CreatePlan, Guard, TxError, MAX_NOTIFIED_ADMINS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

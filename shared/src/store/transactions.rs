@@ -74,9 +74,12 @@ pub struct Acceptance<'a> {
     pub points: i64,
 }
 
-pub struct DecisionPlan<'a> {
-    pub decided: &'a JoinRequest,
-    pub decider: ObjectId,
+/// A pending request closing: decided by an admin, or withdrawn by its requester.
+pub struct ClosePlan<'a> {
+    /// The request as it is once closed.
+    pub closed: &'a JoinRequest,
+    /// The admin deciding, whose rights are checked at commit; `None` for a withdrawal.
+    pub decider: Option<ObjectId>,
     /// `Some` on accept.
     pub acceptance: Option<Acceptance<'a>>,
     pub outbox: &'a Outbox,
@@ -289,45 +292,57 @@ impl Store {
         self.commit(tx).await
     }
 
-    /// Status change, marker removal, the decider's rights checked, and on accept the
-    /// requester's entry, the chat's count and the score; the outbox (events and the
-    /// notifications to dismiss). Items: 4, or 7 on accept.
-    pub async fn commit_decision(&self, plan: &DecisionPlan<'_>) -> Result<(), TxError> {
-        let decided = plan.decided;
-        let now = decided.updated_at.clone().unwrap_or_default();
+    /// Status change (only from pending), marker removal, the decider's rights checked,
+    /// and on accept the requester's entry, the chat's count and the score; the outbox
+    /// (events and the notifications to dismiss). Items: 3 (withdrawal), 4 (reject) or
+    /// 7 (accept), whatever the number of admins.
+    pub async fn commit_close(&self, plan: &ClosePlan<'_>) -> Result<(), TxError> {
+        let closed = plan.closed;
+        let now = closed.updated_at.clone().unwrap_or_default();
+        let mut expression = String::from("SET #status = :status, updatedAt = :now, GSI2PK = :statusIndex");
+        let mut update_values = values([
+            (":status", s(closed.status.as_str())),
+            (":pending", s(RequestStatus::Pending.as_str())),
+            (":now", s(now.clone())),
+            (":statusIndex", s(keys::requests_of_in(closed.user, closed.status))),
+        ]);
+        if let (Some(decider), Some(decided_at)) = (closed.decided_by, &closed.decided_at) {
+            expression.push_str(", decidedBy = :decider, decidedAt = :decidedAt");
+            update_values.insert(":decider".into(), s(decider.to_string()));
+            update_values.insert(":decidedAt".into(), s(decided_at.clone()));
+        }
+        if let Some(reason) = &closed.reason {
+            expression.push_str(", reason = :reason");
+            update_values.insert(":reason".into(), s(reason.as_str()));
+        }
         let mut tx = Transaction::new(&self.table);
         tx.add(
             Write::Update {
-                key: keys::request(decided.id),
-                expression: "SET #status = :status, updatedAt = :now, decidedBy = :decider, decidedAt = :now, \
-                             GSI2PK = :statusIndex",
+                key: keys::request(closed.id),
+                expression: &expression,
                 names: names([("#status", "status")]),
-                values: values([
-                    (":status", s(decided.status.as_str())),
-                    (":pending", s(RequestStatus::Pending.as_str())),
-                    (":now", s(now.clone())),
-                    (":decider", s(plan.decider.to_string())),
-                    (":statusIndex", s(keys::requests_of_in(decided.user, decided.status))),
-                ]),
+                values: update_values,
             },
             Some(("#status = :pending", Guard::RequestPending)),
         )?;
-        tx.add(Write::Delete { key: keys::pending_marker(decided.user, decided.chat) }, None)?;
-        // Admin rights are checked by DynamoDB at commit, not only when they were read.
-        tx.add(
-            Write::Check {
-                key: keys::member(decided.chat, plan.decider),
-                names: Names::new(),
-                values: values([(":true", AttributeValue::Bool(true))]),
-            },
-            Some(("isAdmin = :true AND attribute_not_exists(leftAt)", Guard::DeciderRights)),
-        )?;
+        tx.add(Write::Delete { key: keys::pending_marker(closed.user, closed.chat) }, None)?;
+        if let Some(decider) = plan.decider {
+            // Admin rights are checked by DynamoDB at commit, not only when they were read.
+            tx.add(
+                Write::Check {
+                    key: keys::member(closed.chat, decider),
+                    names: Names::new(),
+                    values: values([(":true", AttributeValue::Bool(true))]),
+                },
+                Some(("isAdmin = :true AND attribute_not_exists(leftAt)", Guard::DeciderRights)),
+            )?;
+        }
         if let Some(acceptance) = &plan.acceptance {
-            admit(&mut tx, decided.chat, decided.user, acceptance.admission)?;
+            admit(&mut tx, closed.chat, closed.user, acceptance.admission)?;
             if acceptance.admission.entry().is_some() {
                 tx.add(
                     Write::Update {
-                        key: keys::chat(decided.chat),
+                        key: keys::chat(closed.chat),
                         expression: "SET updatedAt = :now ADD participantsCount :one",
                         names: Names::new(),
                         values: values([(":now", s(now.clone())), (":one", number(1))]),
@@ -335,7 +350,7 @@ impl Store {
                     Some(("attribute_exists(PK)", Guard::ChatExists)),
                 )?;
             }
-            count_action(&mut tx, decided.user, acceptance)?;
+            count_action(&mut tx, closed.user, acceptance)?;
         }
         tx.outbox(plan.outbox)?;
         self.commit(tx).await

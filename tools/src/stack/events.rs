@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use local::{EventSink, PutEventsEntry};
-use shared::domain::event::{CHAT_JOIN_REQUEST, CHAT_REQUEST_ACCEPTED, SCORE_UPDATED};
+use shared::domain::event::ALL_EVENTS;
 use shared::domain::OutboundEvent;
 use shared::publish::EVENT_SOURCE;
 use tokio::net::TcpListener;
@@ -14,7 +14,7 @@ use super::Services;
 
 /// The rule's pattern: the same source and detail-types as `template.yaml`
 /// (tests/tests/stack.rs checks the two agree).
-pub const RULE_DETAIL_TYPES: [&str; 3] = [CHAT_JOIN_REQUEST, CHAT_REQUEST_ACCEPTED, SCORE_UPDATED];
+pub const RULE_DETAIL_TYPES: [&str; 6] = ALL_EVENTS;
 
 struct Rule {
     services: Arc<Services>,
