@@ -144,13 +144,18 @@ async fn acceptance_tells_the_requester_and_updates_their_score() {
             json!({"score": {"total": 10, "actions": {"join-group-chat": {"count": 1, "points": 10}}}, "action": "join-group-chat"})
         );
     }
-    assert_eq!(env.aws.inbox("amy-phone").len(), 1, "the admin got only the join request");
+    let admin: Vec<String> =
+        env.aws.inbox("amy-phone").iter().map(|m| m["event"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(admin, ["chat-join-request", "chat-join-request-closed"], "the admin: the request, then its closing");
 
-    // Rejection tells nobody.
+    // A rejection tells the requester and closes the request for the admins, no more.
     let (_, second) = api.create(SAM, "65b000000000000000000002").await;
     route_published(&env).await;
     assert_eq!(api.decide(CAT, second["request"]["_id"].as_str().unwrap(), "rejected").await.0, 200);
-    assert!(env.aws.take_deliveries().is_empty());
+    env.sweep().await;
+    let mut names: Vec<String> = env.aws.take_deliveries().into_iter().map(|d| d.detail.event).collect();
+    names.sort();
+    assert_eq!(names, ["chat-join-request-closed", "chat-join-request-closed", "chat-request-rejected"]);
 }
 
 #[tokio::test]
