@@ -12,6 +12,8 @@ pub const REST_ROUTES: &[(&str, &str)] = &[
     ("GET", "/requests/{id}"),
     ("PATCH", "/requests/{id}"),
     ("DELETE", "/requests/{id}"),
+    ("GET", "/chats/{id}/requests"),
+    ("POST", "/chats/{id}/requests/decisions"),
 ];
 
 /// The route of `method` and `path`, and its path parameters (percent-decoded), as API

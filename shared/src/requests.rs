@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::domain::score::JOIN_GROUP_CHAT;
 use crate::domain::time::now_timestamp;
-use crate::domain::view::ChatView;
+use crate::domain::view::{ChatView, UserView};
 use crate::domain::{
     ChatSnapshot, ClosedRequest, Decision, Fanout, JoinRequest, Note, Notification, ObjectId, Outbox, PageQuery,
     PopulatedRequest, RequestStatus, User,
@@ -15,6 +15,7 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::retry::backoff;
 use crate::store::{Acceptance, ClosePlan, CreatePlan, Guard, Lookup, Store, StoreError, TxError};
+use futures::StreamExt;
 
 /// How often a call re-reads and re-plans after losing a race that does not decide its
 /// outcome (an entry, the chat or the score changed meanwhile, or DynamoDB reported a
@@ -210,6 +211,7 @@ pub async fn decide_in(
             chats: vec![chat_id],
             scores: if accepting { vec![requester] } else { Vec::new() },
             memberships: vec![(chat_id, caller), (chat_id, requester)],
+            counts: Vec::new(),
         };
         let loaded = app.store.load(&lookup).await?;
         // A chat the rest of the app deleted has no members, so nobody may decide.
@@ -304,4 +306,153 @@ pub async fn withdraw(app: &App, caller: ObjectId, id: ObjectId) -> Result<Commi
         }
     }
     Err(StoreError::Contended(MAX_ATTEMPTS).into())
+}
+
+/// One request in the admins' queue: populated with its requester and its message,
+/// its chat left as the id (the admin is looking at that chat).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedRequest {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user: UserView,
+    pub chat: ObjectId,
+    pub status: RequestStatus,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<Note>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Note>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueuePage {
+    pub requests: Vec<QueuedRequest>,
+    pub count: u64,
+}
+
+/// Checks that `caller` may see and decide the requests of `chat`: the chat exists
+/// (`CHAT_NOT_FOUND`), the caller is an active admin of it.
+fn check_admin(loaded: &crate::store::Loaded, chat: ObjectId, caller: ObjectId) -> Result<(), ApiError> {
+    let snapshot = loaded.chats.get(&chat).ok_or(ApiError::ChatNotFound)?;
+    Ok(snapshot.chat.check_decider(loaded.membership(chat, caller))?)
+}
+
+/// `GET /chats/{id}/requests`: the admins' queue, newest first. Round trips: 2. First,
+/// together: the chat, the caller's entry and the 16 count shards in one `BatchGetItem`
+/// (`count` is their sum: no request is read to count), the participants it shows, and
+/// the newest `page × limit` requests from GSI3 (GSI4 with `status`), 1 `Query` per MB;
+/// nothing of them is shown unless the caller is an active admin. Then one
+/// `BatchGetItem` of the page's requesters. Page `p` reads `p × limit` index entries.
+pub async fn queue(app: &App, caller: ObjectId, chat: ObjectId, query: PageQuery) -> Result<QueuePage, ApiError> {
+    let take = (query.page() as usize).saturating_mul(query.limit() as usize);
+    let lookup =
+        Lookup { chats: vec![chat], memberships: vec![(chat, caller)], counts: vec![chat], ..Lookup::default() };
+    let (loaded, newest) =
+        futures::try_join!(app.store.load(&lookup), app.store.requests_to(chat, query.status(), take))?;
+    check_admin(&loaded, chat, caller)?;
+    let count = loaded.counts.get(&chat).map(|c| c.of(query.status())).unwrap_or_default();
+    let page = &newest[query.window(newest.len())];
+    let users = Lookup { users: page.iter().map(|r| r.user).collect(), ..Lookup::default() };
+    let requesters = if page.is_empty() { Default::default() } else { app.store.load(&users).await? };
+    let requests = page
+        .iter()
+        .map(|r| QueuedRequest {
+            id: r.id,
+            user: UserView::of(r.user, requesters.users.get(&r.user)),
+            chat: r.chat,
+            status: r.status,
+            created_at: r.created_at.clone(),
+            updated_at: r.updated_at.clone(),
+            decided_by: r.decided_by,
+            decided_at: r.decided_at.clone(),
+            message: r.message.clone(),
+            reason: r.reason.clone(),
+        })
+        .collect();
+    Ok(QueuePage { requests, count })
+}
+
+/// At most this many requests in one call of [`decide_many`].
+pub const MAX_DECISIONS: usize = 100;
+/// Decisions of one call made at once: each is its own transaction.
+const CONCURRENT_DECISIONS: usize = 4;
+
+#[derive(Debug, Deserialize)]
+pub struct DecisionsBody {
+    pub status: Decision,
+    pub requests: Vec<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl DecisionsBody {
+    /// 1 to 100 distinct ids (else `INVALID_BODY`), each an id (else `INVALID_ID`).
+    pub fn parse(self) -> Result<(Decision, Vec<ObjectId>, Option<Note>), ApiError> {
+        let (decision, reason) = DecisionBody { status: self.status, reason: self.reason }.parse()?;
+        if self.requests.is_empty() || self.requests.len() > MAX_DECISIONS {
+            return Err(ApiError::InvalidBody(format!("requests must hold 1 to {MAX_DECISIONS} ids")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = self.requests.iter().find(|id| !seen.insert(id.as_str())) {
+            return Err(ApiError::InvalidBody(format!("request {twice} is given twice")));
+        }
+        let ids = self.requests.iter().map(|id| ObjectId::parse(id).map_err(|_| ApiError::InvalidId));
+        Ok((decision, ids.collect::<Result<_, _>>()?, reason))
+    }
+}
+
+/// One entry of `results`: the decided request, or the status and code Patch would give.
+#[derive(Debug, Serialize)]
+pub struct DecisionResult {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<PopulatedRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+}
+
+/// `POST /chats/{id}/requests/decisions`: up to 100 requests of one chat decided, each
+/// on its own exactly as by [`decide`], 4 at a time, results in the order given. The
+/// caller's admin rights are checked once first (1 round trip), and again by each
+/// decision's transaction. Returns each committed decision's outbox to carry out.
+pub async fn decide_many(
+    app: &App,
+    caller: ObjectId,
+    chat: ObjectId,
+    decision: Decision,
+    ids: &[ObjectId],
+    reason: Option<Note>,
+) -> Result<(Vec<DecisionResult>, Vec<Outbox>), ApiError> {
+    let lookup = Lookup { chats: vec![chat], memberships: vec![(chat, caller)], ..Lookup::default() };
+    check_admin(&app.store.load(&lookup).await?, chat, caller)?;
+    // Made eagerly, so the stream holds plain futures and the call stays `Send`.
+    let decisions: Vec<_> =
+        ids.iter().map(|id| decide_in(app, caller, *id, decision, reason.clone(), Some(chat))).collect();
+    let outcomes: Vec<_> = futures::stream::iter(decisions).buffered(CONCURRENT_DECISIONS).collect().await;
+    let mut results = Vec::with_capacity(ids.len());
+    let mut outboxes = Vec::new();
+    for (id, outcome) in ids.iter().zip(outcomes) {
+        results.push(match outcome {
+            Ok(committed) => {
+                outboxes.push(committed.outbox);
+                DecisionResult { id: *id, status: 200, request: Some(committed.value), code: None }
+            }
+            Err(error) => {
+                if matches!(error, ApiError::Internal(_) | ApiError::Unavailable(_)) {
+                    tracing::warn!(request = %id, %error, "one decision of many failed");
+                }
+                DecisionResult { id: *id, status: error.status(), request: None, code: Some(error.code()) }
+            }
+        });
+    }
+    Ok((results, outboxes))
 }

@@ -411,6 +411,18 @@ impl Api<'_> {
         parts(withdraw_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 
+    pub async fn queue(&self, user: &str, chat: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let path = format!("/chats/{chat}/requests");
+        let event = rest_event("GET", &path, Some(&format!("Bearer {}", token(user))), query, None);
+        parts(chat_requests::handle(self.app, request_from(&event)).await)
+    }
+
+    pub async fn decide_many(&self, user: &str, chat: &str, body: Value) -> (u16, Value) {
+        let path = format!("/chats/{chat}/requests/decisions");
+        let event = rest_event("POST", &path, Some(&format!("Bearer {}", token(user))), &[], Some(body));
+        parts(decide_requests::handle(self.app, self.publisher, request_from(&event)).await)
+    }
+
     pub async fn decide_raw(&self, user: &str, id: &str, body: Option<Value>) -> (u16, Value) {
         let event =
             rest_event("PATCH", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], body);

@@ -158,3 +158,187 @@ async fn withdrawing_and_accepting_at_once_exactly_one_wins_and_its_effects_happ
         assert!(env.items_of(&format!("USER#{RAJ}"), "PENDING#").await.is_empty());
     }
 }
+
+// ---- the admins' queue -------------------------------------------------------------
+
+const CAT: &str = "65a000000000000000000003"; // admin of chat 2; left chat 1 as admin
+const DAN: &str = "65a000000000000000000004"; // plain member of chat 1
+const CHAT2: &str = "65b000000000000000000002";
+
+fn requester(n: usize) -> String {
+    format!("6aa{n:021x}")
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["requests"].as_array().unwrap().iter().map(|r| r["_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn the_queue_is_for_active_admins_newest_first_with_counts_per_status_and_messages() {
+    let mut fixture = integration_tests::demo_fixture();
+    fixture["users"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"_id": requester(0), "username": "first", "name": "First", "photo": null}));
+    let env = TestEnv::with_fixture(fixture).await;
+    let api = env.api();
+    let mut created = vec![DEMO_REQUEST.to_owned()];
+    for n in 0..12 {
+        let (status, body) =
+            api.create_raw(&requester(n), Some(json!({"chat": CHAT1, "message": format!("hello {n}")}))).await;
+        assert_eq!(status, 201, "{body}");
+        created.push(body["request"]["_id"].as_str().unwrap().to_owned());
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    created.reverse();
+    assert_eq!(api.decide(AMY, &created[0], "accepted").await.0, 200);
+    assert_eq!(api.decide_raw(AMY, &created[1], Some(json!({"status": "rejected", "reason": "no"}))).await.0, 200);
+    assert_eq!(api.withdraw(&requester(9), &created[2]).await.0, 200);
+
+    let (status, all) = api.queue(AMY, CHAT1, &[]).await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["count"], 13);
+    assert_eq!(ids_of(&all), created[..10], "newest first, 10 by default");
+    let newest_pending = &all["requests"][3];
+    assert_eq!(newest_pending["message"], "hello 8");
+    assert_eq!(newest_pending["user"]["_id"], requester(8));
+    assert_eq!(newest_pending["chat"], CHAT1);
+    let first = all["requests"].as_array().unwrap().iter().find(|r| r["user"]["_id"] == requester(0));
+    assert!(first.is_none(), "requester 0 is past the first page");
+
+    let (_, pending) = api.queue(BEN, CHAT1, &[("status", "pending"), ("limit", "4"), ("page", "3")]).await;
+    assert_eq!(pending["count"], 10);
+    assert_eq!(ids_of(&pending), created[11..13], "page 3 of pending by 4: the 9th and 10th");
+    assert_eq!(pending["requests"][1]["user"]["username"], "raj.example");
+    let last_of_mine = &pending["requests"][0];
+    assert_eq!(
+        (last_of_mine["user"]["username"].as_str(), last_of_mine["message"].as_str()),
+        (Some("first"), Some("hello 0"))
+    );
+    for (status, count) in [("accepted", 1), ("rejected", 1), ("cancelled", 1), ("expired", 0)] {
+        let (_, page) = api.queue(AMY, CHAT1, &[("status", status)]).await;
+        assert_eq!(page["count"], count, "{status}");
+        assert_eq!(page["requests"].as_array().unwrap().len(), count as usize, "{status}");
+    }
+    let (_, rejected) = api.queue(AMY, CHAT1, &[("status", "rejected")]).await;
+    assert_eq!(rejected["requests"][0]["reason"], "no");
+    let (_, past) = api.queue(AMY, CHAT1, &[("page", "50")]).await;
+    assert_eq!((past["requests"].as_array().unwrap().len(), past["count"].as_u64()), (0, Some(13)));
+
+    assert_error(&api.queue(DAN, CHAT1, &[]).await, 403, "NOT_CHAT_ADMIN");
+    assert_error(&api.queue(SAM, CHAT1, &[]).await, 403, "NOT_CHAT_MEMBER");
+    assert_error(&api.queue(CAT, CHAT1, &[]).await, 403, "NOT_CHAT_MEMBER");
+    assert_error(&api.queue(AMY, "65b0000000000000000000ff", &[]).await, 404, "CHAT_NOT_FOUND");
+    assert_error(&api.queue(AMY, "nope", &[]).await, 400, "INVALID_ID");
+    assert_error(&api.queue(AMY, CHAT1, &[("limit", "0")]).await, 400, "INVALID_QUERY");
+    assert_error(&api.queue(AMY, CHAT1, &[("status", "maybe")]).await, 400, "INVALID_QUERY");
+    assert_eq!(api.queue(CAT, CHAT2, &[]).await.1["count"], 0, "an admin of another chat sees its own");
+}
+
+// ---- bulk decisions ----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_bulk_decision_gives_each_request_its_own_result_in_the_order_given() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let mut pending = Vec::new();
+    for n in 0..96 {
+        let (status, body) = api.create(&requester(n), CHAT1).await;
+        assert_eq!(status, 201);
+        pending.push(body["request"]["_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(api.decide(AMY, &pending[0], "rejected").await.0, 200);
+    let (_, other) = api.create(SAM, CHAT2).await;
+    let other_chat = other["request"]["_id"].as_str().unwrap().to_owned();
+    let unknown = "6ad000000000000000000001".to_owned();
+    let mut ids: Vec<String> = vec![pending[0].clone(), other_chat.clone(), unknown.clone(), DEMO_REQUEST.to_owned()];
+    ids.extend(pending[1..].iter().cloned());
+    assert_eq!(ids.len(), 99);
+
+    let (status, body) = api.decide_many(BEN, CHAT1, json!({"status": "accepted", "requests": ids})).await;
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 99);
+    for (result, id) in results.iter().zip(&ids) {
+        assert_eq!(result["_id"], id.as_str(), "in the order given");
+    }
+    assert_eq!((results[0]["status"].as_u64(), results[0]["code"].as_str()), (Some(409), Some("REQUEST_NOT_PENDING")));
+    assert_eq!(
+        (results[1]["status"].as_u64(), results[1]["code"].as_str()),
+        (Some(404), Some("REQUEST_NOT_FOUND")),
+        "another chat's"
+    );
+    assert_eq!((results[2]["status"].as_u64(), results[2]["code"].as_str()), (Some(404), Some("REQUEST_NOT_FOUND")));
+    for result in &results[3..] {
+        assert_eq!(result["status"], 200, "{result}");
+        assert_eq!(result["request"]["status"], "accepted");
+        assert_eq!(result["request"]["chat"]["areYouAdmin"], true);
+        assert!(result.get("code").is_none());
+    }
+    assert_eq!(env.chat(CHAT1).await.chat.participants_count, 3 + 96);
+    assert_eq!(env.direct.request(id(&other_chat)).await.unwrap().unwrap().request.status.as_str(), "pending");
+    assert_eq!(api.queue(AMY, CHAT1, &[("status", "accepted")]).await.1["count"], 96);
+}
+
+#[tokio::test]
+async fn bulk_decisions_refuse_bad_bodies_and_non_admins_before_deciding_anything() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let too_many: Vec<String> = (0..101).map(|n| format!("6ab{n:021x}")).collect();
+    for body in [
+        json!({"status": "accepted", "requests": []}),
+        json!({"status": "accepted", "requests": too_many}),
+        json!({"status": "accepted", "requests": [DEMO_REQUEST, DEMO_REQUEST]}),
+        json!({"status": "pending", "requests": [DEMO_REQUEST]}),
+        json!({"status": "accepted", "requests": [DEMO_REQUEST], "reason": "x"}),
+        json!({"status": "accepted"}),
+        json!([DEMO_REQUEST]),
+    ] {
+        assert_error(&api.decide_many(AMY, CHAT1, body.clone()).await, 400, "INVALID_BODY");
+    }
+    assert_error(
+        &api.decide_many(AMY, CHAT1, json!({"status": "accepted", "requests": ["nope"]})).await,
+        400,
+        "INVALID_ID",
+    );
+    let body = json!({"status": "accepted", "requests": [DEMO_REQUEST]});
+    assert_error(&api.decide_many(AMY, "nope", body.clone()).await, 400, "INVALID_ID");
+    assert_error(&api.decide_many(AMY, "65b0000000000000000000ff", body.clone()).await, 404, "CHAT_NOT_FOUND");
+    assert_error(&api.decide_many(DAN, CHAT1, body.clone()).await, 403, "NOT_CHAT_ADMIN");
+    assert_error(&api.decide_many(CAT, CHAT1, body.clone()).await, 403, "NOT_CHAT_MEMBER");
+    assert_error(&api.decide_many(SAM, CHAT1, body.clone()).await, 403, "NOT_CHAT_MEMBER");
+    assert_eq!(env.direct.request(id(DEMO_REQUEST)).await.unwrap().unwrap().request.status.as_str(), "pending");
+}
+
+#[tokio::test]
+async fn two_admins_bulk_accepting_overlapping_sets_at_once_decide_each_request_once() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let mut ids = Vec::new();
+    for n in 0..60 {
+        let (_, body) = api.create(&requester(n), CHAT1).await;
+        ids.push(body["request"]["_id"].as_str().unwrap().to_owned());
+    }
+    let (first, second) = (&ids[..40], &ids[20..]);
+    let (a, b) = futures::join!(
+        api.decide_many(AMY, CHAT1, json!({"status": "accepted", "requests": first})),
+        api.decide_many(BEN, CHAT1, json!({"status": "accepted", "requests": second})),
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    let mut won: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for result in a.1["results"].as_array().unwrap().iter().chain(b.1["results"].as_array().unwrap()) {
+        match result["status"].as_u64() {
+            Some(200) => *won.entry(result["_id"].as_str().unwrap().to_owned()).or_default() += 1,
+            Some(409) => assert_eq!(result["code"], "REQUEST_NOT_PENDING"),
+            other => panic!("{other:?}: {result}"),
+        }
+    }
+    assert_eq!(won.len(), 60, "every request decided");
+    assert!(won.values().all(|n| *n == 1), "each once");
+    assert_eq!(env.chat(CHAT1).await.chat.participants_count, 3 + 60);
+    for n in 0..60 {
+        let score = env.score(&requester(n)).await.unwrap();
+        assert_eq!(score.actions["join-group-chat"].count, 1);
+    }
+    assert_eq!(env.members(CHAT1).await.len(), 5 + 60, "one entry each");
+}

@@ -33,6 +33,14 @@ fn expectations() -> BTreeMap<&'static str, (u16, Option<&'static str>)> {
         ("patch-request/bad-body.json", (400, Some("INVALID_BODY"))),
         ("patch-request/not-admin.json", (403, Some("NOT_CHAT_ADMIN"))),
         ("withdraw-request/ok.json", (200, None)),
+        ("chat-requests/ok.json", (200, None)),
+        ("chat-requests/not-admin.json", (403, Some("NOT_CHAT_ADMIN"))),
+        ("chat-requests/bad-query.json", (400, Some("INVALID_QUERY"))),
+        ("chat-requests/no-token.json", (401, Some("UNAUTHORIZED"))),
+        ("decide-requests/accept.json", (200, None)),
+        ("decide-requests/reject-with-reason.json", (200, None)),
+        ("decide-requests/bad-body.json", (400, Some("INVALID_BODY"))),
+        ("decide-requests/not-admin.json", (403, Some("NOT_CHAT_ADMIN"))),
         ("withdraw-request/not-yours.json", (404, Some("REQUEST_NOT_FOUND"))),
         ("withdraw-request/bad-id.json", (400, Some("INVALID_ID"))),
         ("withdraw-request/no-token.json", (401, Some("UNAUTHORIZED"))),
@@ -67,6 +75,8 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
         "create-request" => create_request::handle(app, publisher, request).await,
         "patch-request" => patch_request::handle(app, publisher, request).await,
         "withdraw-request" => withdraw_request::handle(app, publisher, request).await,
+        "chat-requests" => chat_requests::handle(app, request).await,
+        "decide-requests" => decide_requests::handle(app, publisher, request).await,
         other => panic!("no handler for events/{other}"),
     };
     parts(response)

@@ -41,6 +41,8 @@ fn each_function_gets_only_the_environment_it_reads() {
         ("CreateRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
         ("PatchRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS"]].concat()),
         ("WithdrawRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
+        ("ChatRequestsFunction", jwt.to_vec()),
+        ("DecideRequestsFunction", [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS"]].concat()),
         ("WsConnectFunction", jwt.to_vec()),
         ("WsDisconnectFunction", vec![]),
         ("NotifierFunction", vec!["WEBSOCKET_ENDPOINT"]),

@@ -24,16 +24,28 @@ fn key_schema(partition: &str, sort: &str) -> Result<Vec<KeySchemaElement>, Stor
 impl TableSpec {
     /// Creates the table unless it exists. Returns whether it created it.
     pub async fn ensure(client: &Client, table: &str) -> Result<bool, StoreError> {
-        let attributes = [keys::PK, keys::SK, keys::GSI1PK, keys::GSI1SK, keys::GSI2PK, keys::GSI2SK, keys::LSI1SK]
-            .into_iter()
-            .map(|name| {
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(build_error)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let attributes = [
+            keys::PK,
+            keys::SK,
+            keys::GSI1PK,
+            keys::GSI1SK,
+            keys::GSI2PK,
+            keys::GSI2SK,
+            keys::GSI3PK,
+            keys::GSI3SK,
+            keys::GSI4PK,
+            keys::GSI4SK,
+            keys::LSI1SK,
+        ]
+        .into_iter()
+        .map(|name| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
         let index = |name: &str, partition: &str, sort: &str| -> Result<GlobalSecondaryIndex, StoreError> {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
@@ -50,6 +62,8 @@ impl TableSpec {
             .set_key_schema(Some(key_schema(keys::PK, keys::SK)?))
             .global_secondary_indexes(index(keys::GSI1, keys::GSI1PK, keys::GSI1SK)?)
             .global_secondary_indexes(index(keys::GSI2, keys::GSI2PK, keys::GSI2SK)?)
+            .global_secondary_indexes(index(keys::GSI3, keys::GSI3PK, keys::GSI3SK)?)
+            .global_secondary_indexes(index(keys::GSI4, keys::GSI4PK, keys::GSI4SK)?)
             .local_secondary_indexes(
                 LocalSecondaryIndex::builder()
                     .index_name(keys::LSI1)

@@ -25,6 +25,7 @@ pub const NOTIFICATION: &str = "Notification";
 pub const SCORE: &str = "Score";
 pub const OUTBOX: &str = "Outbox";
 pub const CONNECTION: &str = "Connection";
+pub const REQUEST_COUNT: &str = "RequestCount";
 
 pub(super) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
@@ -95,7 +96,11 @@ pub(super) fn request(request: &JoinRequest, notified: &[NotificationRef]) -> Re
     item.insert(keys::GSI1PK.into(), s(keys::requests_of(request.user)));
     item.insert(keys::GSI1SK.into(), s(order.clone()));
     item.insert(keys::GSI2PK.into(), s(keys::requests_of_in(request.user, request.status)));
-    item.insert(keys::GSI2SK.into(), s(order));
+    item.insert(keys::GSI2SK.into(), s(order.clone()));
+    item.insert(keys::GSI3PK.into(), s(keys::requests_to(request.chat)));
+    item.insert(keys::GSI3SK.into(), s(order.clone()));
+    item.insert(keys::GSI4PK.into(), s(keys::requests_to_in(request.chat, request.status)));
+    item.insert(keys::GSI4SK.into(), s(order));
     item.insert("notified".into(), serde_dynamo::to_attribute_value(notified).map_err(StoreError::Encode)?);
     Ok(item)
 }

@@ -11,6 +11,12 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+pub const GSI4: &str = "GSI4";
+pub const GSI4PK: &str = "GSI4PK";
+pub const GSI4SK: &str = "GSI4SK";
 /// A local secondary index: same partition as the table, so it can be read strongly
 /// consistent. It orders a chat's participant items by
 /// [`shown_order`](crate::domain::chat::shown_order); only active participants have
@@ -78,7 +84,32 @@ pub fn requests_of_in(user: ObjectId, status: RequestStatus) -> String {
     format!("USER#{user}#{}", status.as_str())
 }
 
-/// The sort key of a request in both indexes: creation time, then id to break ties.
+/// GSI3: all requests of a chat, newest first (the admins' queue).
+pub fn requests_to(chat: ObjectId) -> String {
+    format!("CHAT#{chat}")
+}
+
+/// GSI4: the requests of a chat in one status, newest first.
+pub fn requests_to_in(chat: ObjectId, status: RequestStatus) -> String {
+    format!("CHAT#{chat}#{}", status.as_str())
+}
+
+/// The counts of a chat's requests by status are split over this many items, so that
+/// creates for one chat rarely touch the same item: each request counts on the shard
+/// its id picks, for its whole life.
+pub const COUNT_SHARDS: u8 = 16;
+
+pub fn count_shard_of(request: ObjectId) -> u8 {
+    // The id's last byte is its counter's: spread evenly over consecutive ids.
+    let text = request.to_string();
+    u8::from_str_radix(&text[22..], 16).unwrap_or_default() % COUNT_SHARDS
+}
+
+pub fn request_count(chat: ObjectId, shard: u8) -> Key {
+    key(format!("CHAT#{chat}"), format!("COUNT#{shard:02}"))
+}
+
+/// The sort key of a request in all four indexes: creation time, then id to break ties.
 pub fn request_order(created_at: &str, id: ObjectId) -> String {
     format!("REQUEST#{created_at}#{id}")
 }

@@ -103,6 +103,8 @@ pub struct Lookup {
     pub scores: Vec<ObjectId>,
     /// (chat, user): one user's participant entry in one chat.
     pub memberships: Vec<(ObjectId, ObjectId)>,
+    /// Chats whose request counts to read (their count shards).
+    pub counts: Vec<ObjectId>,
 }
 
 #[derive(Debug, Default)]
@@ -111,6 +113,21 @@ pub struct Loaded {
     pub chats: HashMap<ObjectId, ChatSnapshot>,
     pub scores: HashMap<ObjectId, StoredScore>,
     pub memberships: HashMap<(ObjectId, ObjectId), Participant>,
+    pub counts: HashMap<ObjectId, RequestCounts>,
+}
+
+/// A chat's requests counted by status: the sum of its count shards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestCounts(HashMap<RequestStatus, u64>);
+
+impl RequestCounts {
+    /// In one status, or all of them.
+    pub fn of(&self, status: Option<RequestStatus>) -> u64 {
+        match status {
+            Some(status) => self.0.get(&status).copied().unwrap_or_default(),
+            None => self.0.values().sum(),
+        }
+    }
 }
 
 impl Loaded {
@@ -216,6 +233,46 @@ impl Store {
         }
     }
 
+    /// The newest `take` requests of `chat` (in one status, if given), newest first: one
+    /// `Query` of GSI3 (or GSI4) per MB, stopping as soon as it has them.
+    pub async fn requests_to(
+        &self,
+        chat: ObjectId,
+        status: Option<RequestStatus>,
+        take: usize,
+    ) -> Result<Vec<JoinRequest>, StoreError> {
+        let (index, partition_attribute, partition) = match status {
+            None => (keys::GSI3, keys::GSI3PK, keys::requests_to(chat)),
+            Some(status) => (keys::GSI4, keys::GSI4PK, keys::requests_to_in(chat, status)),
+        };
+        let mut found = Vec::with_capacity(take);
+        let mut start_key = None;
+        while found.len() < take {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", partition_attribute)
+                .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(take - found.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                found.push(decode(&item_key(&item), item)?);
+            }
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
     /// The participants a chat shows: one strongly consistent `Query` of the first
     /// [`SHOWN_PARTICIPANTS`] entries of its partition in LSI1, whatever its size.
     pub async fn shown_participants(&self, chat: ObjectId) -> Result<Vec<Participant>, StoreError> {
@@ -247,6 +304,7 @@ impl Store {
             .chain(lookup.chats.iter().map(|id| keys::chat(*id)))
             .chain(lookup.scores.iter().map(|id| keys::score(*id)))
             .chain(lookup.memberships.iter().map(|(chat, user)| keys::member(*chat, *user)))
+            .chain(lookup.counts.iter().flat_map(|chat| (0..keys::COUNT_SHARDS).map(|n| keys::request_count(*chat, n))))
             .filter(|key| seen.insert(key.clone()))
             .collect();
         let mut chats: Vec<ObjectId> = lookup.chats.clone();
@@ -280,6 +338,17 @@ impl Store {
                     if let Some(owner) = items::owner_of(&key) {
                         let has_actions = matches!(item.get("actions"), Some(AttributeValue::M(_)));
                         loaded.scores.insert(owner, StoredScore { score: decode(&key, item)?, has_actions });
+                    }
+                }
+                Some(items::REQUEST_COUNT) => {
+                    if let Some(chat) = items::chat_of(&key) {
+                        let counts = loaded.counts.entry(chat).or_default();
+                        for status in RequestStatus::ALL {
+                            if let Some(AttributeValue::N(n)) = item.get(status.as_str()) {
+                                *counts.0.entry(status).or_default() +=
+                                    n.parse::<i64>().unwrap_or_default().max(0) as u64;
+                            }
+                        }
                     }
                 }
                 Some(items::MEMBER) => {

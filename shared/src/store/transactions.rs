@@ -22,8 +22,8 @@ use crate::domain::{Admission, JoinRequest, Notification, ObjectId, Outbox, Requ
 /// DynamoDB's limit on actions in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
-/// A create writes 4 items besides one notification per admin.
-pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 4;
+/// A create writes 5 items besides one notification per admin.
+pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 5;
 
 /// Which condition cancelled a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +232,28 @@ fn count_action(tx: &mut Transaction, user: ObjectId, acceptance: &Acceptance<'_
     tx.add(Write::Update { key, expression: &expression, names, values }, Some((condition, Guard::ScoreShape)))
 }
 
+/// The request's move between statuses in its chat's counts: one `ADD` on the shard
+/// its id picks (created: `from` is `None`).
+fn count(
+    tx: &mut Transaction,
+    chat: ObjectId,
+    request: ObjectId,
+    from: Option<RequestStatus>,
+    to: RequestStatus,
+) -> Result<(), StoreError> {
+    let kind = (":kind", s(items::REQUEST_COUNT));
+    let (expression, names, values) = match from {
+        None => ("SET entity = :kind ADD #to :one", names([("#to", to.as_str())]), values([(":one", number(1)), kind])),
+        Some(from) => (
+            "SET entity = :kind ADD #from :minus, #to :one",
+            names([("#from", from.as_str()), ("#to", to.as_str())]),
+            values([(":one", number(1)), (":minus", number(-1)), kind]),
+        ),
+    };
+    let key = keys::request_count(chat, keys::count_shard_of(request));
+    tx.add(Write::Update { key, expression, names, values }, None)
+}
+
 /// The requester's entry written as `admission` planned it, each with the condition
 /// that the entry is still as it was read.
 fn admit(tx: &mut Transaction, chat: ObjectId, user: ObjectId, admission: &Admission) -> Result<(), StoreError> {
@@ -259,8 +281,8 @@ fn admit(tx: &mut Transaction, chat: ObjectId, user: ObjectId, admission: &Admis
 
 impl Store {
     /// The requester's entry checked (absent or left), the uniqueness marker, the
-    /// request, one notification per admin and the outbox: all or nothing. Items:
-    /// 4 + admins.
+    /// request, one notification per admin, the chat's count shard and the outbox: all
+    /// or nothing. Items: 5 + admins.
     pub async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
         let request = plan.request;
         if plan.notifications.len() > MAX_NOTIFIED_ADMINS {
@@ -288,23 +310,26 @@ impl Store {
             let key = keys::notification(notification.user, notification.id);
             tx.put_new(encode(&key, items::NOTIFICATION, notification)?, Guard::FreshItem)?;
         }
+        count(&mut tx, request.chat, request.id, None, RequestStatus::Pending)?;
         tx.outbox(plan.outbox)?;
         self.commit(tx).await
     }
 
     /// Status change (only from pending), marker removal, the decider's rights checked,
     /// and on accept the requester's entry, the chat's count and the score; the outbox
-    /// (events and the notifications to dismiss). Items: 3 (withdrawal), 4 (reject) or
-    /// 7 (accept), whatever the number of admins.
+    /// (events and the notifications to dismiss), and the chat's count shard. Items: 4
+    /// (withdrawal), 5 (reject) or 8 (accept), whatever the number of admins.
     pub async fn commit_close(&self, plan: &ClosePlan<'_>) -> Result<(), TxError> {
         let closed = plan.closed;
         let now = closed.updated_at.clone().unwrap_or_default();
-        let mut expression = String::from("SET #status = :status, updatedAt = :now, GSI2PK = :statusIndex");
+        let mut expression =
+            String::from("SET #status = :status, updatedAt = :now, GSI2PK = :statusIndex, GSI4PK = :chatStatusIndex");
         let mut update_values = values([
             (":status", s(closed.status.as_str())),
             (":pending", s(RequestStatus::Pending.as_str())),
             (":now", s(now.clone())),
             (":statusIndex", s(keys::requests_of_in(closed.user, closed.status))),
+            (":chatStatusIndex", s(keys::requests_to_in(closed.chat, closed.status))),
         ]);
         if let (Some(decider), Some(decided_at)) = (closed.decided_by, &closed.decided_at) {
             expression.push_str(", decidedBy = :decider, decidedAt = :decidedAt");
@@ -352,6 +377,7 @@ impl Store {
             }
             count_action(&mut tx, closed.user, acceptance)?;
         }
+        count(&mut tx, closed.chat, closed.id, Some(RequestStatus::Pending), closed.status)?;
         tx.outbox(plan.outbox)?;
         self.commit(tx).await
     }

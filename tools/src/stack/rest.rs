@@ -82,6 +82,10 @@ async fn dispatch(
         (Some("GET"), Some("/requests/{id}")) => get_request::handle(app, request).await,
         (Some("PATCH"), Some("/requests/{id}")) => patch_request::handle(app, publisher, request).await,
         (Some("DELETE"), Some("/requests/{id}")) => withdraw_request::handle(app, publisher, request).await,
+        (Some("GET"), Some("/chats/{id}/requests")) => chat_requests::handle(app, request).await,
+        (Some("POST"), Some("/chats/{id}/requests/decisions")) => {
+            decide_requests::handle(app, publisher, request).await
+        }
         _ => {
             let mut response = lambda_http::Response::new(lambda_http::Body::Text(
                 json!({"message": "route without a function", "code": "NOT_FOUND"}).to_string(),
