@@ -500,7 +500,22 @@ async fn rejecting_dismisses_notifications_without_joining_or_scoring() {
     assert!(env.notifications_of(BEN).await.iter().all(|n| n["dismissed"] == true));
     assert!(env.score(RAJ).await.is_none());
     env.sweep().await;
-    assert!(env.aws.published().iter().all(|e| e["event"] == "chat-join-request"), "rejection sends no event");
+    let mut sent: Vec<String> = env
+        .aws
+        .published()
+        .iter()
+        .map(|e| format!("{} to {}", e["event"].as_str().unwrap(), e["to"].as_str().unwrap()))
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            format!("chat-join-request-closed to {AMY}"),
+            format!("chat-join-request-closed to {BEN}"),
+            format!("chat-request-rejected to {RAJ}"),
+        ],
+        "a rejection tells the requester and closes the request for the admins"
+    );
 }
 
 #[tokio::test]
