@@ -10,6 +10,9 @@ pub const DEFAULT_JOIN_POINTS: i64 = 10;
 pub struct Settings {
     /// Points for the `join-group-chat` score action (`JOIN_GROUP_CHAT_POINTS`).
     pub join_group_chat_points: i64,
+    /// How long a rejected requester must wait before asking the same chat again
+    /// (`REJECTION_COOLDOWN_SECONDS`, default 0: off).
+    pub rejection_cooldown_seconds: u64,
 }
 
 pub struct App {
@@ -34,7 +37,13 @@ impl Settings {
             Err(_) => DEFAULT_JOIN_POINTS,
             Ok(value) => value.parse().map_err(|_| ConfigError::Invalid { name: "JOIN_GROUP_CHAT_POINTS", value })?,
         };
-        Ok(Self { join_group_chat_points })
+        let rejection_cooldown_seconds = match std::env::var("REJECTION_COOLDOWN_SECONDS") {
+            Err(_) => 0,
+            Ok(value) => {
+                value.parse().map_err(|_| ConfigError::Invalid { name: "REJECTION_COOLDOWN_SECONDS", value })?
+            }
+        };
+        Ok(Self { join_group_chat_points, rejection_cooldown_seconds })
     }
 }
 

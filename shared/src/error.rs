@@ -28,6 +28,8 @@ pub enum ApiError {
     AlreadyParticipant,
     #[error("you already have a pending request for this chat")]
     RequestAlreadyPending,
+    #[error("your last request to this chat was rejected; you may ask again in {retry_after} seconds")]
+    RequestCooldown { retry_after: u64 },
     #[error("you are not a participant of this chat")]
     NotChatMember,
     #[error("only an admin of this chat may decide its requests")]
@@ -45,7 +47,7 @@ pub enum ApiError {
 
 /// What `Retry-After` says on a `503`: long enough for a throttle or a restart to pass,
 /// short enough that a person does not notice.
-pub const RETRY_AFTER_SECONDS: u16 = 1;
+pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
     pub fn status(&self) -> u16 {
@@ -59,6 +61,7 @@ impl ApiError {
             Self::NotChatMember | Self::NotChatAdmin => 403,
             Self::RequestNotFound | Self::ChatNotFound => 404,
             Self::AlreadyParticipant | Self::RequestAlreadyPending | Self::RequestNotPending => 409,
+            Self::RequestCooldown { .. } => 429,
             Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }
@@ -76,6 +79,7 @@ impl ApiError {
             Self::ChatNotRestricted => "CHAT_NOT_RESTRICTED",
             Self::AlreadyParticipant => "ALREADY_PARTICIPANT",
             Self::RequestAlreadyPending => "REQUEST_ALREADY_PENDING",
+            Self::RequestCooldown { .. } => "REQUEST_COOLDOWN",
             Self::NotChatMember => "NOT_CHAT_MEMBER",
             Self::NotChatAdmin => "NOT_CHAT_ADMIN",
             Self::RequestNotPending => "REQUEST_NOT_PENDING",
@@ -85,13 +89,22 @@ impl ApiError {
     }
 
     /// The `Retry-After` header's seconds, for the errors that have one.
-    pub fn retry_after_seconds(&self) -> Option<u16> {
-        matches!(self, Self::Unavailable(_)).then_some(RETRY_AFTER_SECONDS)
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable(_) => Some(RETRY_AFTER_SECONDS),
+            Self::RequestCooldown { retry_after } => Some(*retry_after),
+            _ => None,
+        }
     }
 
-    /// The `{"message", "code"}` body. A 500 says nothing about its cause.
+    /// The `{"message", "code"}` body (with `retryAfter` for a cooldown). A 500 says
+    /// nothing about its cause.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "message": self.to_string(), "code": self.code() })
+        let mut body = serde_json::json!({ "message": self.to_string(), "code": self.code() });
+        if let Self::RequestCooldown { retry_after } = self {
+            body["retryAfter"] = serde_json::json!(retry_after);
+        }
+        body
     }
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::domain::score::JOIN_GROUP_CHAT;
-use crate::domain::time::now_timestamp;
+use crate::domain::time::{now_timestamp, seconds_until, timestamp_seconds_ago};
 use crate::domain::view::{ChatView, UserView};
 use crate::domain::{
     ChatSnapshot, ClosedRequest, Decision, Fanout, JoinRequest, Note, Notification, ObjectId, Outbox, PageQuery,
@@ -131,11 +131,22 @@ pub async fn create_with_id(
             users: vec![caller],
             chats: vec![chat_id],
             memberships: vec![(chat_id, caller)],
+            markers: vec![(caller, chat_id)],
             ..Lookup::default()
         };
         let loaded = store.load(&lookup).await?;
         let snapshot = loaded.chats.get(&chat_id).ok_or(ApiError::ChatNotFound)?;
         snapshot.chat.check_joinable_by(loaded.membership(chat_id, caller))?;
+        // Read to answer precisely; the transaction's condition on the marker is what
+        // holds under concurrency.
+        if let Some(marker) = loaded.markers.get(&(caller, chat_id)) {
+            if marker.request.is_some() {
+                return Err(ApiError::RequestAlreadyPending);
+            }
+            if let Some(retry_after) = marker.cooldown_until.as_deref().and_then(seconds_until) {
+                return Err(ApiError::RequestCooldown { retry_after });
+            }
+        }
 
         let now = now_timestamp();
         let request = JoinRequest::new_pending(id, caller, chat_id, message.clone(), &now);
@@ -149,8 +160,8 @@ pub async fn create_with_id(
         let plan = CreatePlan { request: &request, notifications: &notifications, outbox: &outbox };
         match store.commit_create(&plan).await {
             Ok(()) => return Ok(Committed { value: request, outbox }),
-            Err(TxError::Failed(Guard::PendingMarker)) => return Err(ApiError::RequestAlreadyPending),
-            Err(TxError::Failed(Guard::RequesterEntry) | TxError::Conflict) => {
+            // Another request, or a cooldown, came first: the next read says which.
+            Err(TxError::Failed(Guard::PendingMarker | Guard::RequesterEntry) | TxError::Conflict) => {
                 tracing::info!(attempt, "create lost a race; reading again");
                 tokio::time::sleep(backoff(attempt)).await;
             }
@@ -211,7 +222,7 @@ pub async fn decide_in(
             chats: vec![chat_id],
             scores: if accepting { vec![requester] } else { Vec::new() },
             memberships: vec![(chat_id, caller), (chat_id, requester)],
-            counts: Vec::new(),
+            ..Lookup::default()
         };
         let loaded = app.store.load(&lookup).await?;
         // A chat the rest of the app deleted has no members, so nobody may decide.
@@ -246,7 +257,10 @@ pub async fn decide_in(
         let outbox = Outbox::new(&now, events, stored.notified.clone());
         let acceptance =
             accepting.then_some(Acceptance { admission: &admission, score, action: JOIN_GROUP_CHAT, points });
-        let plan = ClosePlan { closed: &decided, decider: Some(caller), acceptance, outbox: &outbox };
+        let cooldown = app.settings.rejection_cooldown_seconds;
+        let cooldown_until = (decision == Decision::Rejected && cooldown > 0)
+            .then(|| timestamp_seconds_ago(-i64::try_from(cooldown).unwrap_or(i64::MAX)));
+        let plan = ClosePlan { closed: &decided, decider: Some(caller), acceptance, cooldown_until, outbox: &outbox };
         match app.store.commit_close(&plan).await {
             Ok(()) => {
                 let value = PopulatedRequest::new(&decided, user, Some(&after), caller);
@@ -290,7 +304,8 @@ pub async fn withdraw(app: &App, caller: ObjectId, id: ObjectId) -> Result<Commi
         let admins: Vec<ObjectId> = snapshot.map(|s| s.active_admins().collect()).unwrap_or_default();
         let events = vec![Fanout::request_closed(&ClosedRequest::from(&cancelled), admins)];
         let outbox = Outbox::new(&now, events, stored.notified.clone());
-        let plan = ClosePlan { closed: &cancelled, decider: None, acceptance: None, outbox: &outbox };
+        let plan =
+            ClosePlan { closed: &cancelled, decider: None, acceptance: None, cooldown_until: None, outbox: &outbox };
         match app.store.commit_close(&plan).await {
             Ok(()) => {
                 let value = PopulatedRequest::new(&cancelled, loaded.users.get(&caller), snapshot, caller);

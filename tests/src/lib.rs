@@ -221,7 +221,7 @@ impl TestEnv {
         }
         let auth =
             JwtVerifier::new(&JwtSettings { secret: Some(SECRET.into()), ..Default::default() }).expect("verifier");
-        let settings = Settings { join_group_chat_points: 10 };
+        let settings = Settings { join_group_chat_points: 10, rejection_cooldown_seconds: 0 };
         Self {
             direct: store.clone(),
             app: App { store, auth, settings },

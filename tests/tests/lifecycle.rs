@@ -342,3 +342,48 @@ async fn two_admins_bulk_accepting_overlapping_sets_at_once_decide_each_request_
     }
     assert_eq!(env.members(CHAT1).await.len(), 5 + 60, "one entry each");
 }
+
+// ---- the rejection cooldown --------------------------------------------------------
+
+#[tokio::test]
+async fn within_the_cooldown_a_rejected_requester_gets_429_with_retry_after_and_after_it_201() {
+    let mut env = TestEnv::with_demo().await;
+    env.app.settings.rejection_cooldown_seconds = 2;
+    let api = env.api();
+    assert_eq!(api.decide(AMY, DEMO_REQUEST, "rejected").await.0, 200);
+    let event = integration_tests::rest_event(
+        "POST",
+        "/requests",
+        Some(&format!("Bearer {}", integration_tests::token(RAJ))),
+        &[],
+        Some(json!({ "chat": CHAT1 })),
+    );
+    let response = create_request::handle(&env.app, &env.aws.publisher, integration_tests::request_from(&event)).await;
+    let header = integration_tests::retry_after(&response);
+    let (status, body) = integration_tests::parts(response);
+    assert_eq!((status, body["code"].as_str()), (429, Some("REQUEST_COOLDOWN")), "{body}");
+    let retry_after = body["retryAfter"].as_u64().expect("retryAfter in the body");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(header, Some(retry_after.to_string()), "and in Retry-After");
+    assert!(env.items_of(&format!("USER#{RAJ}"), "PENDING#").await[0].get("request").is_none(), "no pending request");
+    assert_eq!(api.create(SAM, CHAT1).await.0, 201, "others are not affected");
+
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    let (status, body) = api.create(RAJ, CHAT1).await;
+    assert_eq!(status, 201, "after the cooldown: {body}");
+    assert_error(&api.create(RAJ, CHAT1).await, 409, "REQUEST_ALREADY_PENDING");
+}
+
+#[tokio::test]
+async fn with_the_cooldown_off_a_rejected_requester_may_ask_again_at_once_and_withdrawing_has_no_cooldown() {
+    let mut env = TestEnv::with_demo().await;
+    assert_eq!(env.app.settings.rejection_cooldown_seconds, 0, "off by default");
+    let api = env.api();
+    assert_eq!(api.decide(AMY, DEMO_REQUEST, "rejected").await.0, 200);
+    let (status, body) = api.create(RAJ, CHAT1).await;
+    assert_eq!(status, 201, "{body}");
+    env.app.settings.rejection_cooldown_seconds = 3600;
+    let api = env.api();
+    assert_eq!(api.withdraw(RAJ, body["request"]["_id"].as_str().unwrap()).await.0, 200);
+    assert_eq!(api.create(RAJ, CHAT1).await.0, 201, "the last request was withdrawn, not rejected");
+}

@@ -48,7 +48,7 @@ async fn start() -> Stack {
             ..Default::default()
         })
         .unwrap(),
-        settings: shared::app::Settings { join_group_chat_points: 10 },
+        settings: shared::app::Settings { join_group_chat_points: 10, rejection_cooldown_seconds: 0 },
     };
     let services =
         Services { app, publisher, pusher, sweep_every: Duration::from_millis(200), sweep_min_age_seconds: 30 };

@@ -39,10 +39,16 @@ fn each_function_gets_only_the_environment_it_reads() {
         ("ListRequestsFunction", jwt.to_vec()),
         ("GetRequestFunction", jwt.to_vec()),
         ("CreateRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
-        ("PatchRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS"]].concat()),
+        (
+            "PatchRequestFunction",
+            [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS", "REJECTION_COOLDOWN_SECONDS"]].concat(),
+        ),
         ("WithdrawRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
         ("ChatRequestsFunction", jwt.to_vec()),
-        ("DecideRequestsFunction", [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS"]].concat()),
+        (
+            "DecideRequestsFunction",
+            [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS", "REJECTION_COOLDOWN_SECONDS"]].concat(),
+        ),
         ("WsConnectFunction", jwt.to_vec()),
         ("WsDisconnectFunction", vec![]),
         ("NotifierFunction", vec!["WEBSOCKET_ENDPOINT"]),

@@ -13,3 +13,10 @@ pub fn timestamp_seconds_ago(seconds: i64) -> String {
 pub fn epoch_seconds_in(seconds: i64) -> i64 {
     Utc::now().timestamp() + seconds
 }
+
+/// Whole seconds from now until `timestamp` (rounded up), if it is still ahead.
+pub fn seconds_until(timestamp: &str) -> Option<u64> {
+    let at = chrono::DateTime::parse_from_rfc3339(timestamp).ok()?;
+    let millis = (at.to_utc() - Utc::now()).num_milliseconds();
+    (millis > 0).then(|| (millis as u64).div_ceil(1000))
+}

@@ -90,6 +90,30 @@ pub fn member(chat: ObjectId, entry: &Participant) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// The uniqueness marker of a pending request: `USER#<user>` / `PENDING#<chat>` with
+/// the request's id.
+pub(super) fn pending_marker(request: &JoinRequest) -> Result<Item, StoreError> {
+    encode(&keys::pending_marker(request.user, request.chat), PENDING, &serde_json::json!({ "request": request.id }))
+}
+
+/// The same key after a rejection while a cooldown is on: no request, and until when a
+/// new one is refused.
+pub(super) fn cooldown_marker(user: ObjectId, chat: ObjectId, until: &str) -> Result<Item, StoreError> {
+    encode(&keys::pending_marker(user, chat), PENDING, &serde_json::json!({ "cooldownUntil": until }))
+}
+
+/// What the marker says, as a create reads it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Marker {
+    /// The pending request, if one is.
+    #[serde(default)]
+    pub request: Option<ObjectId>,
+    /// Until when a new request is refused, after a rejection.
+    #[serde(default)]
+    pub cooldown_until: Option<String>,
+}
+
 pub(super) fn request(request: &JoinRequest, notified: &[NotificationRef]) -> Result<Item, StoreError> {
     let mut item = encode(&keys::request(request.id), REQUEST, request)?;
     let order = keys::request_order(&request.created_at, request.id);

@@ -105,6 +105,8 @@ pub struct Lookup {
     pub memberships: Vec<(ObjectId, ObjectId)>,
     /// Chats whose request counts to read (their count shards).
     pub counts: Vec<ObjectId>,
+    /// (user, chat): the pending (or cooldown) marker.
+    pub markers: Vec<(ObjectId, ObjectId)>,
 }
 
 #[derive(Debug, Default)]
@@ -114,6 +116,7 @@ pub struct Loaded {
     pub scores: HashMap<ObjectId, StoredScore>,
     pub memberships: HashMap<(ObjectId, ObjectId), Participant>,
     pub counts: HashMap<ObjectId, RequestCounts>,
+    pub markers: HashMap<(ObjectId, ObjectId), items::Marker>,
 }
 
 /// A chat's requests counted by status: the sum of its count shards.
@@ -304,6 +307,7 @@ impl Store {
             .chain(lookup.chats.iter().map(|id| keys::chat(*id)))
             .chain(lookup.scores.iter().map(|id| keys::score(*id)))
             .chain(lookup.memberships.iter().map(|(chat, user)| keys::member(*chat, *user)))
+            .chain(lookup.markers.iter().map(|(user, chat)| keys::pending_marker(*user, *chat)))
             .chain(lookup.counts.iter().flat_map(|chat| (0..keys::COUNT_SHARDS).map(|n| keys::request_count(*chat, n))))
             .filter(|key| seen.insert(key.clone()))
             .collect();
@@ -338,6 +342,12 @@ impl Store {
                     if let Some(owner) = items::owner_of(&key) {
                         let has_actions = matches!(item.get("actions"), Some(AttributeValue::M(_)));
                         loaded.scores.insert(owner, StoredScore { score: decode(&key, item)?, has_actions });
+                    }
+                }
+                Some(items::PENDING) => {
+                    let chat = key.sk.strip_prefix("PENDING#").and_then(|id| ObjectId::parse(id).ok());
+                    if let (Some(user), Some(chat)) = (items::owner_of(&key), chat) {
+                        loaded.markers.insert((user, chat), decode(&key, item)?);
                     }
                 }
                 Some(items::REQUEST_COUNT) => {

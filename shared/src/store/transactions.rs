@@ -82,6 +82,9 @@ pub struct ClosePlan<'a> {
     pub decider: Option<ObjectId>,
     /// `Some` on accept.
     pub acceptance: Option<Acceptance<'a>>,
+    /// On a rejection while `REJECTION_COOLDOWN_SECONDS` is on: until when the requester
+    /// may not ask the chat again.
+    pub cooldown_until: Option<String>,
     pub outbox: &'a Outbox,
 }
 
@@ -115,7 +118,7 @@ struct Transaction {
 
 /// One write of a transaction, before it is bound to the table.
 enum Write<'a> {
-    Put { item: Item, values: Values },
+    Put { item: Item, names: Names, values: Values },
     Update { key: keys::Key, expression: &'a str, names: Names, values: Values },
     Check { key: keys::Key, names: Names, values: Values },
     Delete { key: keys::Key },
@@ -131,11 +134,12 @@ impl Transaction {
         let expression = condition.map(|(c, _)| c.to_owned());
         let optional = |values: Values| (!values.is_empty()).then_some(values);
         let item = match write {
-            Write::Put { item, values } => {
+            Write::Put { item, names, values } => {
                 let put = Put::builder()
                     .table_name(table)
                     .set_item(Some(item))
                     .set_condition_expression(expression)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
                     .set_expression_attribute_values(optional(values));
                 TransactWriteItem::builder().put(put.build().map_err(invalid)?).build()
             }
@@ -169,7 +173,7 @@ impl Transaction {
     }
 
     fn put_new(&mut self, item: Item, guard: Guard) -> Result<(), StoreError> {
-        self.add(Write::Put { item, values: Values::new() }, Some((IS_NEW, guard)))
+        self.add(Write::Put { item, names: Names::new(), values: Values::new() }, Some((IS_NEW, guard)))
     }
 
     fn outbox(&mut self, outbox: &Outbox) -> Result<(), StoreError> {
@@ -298,12 +302,19 @@ impl Store {
             Write::Check { key: keys::member(request.chat, request.user), names: Names::new(), values: Values::new() },
             Some(("attribute_not_exists(PK) OR attribute_exists(leftAt)", Guard::RequesterEntry)),
         )?;
-        let marker = encode(
-            &keys::pending_marker(request.user, request.chat),
-            items::PENDING,
-            &serde_json::json!({ "request": request.id }),
+        // The marker may be a rejection's cooldown marker, replaced once it has run out.
+        let marker = items::pending_marker(request)?;
+        tx.add(
+            Write::Put {
+                item: marker,
+                names: names([("#request", "request")]),
+                values: values([(":now", s(request.created_at.clone()))]),
+            },
+            Some((
+                "attribute_not_exists(PK) OR (attribute_not_exists(#request) AND cooldownUntil <= :now)",
+                Guard::PendingMarker,
+            )),
         )?;
-        tx.put_new(marker, Guard::PendingMarker)?;
         let notified: Vec<_> = plan.notifications.iter().map(Notification::reference).collect();
         tx.put_new(items::request(request, &notified)?, Guard::FreshItem)?;
         for notification in plan.notifications {
@@ -350,7 +361,15 @@ impl Store {
             },
             Some(("#status = :pending", Guard::RequestPending)),
         )?;
-        tx.add(Write::Delete { key: keys::pending_marker(closed.user, closed.chat) }, None)?;
+        match &plan.cooldown_until {
+            // The pending rule is freed either way; after a rejection with a cooldown the
+            // marker stays, as the cooldown's, until then.
+            Some(until) => {
+                let cooldown = items::cooldown_marker(closed.user, closed.chat, until)?;
+                tx.add(Write::Put { item: cooldown, names: Names::new(), values: Values::new() }, None)?;
+            }
+            None => tx.add(Write::Delete { key: keys::pending_marker(closed.user, closed.chat) }, None)?,
+        }
         if let Some(decider) = plan.decider {
             // Admin rights are checked by DynamoDB at commit, not only when they were read.
             tx.add(
