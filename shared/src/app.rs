@@ -119,6 +119,23 @@ impl CallBounds {
     }
 }
 
+/// How long a request may stay pending: `REQUEST_EXPIRY_SECONDS` if set (for tests and
+/// the local stack), else `REQUEST_EXPIRY_DAYS` (default 30). `None` when it is 0: off.
+pub fn request_expiry_from_env() -> Result<Option<Duration>, ConfigError> {
+    let seconds = match (std::env::var("REQUEST_EXPIRY_SECONDS"), std::env::var("REQUEST_EXPIRY_DAYS")) {
+        (Ok(value), _) => {
+            value.parse::<u64>().map_err(|_| ConfigError::Invalid { name: "REQUEST_EXPIRY_SECONDS", value })?
+        }
+        (_, Ok(value)) => {
+            value.parse::<u64>().map_err(|_| ConfigError::Invalid { name: "REQUEST_EXPIRY_DAYS", value })? * 86_400
+        }
+        _ => DEFAULT_REQUEST_EXPIRY_DAYS * 86_400,
+    };
+    Ok((seconds > 0).then(|| Duration::from_secs(seconds)))
+}
+
+pub const DEFAULT_REQUEST_EXPIRY_DAYS: u64 = 30;
+
 /// The SDK configuration from the environment, with [`CallBounds`] on every call.
 /// `AWS_ENDPOINT_URL_DYNAMODB` (read by the SDK itself) points the client at DynamoDB
 /// Local; no second code path.

@@ -12,6 +12,7 @@ pub const SERVICE: &str = "join-requests";
 pub const REQUESTS_CREATED: &str = "RequestsCreated";
 pub const REQUESTS_DECIDED: &str = "RequestsDecided";
 pub const REQUESTS_WITHDRAWN: &str = "RequestsWithdrawn";
+pub const REQUESTS_EXPIRED: &str = "RequestsExpired";
 pub const OUTBOX_DELIVERY_FAILED: &str = "OutboxDeliveryFailed";
 pub const OUTBOX_SWEPT: &str = "OutboxSwept";
 pub const OUTBOX_SWEEP_FAILED: &str = "OutboxSweepFailed";

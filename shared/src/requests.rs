@@ -286,34 +286,52 @@ pub async fn decide_in(
 /// then one transaction), more only when a race forces a re-read. Racing a decision,
 /// exactly one wins: both change the request only from `pending`.
 pub async fn withdraw(app: &App, caller: ObjectId, id: ObjectId) -> Result<Committed<PopulatedRequest>, ApiError> {
+    close_undecided(&app.store, id, Some(caller)).await
+}
+
+/// Expires one request that is still pending (`REQUEST_EXPIRY_DAYS` after it was made):
+/// the requester gets `chat-request-expired`, the admins `chat-join-request-closed`.
+/// `REQUEST_NOT_PENDING` when it was decided or withdrawn meanwhile: it is left alone.
+pub async fn expire(store: &Store, id: ObjectId) -> Result<Committed<PopulatedRequest>, ApiError> {
+    close_undecided(store, id, None).await
+}
+
+/// Closes a pending request without a decision: withdrawn by `requester`, or expired
+/// when `None`.
+async fn close_undecided(
+    store: &Store,
+    id: ObjectId,
+    requester: Option<ObjectId>,
+) -> Result<Committed<PopulatedRequest>, ApiError> {
     for attempt in 0..MAX_ATTEMPTS {
-        let stored = app.store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
+        let stored = store.request(id).await?.ok_or(ApiError::RequestNotFound)?;
         let request = stored.request;
-        if request.user != caller {
+        if requester.is_some_and(|caller| caller != request.user) {
             // Someone else's request is indistinguishable from a missing one.
             return Err(ApiError::RequestNotFound);
         }
         if !request.is_pending() {
             return Err(ApiError::RequestNotPending);
         }
-        let loaded =
-            app.store.load(&Lookup { users: vec![caller], chats: vec![request.chat], ..Lookup::default() }).await?;
+        let owner = request.user;
+        let loaded = store.load(&Lookup { users: vec![owner], chats: vec![request.chat], ..Lookup::default() }).await?;
         let snapshot = loaded.chats.get(&request.chat);
         let now = now_timestamp();
-        let cancelled = request.cancelled(&now);
+        let closed = if requester.is_some() { request.cancelled(&now) } else { request.expired(&now) };
+        let populated = PopulatedRequest::new(&closed, loaded.users.get(&owner), snapshot, owner);
         let admins: Vec<ObjectId> = snapshot.map(|s| s.active_admins().collect()).unwrap_or_default();
-        let events = vec![Fanout::request_closed(&ClosedRequest::from(&cancelled), admins)];
+        let mut events = vec![Fanout::request_closed(&ClosedRequest::from(&closed), admins)];
+        if requester.is_none() {
+            events.push(Fanout::request_expired(&populated));
+        }
         let outbox = Outbox::new(&now, events, stored.notified.clone());
         let plan =
-            ClosePlan { closed: &cancelled, decider: None, acceptance: None, cooldown_until: None, outbox: &outbox };
-        match app.store.commit_close(&plan).await {
-            Ok(()) => {
-                let value = PopulatedRequest::new(&cancelled, loaded.users.get(&caller), snapshot, caller);
-                return Ok(Committed { value, outbox });
-            }
+            ClosePlan { closed: &closed, decider: None, acceptance: None, cooldown_until: None, outbox: &outbox };
+        match store.commit_close(&plan).await {
+            Ok(()) => return Ok(Committed { value: populated, outbox }),
             Err(TxError::Failed(Guard::RequestPending)) => return Err(ApiError::RequestNotPending),
             Err(TxError::Conflict) => {
-                tracing::info!(attempt, "withdrawal lost a race; reading again");
+                tracing::info!(attempt, "closing lost a race; reading again");
                 tokio::time::sleep(backoff(attempt)).await;
             }
             Err(TxError::Failed(guard)) => return Err(StoreError::UnexpectedCondition(guard).into()),

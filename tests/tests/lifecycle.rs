@@ -387,3 +387,67 @@ async fn with_the_cooldown_off_a_rejected_requester_may_ask_again_at_once_and_wi
     assert_eq!(api.withdraw(RAJ, body["request"]["_id"].as_str().unwrap()).await.0, 200);
     assert_eq!(api.create(RAJ, CHAT1).await.0, 201, "the last request was withdrawn, not rejected");
 }
+
+// ---- expiry ------------------------------------------------------------------------
+
+const LEA: &str = "65a000000000000000000006";
+
+#[tokio::test]
+async fn expiry_closes_what_is_due_frees_the_pending_rule_tells_everyone_and_leaves_decided_ones_alone() {
+    let env = TestEnv::with_demo().await;
+    connect(&env, AMY, "amy").await;
+    connect(&env, SAM, "sam").await;
+    let api = env.api();
+    let (_, sams) = api.create(SAM, CHAT1).await;
+    let sams = sams["request"]["_id"].as_str().unwrap().to_owned();
+    let (_, leas) = api.create(LEA, CHAT1).await;
+    let leas = leas["request"]["_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(api.decide(AMY, &leas, "accepted").await.0, 200, "decided before the expiry runs");
+    let (_, young) = api.create(BEN, CHAT2).await;
+    let young = young["request"]["_id"].as_str().unwrap().to_owned();
+
+    let expiry = std::time::Duration::from_secs(1);
+    let report = expire_requests::handle(&env.direct, &env.aws.publisher, expiry, "test").await.unwrap();
+    assert_eq!((report.expired, report.failed), (2, 0), "sam's and the demo request; {report:?}");
+    for (id, status) in [
+        (sams.as_str(), "expired"),
+        (DEMO_REQUEST, "expired"),
+        (leas.as_str(), "accepted"),
+        (young.as_str(), "pending"),
+    ] {
+        assert_eq!(
+            env.direct.request(integration_tests::id(id)).await.unwrap().unwrap().request.status.as_str(),
+            status,
+            "{id}"
+        );
+    }
+    route_published(&env).await;
+    let expired = events(&env.aws.inbox("sam"), "chat-request-expired");
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["data"]["request"]["status"], "expired");
+    let closed: Vec<String> = events(&env.aws.inbox("amy"), "chat-join-request-closed")
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["data"]["request"]["_id"].as_str().unwrap(),
+                e["data"]["request"]["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [format!("{sams} expired"), format!("{DEMO_REQUEST} expired"), format!("{leas} accepted")] {
+        assert!(closed.contains(&expected), "{expected} in {closed:?}");
+    }
+    assert!(env
+        .notifications_of(AMY)
+        .await
+        .iter()
+        .filter(|n| n["request"] != young.as_str())
+        .all(|n| n["dismissed"] == true));
+    assert_eq!(api.queue(AMY, CHAT1, &[("status", "expired")]).await.1["count"], 2);
+    assert_eq!(api.create(SAM, CHAT1).await.0, 201, "the pending rule is freed");
+
+    let again = expire_requests::handle(&env.direct, &env.aws.publisher, expiry, "test").await.unwrap();
+    assert_eq!(again.expired, 0, "nothing twice; the new request is not due yet");
+}

@@ -50,8 +50,15 @@ async fn start() -> Stack {
         .unwrap(),
         settings: shared::app::Settings { join_group_chat_points: 10, rejection_cooldown_seconds: 0 },
     };
-    let services =
-        Services { app, publisher, pusher, sweep_every: Duration::from_millis(200), sweep_min_age_seconds: 30 };
+    let services = Services {
+        app,
+        publisher,
+        pusher,
+        sweep_every: Duration::from_millis(200),
+        sweep_min_age_seconds: 30,
+        expire_every: Duration::from_millis(200),
+        request_expiry: None,
+    };
     tokio::spawn(serve(Listeners { rest, websocket, events }, services));
     Stack { env, rest: rest_port, websocket: websocket_port }
 }

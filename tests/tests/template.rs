@@ -53,6 +53,7 @@ fn each_function_gets_only_the_environment_it_reads() {
         ("WsDisconnectFunction", vec![]),
         ("NotifierFunction", vec!["WEBSOCKET_ENDPOINT"]),
         ("OutboxSweeperFunction", vec!["EVENT_BUS_NAME"]),
+        ("ExpireRequestsFunction", vec!["EVENT_BUS_NAME", "REQUEST_EXPIRY_DAYS"]),
     ]);
     let resources = template["Resources"].as_mapping().unwrap();
     let functions: BTreeSet<&str> = resources

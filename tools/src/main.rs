@@ -94,6 +94,8 @@ async fn stack(rest_port: u16, websocket_port: u16, events_port: u16) -> Result<
         app,
         sweep_every: Duration::from_secs(5),
         sweep_min_age_seconds: env_or("OUTBOX_MIN_AGE_SECONDS", "30").parse()?,
+        expire_every: Duration::from_secs(env_or("EXPIRE_EVERY_SECONDS", "10").parse()?),
+        request_expiry: shared::app::request_expiry_from_env()?,
     };
     println!();
     println!("REST API      http://127.0.0.1:{rest_port}/requests");

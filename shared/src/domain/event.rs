@@ -108,6 +108,11 @@ impl Fanout {
         Self::to_one(CHAT_REQUEST_REJECTED, request.user.id, json!({ "request": request }))
     }
 
+    /// To the requester.
+    pub fn request_expired(request: &PopulatedRequest) -> Self {
+        Self::to_one(CHAT_REQUEST_EXPIRED, request.user.id, json!({ "request": request }))
+    }
+
     /// To every active admin of the chat, whatever closed the request.
     pub fn request_closed(request: &ClosedRequest, admins: impl IntoIterator<Item = ObjectId>) -> Self {
         let recipients =

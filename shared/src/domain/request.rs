@@ -133,6 +133,11 @@ impl JoinRequest {
         Self { status: RequestStatus::Cancelled, updated_at: Some(now.to_owned()), ..self.clone() }
     }
 
+    /// Still pending when its time ran out.
+    pub fn expired(&self, now: &str) -> Self {
+        Self { status: RequestStatus::Expired, updated_at: Some(now.to_owned()), ..self.clone() }
+    }
+
     pub fn is_pending(&self) -> bool {
         self.status == RequestStatus::Pending
     }

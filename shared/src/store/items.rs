@@ -92,8 +92,16 @@ pub fn member(chat: ObjectId, entry: &Participant) -> Result<Item, StoreError> {
 
 /// The uniqueness marker of a pending request: `USER#<user>` / `PENDING#<chat>` with
 /// the request's id.
+/// In the expiry partition of GSI3 (its shard) while it exists.
 pub(super) fn pending_marker(request: &JoinRequest) -> Result<Item, StoreError> {
-    encode(&keys::pending_marker(request.user, request.chat), PENDING, &serde_json::json!({ "request": request.id }))
+    let mut item = encode(
+        &keys::pending_marker(request.user, request.chat),
+        PENDING,
+        &serde_json::json!({ "request": request.id }),
+    )?;
+    item.insert(keys::GSI3PK.into(), s(keys::expiry_partition(keys::count_shard_of(request.id))));
+    item.insert(keys::GSI3SK.into(), s(keys::expiry_order(&request.created_at, request.id)));
+    Ok(item)
 }
 
 /// The same key after a rejection while a cooldown is on: no request, and until when a

@@ -109,6 +109,18 @@ pub fn request_count(chat: ObjectId, shard: u8) -> Key {
     key(format!("CHAT#{chat}"), format!("COUNT#{shard:02}"))
 }
 
+/// GSI3 partition of the pending markers of one expiry shard: the markers exist
+/// exactly while their request is pending, so the partition holds what may expire,
+/// oldest first. Sharded like the counts, so that no one index partition takes every
+/// create.
+pub fn expiry_partition(shard: u8) -> String {
+    format!("EXPIRY#{shard:02}")
+}
+
+pub fn expiry_order(created_at: &str, request: ObjectId) -> String {
+    format!("{created_at}#{request}")
+}
+
 /// The sort key of a request in all four indexes: creation time, then id to break ties.
 pub fn request_order(created_at: &str, id: ObjectId) -> String {
     format!("REQUEST#{created_at}#{id}")

@@ -276,6 +276,41 @@ impl Store {
         Ok(found)
     }
 
+    /// One page of the pending requests of expiry shard `shard` made before `before`,
+    /// oldest first, from `start`: their ids, and where the next page starts. One
+    /// `Query` of GSI3.
+    pub async fn due_for_expiry(
+        &self,
+        shard: u8,
+        before: &str,
+        start: Option<Item>,
+    ) -> Result<(Vec<ObjectId>, Option<Item>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI3)
+            .key_condition_expression("#pk = :pk AND #sk < :before")
+            .expression_attribute_names("#pk", keys::GSI3PK)
+            .expression_attribute_names("#sk", keys::GSI3SK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::expiry_partition(shard)))
+            .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        let ids = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| match item.get("request") {
+                Some(AttributeValue::S(id)) => ObjectId::parse(id).ok(),
+                _ => None,
+            })
+            .collect();
+        Ok((ids, output.last_evaluated_key))
+    }
+
     /// The participants a chat shows: one strongly consistent `Query` of the first
     /// [`SHOWN_PARTICIPANTS`] entries of its partition in LSI1, whatever its size.
     pub async fn shown_participants(&self, chat: ObjectId) -> Result<Vec<Participant>, StoreError> {

@@ -29,6 +29,10 @@ pub struct Services {
     /// How often the outbox sweeper runs (every minute in AWS).
     pub sweep_every: Duration,
     pub sweep_min_age_seconds: i64,
+    /// How often expiry runs (every 15 minutes in AWS), and after how long a pending
+    /// request expires (`None`: never).
+    pub expire_every: Duration,
+    pub request_expiry: Option<Duration>,
 }
 
 /// Serves REST, WebSocket + Management API, and EventBridge, and runs the sweeper,
@@ -59,10 +63,30 @@ pub async fn serve(listeners: Listeners, services: Services) {
             }
         }
     };
+    let expirer = {
+        let services = services.clone();
+        async move {
+            let Some(expiry) = services.request_expiry else { return };
+            let mut every = tokio::time::interval(services.expire_every);
+            loop {
+                every.tick().await;
+                let result =
+                    expire_requests::handle(&services.app.store, &services.publisher, expiry, "local-expirer").await;
+                match result {
+                    Ok(report) if report.expired + report.failed > 0 => {
+                        tracing::info!(target: "stack", expired = report.expired, failed = report.failed, "requests expired");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(target: "stack", %error, "expiry failed"),
+                }
+            }
+        }
+    };
     tokio::join!(
         rest::serve(listeners.rest, services.clone()),
         websocket::serve(listeners.websocket, services.clone(), connections),
         events::serve(listeners.events, services.clone()),
         sweeper,
+        expirer,
     );
 }
