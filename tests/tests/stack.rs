@@ -20,6 +20,7 @@ const AMY: &str = "65a000000000000000000001";
 const BEN: &str = "65a000000000000000000002";
 const LEA: &str = "65a000000000000000000006";
 const SAM: &str = "65a000000000000000000007";
+const DEMO_REQUEST: &str = "65d000000000000000000001";
 const CHAT1: &str = "65b000000000000000000001";
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
@@ -211,4 +212,65 @@ fn the_local_rule_matches_the_template() {
     let detail_types = format!("detail-type: [{}]", RULE_DETAIL_TYPES.join(", "));
     assert!(template.contains(&source), "template.yaml must route `{source}`");
     assert!(template.contains(&detail_types), "template.yaml must route `{detail_types}`");
+}
+
+/// The next event named `name` on `socket`, skipping others.
+async fn next_named(socket: &mut Socket, name: &str) -> Value {
+    loop {
+        let event = next_event(socket).await;
+        if event["event"] == name {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_admins_queue_a_bulk_accept_and_a_withdrawal_through_the_local_stack() {
+    let stack = start().await;
+    let mut amy_phone = stack.connect(AMY).await;
+    let mut amy_laptop = stack.connect(AMY).await;
+    let mut lea = stack.connect(LEA).await;
+
+    let (status, created) =
+        stack.http("POST", "/requests", LEA, Some(json!({ "chat": CHAT1, "message": "Back from my break!" }))).await;
+    assert_eq!(status, 201, "{created}");
+    let leas = created["request"]["_id"].as_str().unwrap().to_owned();
+    let told = next_named(&mut amy_phone, "chat-join-request").await;
+    assert_eq!(told["data"]["request"]["message"], "Back from my break!");
+
+    let (status, queue) = stack.http("GET", &format!("/chats/{CHAT1}/requests?status=pending"), AMY, None).await;
+    assert_eq!(status, 200, "{queue}");
+    assert_eq!(queue["count"], 2, "lea's and the demo request");
+    assert_eq!(queue["requests"][0]["_id"], leas.as_str(), "newest first");
+    assert_eq!(queue["requests"][0]["user"]["username"], "lea.left");
+    let (status, refused) = stack.http("GET", &format!("/chats/{CHAT1}/requests"), SAM, None).await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("NOT_CHAT_MEMBER")));
+
+    let body = json!({ "status": "accepted", "requests": [leas, DEMO_REQUEST] });
+    let (status, decided) = stack.http("POST", &format!("/chats/{CHAT1}/requests/decisions"), AMY, Some(body)).await;
+    assert_eq!(status, 200, "{decided}");
+    let results = decided["results"].as_array().unwrap();
+    assert_eq!((results[0]["status"].as_u64(), results[1]["status"].as_u64()), (Some(200), Some(200)));
+    assert_eq!(next_named(&mut lea, "chat-request-accepted").await["data"]["request"]["_id"], leas.as_str());
+    for socket in [&mut amy_phone, &mut amy_laptop] {
+        let mut closed = vec![
+            next_named(socket, "chat-join-request-closed").await["data"]["request"]["_id"].as_str().unwrap().to_owned(),
+            next_named(socket, "chat-join-request-closed").await["data"]["request"]["_id"].as_str().unwrap().to_owned(),
+        ];
+        closed.sort();
+        let mut expected = vec![leas.clone(), DEMO_REQUEST.to_owned()];
+        expected.sort();
+        assert_eq!(closed, expected, "the decider's own connections are told too");
+    }
+
+    let (status, created) = stack.http("POST", "/requests", SAM, Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!(status, 201);
+    let sams = created["request"]["_id"].as_str().unwrap().to_owned();
+    let (status, withdrawn) = stack.http("DELETE", &format!("/requests/{sams}"), SAM, None).await;
+    assert_eq!((status, withdrawn["request"]["status"].as_str()), (200, Some("cancelled")), "{withdrawn}");
+    let closed = next_named(&mut amy_phone, "chat-join-request-closed").await;
+    assert_eq!(
+        (closed["data"]["request"]["_id"].as_str(), closed["data"]["request"]["status"].as_str()),
+        (Some(sams.as_str()), Some("cancelled"))
+    );
 }
