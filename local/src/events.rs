@@ -14,6 +14,7 @@ pub const REST_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/requests/{id}"),
     ("GET", "/chats/{id}/requests"),
     ("POST", "/chats/{id}/requests/decisions"),
+    ("GET", "/events"),
 ];
 
 /// The route of `method` and `path`, and its path parameters (percent-decoded), as API

@@ -13,6 +13,9 @@ pub struct Settings {
     /// How long a rejected requester must wait before asking the same chat again
     /// (`REJECTION_COOLDOWN_SECONDS`, default 0: off).
     pub rejection_cooldown_seconds: u64,
+    /// How far behind now `GET /events` lists (`EVENTS_SETTLE_SECONDS`, default
+    /// [`crate::store::SETTLE_SECONDS`]); see `requests::events`.
+    pub events_settle_seconds: i64,
 }
 
 pub struct App {
@@ -43,7 +46,11 @@ impl Settings {
                 value.parse().map_err(|_| ConfigError::Invalid { name: "REJECTION_COOLDOWN_SECONDS", value })?
             }
         };
-        Ok(Self { join_group_chat_points, rejection_cooldown_seconds })
+        let events_settle_seconds = match std::env::var("EVENTS_SETTLE_SECONDS") {
+            Err(_) => crate::store::SETTLE_SECONDS,
+            Ok(value) => value.parse().map_err(|_| ConfigError::Invalid { name: "EVENTS_SETTLE_SECONDS", value })?,
+        };
+        Ok(Self { join_group_chat_points, rejection_cooldown_seconds, events_settle_seconds })
     }
 }
 

@@ -101,6 +101,11 @@ pub fn path_id(event: &Request) -> Result<ObjectId, ApiError> {
     ObjectId::parse(text).map_err(|_| ApiError::InvalidId)
 }
 
+pub fn events_query(event: &Request) -> Result<crate::domain::page::EventsQuery, ApiError> {
+    let parameters = event.query_string_parameters();
+    Ok(crate::domain::page::EventsQuery::parse(|name| parameters.all(name).unwrap_or_default())?)
+}
+
 pub fn page_query(event: &Request) -> Result<PageQuery, ApiError> {
     let parameters = event.query_string_parameters();
     Ok(PageQuery::parse(|name| parameters.all(name).unwrap_or_default())?)

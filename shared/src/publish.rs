@@ -166,20 +166,24 @@ pub enum DeliverError {
     Store(#[from] StoreError),
 }
 
-/// Carries out the outbox of one committed change: dismisses its notifications,
-/// publishes its events, then removes the item. On failure the item stays and
+/// Carries out the outbox of one committed change: dismisses its notifications and
+/// keeps each event for its recipient, then publishes the events, then removes the
+/// item. On failure the item stays and
 /// [`drain`] does it all again later (each step is harmless to repeat); the caller
-/// only logs. Round trips: 1 `UpdateItem` per notification to dismiss, 16 in flight;
-/// 1 `PutEvents` per 10 events or 256 KB, sent together; 1 `DeleteItem`.
+/// only logs. Round trips: 1 `UpdateItem` per notification to dismiss and 1 `PutItem`
+/// per event kept, 16 of each in flight; then 1 `PutEvents` per 10 events or 256 KB,
+/// sent together; then 1 `DeleteItem`.
 pub async fn deliver(store: &Store, publisher: &Publisher, outbox: &Outbox) -> Result<(), DeliverError> {
     if outbox.is_empty() {
         return Ok(());
     }
     let events = outbox.outbound();
-    let (dismissed, published) =
-        futures::join!(store.dismiss_notifications(&outbox.dismiss), publisher.publish(&events));
+    // Kept first: an event a client saw pushed is always there to catch up from.
+    let (dismissed, kept) =
+        futures::join!(store.dismiss_notifications(&outbox.dismiss), store.keep_events(&events, &outbox.created_at));
     dismissed?;
-    published?;
+    kept?;
+    publisher.publish(&events).await?;
     store.delete_outbox(outbox.id).await?;
     Ok(())
 }

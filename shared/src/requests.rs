@@ -489,3 +489,33 @@ pub async fn decide_many(
     }
     Ok((results, outboxes))
 }
+
+#[derive(Debug, Serialize)]
+pub struct EventsPage {
+    pub events: Vec<crate::store::KeptEvent>,
+    pub more: bool,
+}
+
+/// `GET /events`: the caller's events after `after` (or from 7 days back), oldest
+/// first. Round trips: 1, or 2 with `after` (its place first). Events written in the
+/// last `EVENTS_SETTLE_SECONDS` (5) are listed on a later call,
+/// which is what makes `after` exact (see `Store::kept_events_after`); they are pushed
+/// live meanwhile. An `after` that names no kept event of the caller (another user's,
+/// or older than 7 days) is `INVALID_QUERY`: read from the start instead.
+pub async fn events(
+    app: &App,
+    caller: ObjectId,
+    query: crate::domain::page::EventsQuery,
+) -> Result<EventsPage, ApiError> {
+    let place = match query.after {
+        Some(after) => app
+            .store
+            .kept_event_place(caller, after)
+            .await?
+            .ok_or(ApiError::InvalidQuery(crate::domain::page::InvalidPageQuery::After))?,
+        None => crate::store::keys::inbox_order_from(&timestamp_seconds_ago(crate::store::KEEP_EVENTS_SECONDS)),
+    };
+    let settled = timestamp_seconds_ago(app.settings.events_settle_seconds);
+    let (events, more) = app.store.kept_events_after(caller, &place, &settled, query.limit as usize).await?;
+    Ok(EventsPage { events, more })
+}

@@ -221,7 +221,7 @@ impl TestEnv {
         }
         let auth =
             JwtVerifier::new(&JwtSettings { secret: Some(SECRET.into()), ..Default::default() }).expect("verifier");
-        let settings = Settings { join_group_chat_points: 10, rejection_cooldown_seconds: 0 };
+        let settings = Settings { join_group_chat_points: 10, rejection_cooldown_seconds: 0, events_settle_seconds: 0 };
         Self {
             direct: store.clone(),
             app: App { store, auth, settings },
@@ -421,6 +421,11 @@ impl Api<'_> {
         let path = format!("/chats/{chat}/requests/decisions");
         let event = rest_event("POST", &path, Some(&format!("Bearer {}", token(user))), &[], Some(body));
         parts(decide_requests::handle(self.app, self.publisher, request_from(&event)).await)
+    }
+
+    pub async fn events(&self, user: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let event = rest_event("GET", "/events", Some(&format!("Bearer {}", token(user))), query, None);
+        parts(list_events::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn decide_raw(&self, user: &str, id: &str, body: Option<Value>) -> (u16, Value) {

@@ -451,3 +451,75 @@ async fn expiry_closes_what_is_due_frees_the_pending_rule_tells_everyone_and_lea
     let again = expire_requests::handle(&env.direct, &env.aws.publisher, expiry, "test").await.unwrap();
     assert_eq!(again.expired, 0, "nothing twice; the new request is not due yet");
 }
+
+// ---- catching up -------------------------------------------------------------------
+
+fn ids(page: &Value) -> Vec<String> {
+    page["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_user_offline_during_three_events_gets_exactly_those_in_order_after_the_last_one_seen() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let (_, first) = api.create(SAM, CHAT1).await;
+    assert_eq!(api.decide(AMY, first["request"]["_id"].as_str().unwrap(), "rejected").await.0, 200);
+    env.sweep().await;
+    let (_, seen) = api.events(SAM, &[]).await;
+    assert_eq!(ids(&seen).len(), 1, "{seen}");
+    let last_seen = ids(&seen)[0].clone();
+    assert_eq!(seen["events"][0]["event"], "chat-request-rejected");
+
+    // Offline: an acceptance (two events) and a rejection (one).
+    let (_, second) = api.create(SAM, CHAT1).await;
+    assert_eq!(api.decide(BEN, second["request"]["_id"].as_str().unwrap(), "accepted").await.0, 200);
+    let (_, third) = api.create(SAM, CHAT2).await;
+    assert_eq!(api.decide(CAT, third["request"]["_id"].as_str().unwrap(), "rejected").await.0, 200);
+    env.sweep().await;
+    let pushed: Vec<String> =
+        env.aws.published().iter().filter(|e| e["to"] == SAM).map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(pushed.len(), 4);
+
+    let (status, missed) = api.events(SAM, &[("after", &last_seen)]).await;
+    assert_eq!(status, 200, "{missed}");
+    let names: Vec<&str> = missed["events"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["chat-request-accepted", "score-updated", "chat-request-rejected"],
+        "in the order they were made"
+    );
+    assert_eq!(ids(&missed), pushed[1..], "the ids that were pushed");
+    assert_eq!(missed["more"], false);
+    let event = &missed["events"][2];
+    assert_eq!(event["data"]["request"]["reason"], Value::Null);
+    assert!(event["createdAt"].is_string());
+
+    let (_, first_two) = api.events(SAM, &[("after", &last_seen), ("limit", "2")]).await;
+    assert_eq!((ids(&first_two), first_two["more"].as_bool()), (pushed[1..3].to_vec(), Some(true)));
+    let (_, rest) = api.events(SAM, &[("after", &ids(&first_two)[1]), ("limit", "2")]).await;
+    assert_eq!((ids(&rest), rest["more"].as_bool()), (pushed[3..].to_vec(), Some(false)));
+    let (_, all) = api.events(SAM, &[]).await;
+    assert_eq!(ids(&all), pushed, "without after: the last 7 days");
+
+    let (_, amys) = api.events(AMY, &[]).await;
+    assert!(ids(&amys).iter().all(|id| !pushed.contains(id)), "another user's events never appear");
+    assert_error(&api.events(AMY, &[("after", &last_seen)]).await, 400, "INVALID_QUERY");
+    for query in
+        [vec![("limit", "0")], vec![("limit", "101")], vec![("after", "nope")], vec![("limit", "5"), ("limit", "6")]]
+    {
+        assert_error(&api.events(SAM, &query).await, 400, "INVALID_QUERY");
+    }
+}
+
+#[tokio::test]
+async fn events_are_listed_once_settled_so_that_after_never_skips_one_written_late() {
+    let mut env = TestEnv::with_demo().await;
+    env.app.settings.events_settle_seconds = 1;
+    let api = env.api();
+    let (_, created) = api.create(SAM, CHAT1).await;
+    assert_eq!(api.decide(AMY, created["request"]["_id"].as_str().unwrap(), "rejected").await.0, 200);
+    env.sweep().await;
+    assert!(ids(&api.events(SAM, &[]).await.1).is_empty(), "written just now: not listed yet");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(ids(&api.events(SAM, &[]).await.1).len(), 1, "listed once settled");
+}

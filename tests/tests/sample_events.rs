@@ -34,6 +34,9 @@ fn expectations() -> BTreeMap<&'static str, (u16, Option<&'static str>)> {
         ("patch-request/not-admin.json", (403, Some("NOT_CHAT_ADMIN"))),
         ("withdraw-request/ok.json", (200, None)),
         ("chat-requests/ok.json", (200, None)),
+        ("list-events/ok.json", (200, None)),
+        ("list-events/bad-query.json", (400, Some("INVALID_QUERY"))),
+        ("list-events/no-token.json", (401, Some("UNAUTHORIZED"))),
         ("chat-requests/not-admin.json", (403, Some("NOT_CHAT_ADMIN"))),
         ("chat-requests/bad-query.json", (400, Some("INVALID_QUERY"))),
         ("chat-requests/no-token.json", (401, Some("UNAUTHORIZED"))),
@@ -76,6 +79,7 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
         "patch-request" => patch_request::handle(app, publisher, request).await,
         "withdraw-request" => withdraw_request::handle(app, publisher, request).await,
         "chat-requests" => chat_requests::handle(app, request).await,
+        "list-events" => list_events::handle(app, request).await,
         "decide-requests" => decide_requests::handle(app, publisher, request).await,
         other => panic!("no handler for events/{other}"),
     };

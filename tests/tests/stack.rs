@@ -49,7 +49,11 @@ async fn start() -> Stack {
             ..Default::default()
         })
         .unwrap(),
-        settings: shared::app::Settings { join_group_chat_points: 10, rejection_cooldown_seconds: 0 },
+        settings: shared::app::Settings {
+            join_group_chat_points: 10,
+            rejection_cooldown_seconds: 0,
+            events_settle_seconds: 0,
+        },
     };
     let services = Services {
         app,

@@ -45,6 +45,7 @@ fn each_function_gets_only_the_environment_it_reads() {
         ),
         ("WithdrawRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
         ("ChatRequestsFunction", jwt.to_vec()),
+        ("ListEventsFunction", jwt.to_vec()),
         (
             "DecideRequestsFunction",
             [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS", "REJECTION_COOLDOWN_SECONDS"]].concat(),

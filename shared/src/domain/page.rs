@@ -21,6 +21,8 @@ pub enum InvalidPageQuery {
     Status,
     #[error("{0} may be given only once")]
     Repeated(&'static str),
+    #[error("after must be the id of one of your events of the last 7 days")]
+    After,
 }
 
 impl PageQuery {
@@ -71,6 +73,40 @@ impl PageQuery {
         let start = (self.page as usize - 1).saturating_mul(self.limit as usize);
         let start = start.min(total);
         start..start.saturating_add(self.limit as usize).min(total)
+    }
+}
+
+/// A valid `GET /events` query: `after` an event id (optional), `limit` in 1..=100
+/// (default 100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventsQuery {
+    pub after: Option<super::id::ObjectId>,
+    pub limit: u32,
+}
+
+impl EventsQuery {
+    pub fn parse<'a, F, I>(get: F) -> Result<Self, InvalidPageQuery>
+    where
+        F: Fn(&str) -> I,
+        I: IntoIterator<Item = &'a str>,
+    {
+        let single = |name: &'static str| -> Result<Option<&'a str>, InvalidPageQuery> {
+            let mut values = get(name).into_iter();
+            let first = values.next();
+            match values.next() {
+                Some(_) => Err(InvalidPageQuery::Repeated(name)),
+                None => Ok(first),
+            }
+        };
+        let limit = match single("limit")? {
+            None => MAX_LIMIT,
+            Some(text) => parse_bounded(text, MAX_LIMIT).ok_or(InvalidPageQuery::Limit)?,
+        };
+        let after = match single("after")? {
+            None => None,
+            Some(text) => Some(super::id::ObjectId::parse(text).map_err(|_| InvalidPageQuery::After)?),
+        };
+        Ok(Self { after, limit })
     }
 }
 

@@ -26,6 +26,7 @@ pub const SCORE: &str = "Score";
 pub const OUTBOX: &str = "Outbox";
 pub const CONNECTION: &str = "Connection";
 pub const REQUEST_COUNT: &str = "RequestCount";
+pub const INBOX_EVENT: &str = "InboxEvent";
 
 pub(super) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())

@@ -109,6 +109,21 @@ pub fn request_count(chat: ObjectId, shard: u8) -> Key {
     key(format!("CHAT#{chat}"), format!("COUNT#{shard:02}"))
 }
 
+/// One event kept for its recipient (7 days, by TTL), under their user partition.
+pub fn inbox_event(user: ObjectId, event: ObjectId) -> Key {
+    key(format!("USER#{user}"), format!("EVENT#{event}"))
+}
+
+/// An inbox event's place in LSI1: when it was written, then its id. See
+/// [`crate::store::Store::inbox_after`] for why write time and not creation time.
+pub fn inbox_order(written_at: &str, event: ObjectId) -> String {
+    format!("EVENT#{written_at}#{event}")
+}
+
+pub fn inbox_order_from(time: &str) -> String {
+    format!("EVENT#{time}")
+}
+
 /// GSI3 partition of the pending markers of one expiry shard: the markers exist
 /// exactly while their request is pending, so the partition holds what may expire,
 /// oldest first. Sharded like the counts, so that no one index partition takes every

@@ -21,7 +21,9 @@ use items::{decode, item_key, key_item, kind_of};
 use keys::Key;
 
 pub use items::Item;
-pub use realtime::{Connection, OutboxPage, SetAside, StoredOutbox, MAX_OUTBOX_ATTEMPTS};
+pub use realtime::{
+    Connection, KeptEvent, OutboxPage, SetAside, StoredOutbox, KEEP_EVENTS_SECONDS, MAX_OUTBOX_ATTEMPTS, SETTLE_SECONDS,
+};
 pub use transactions::{Acceptance, ClosePlan, CreatePlan, Guard, TxError, MAX_NOTIFIED_ADMINS};
 
 #[derive(Debug, thiserror::Error)]

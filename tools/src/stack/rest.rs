@@ -83,6 +83,7 @@ async fn dispatch(
         (Some("PATCH"), Some("/requests/{id}")) => patch_request::handle(app, publisher, request).await,
         (Some("DELETE"), Some("/requests/{id}")) => withdraw_request::handle(app, publisher, request).await,
         (Some("GET"), Some("/chats/{id}/requests")) => chat_requests::handle(app, request).await,
+        (Some("GET"), Some("/events")) => list_events::handle(app, request).await,
         (Some("POST"), Some("/chats/{id}/requests/decisions")) => {
             decide_requests::handle(app, publisher, request).await
         }

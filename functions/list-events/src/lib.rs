@@ -1,0 +1,13 @@
+//! `GET /events`: the caller's events after a given one, to catch up after being offline.
+
+use lambda_http::{http::StatusCode, Body, Request, Response};
+use shared::{http, requests, App};
+
+pub async fn handle(app: &App, event: Request) -> Response<Body> {
+    let query = http::events_query(&event);
+    http::respond(app, &event, |caller| async move {
+        let page = requests::events(app, caller, query?).await?;
+        Ok((StatusCode::OK, page))
+    })
+    .await
+}
