@@ -242,7 +242,7 @@ async fn a_bulk_decision_gives_each_request_its_own_result_in_the_order_given() 
     let env = TestEnv::with_demo().await;
     let api = env.api();
     let mut pending = Vec::new();
-    for n in 0..96 {
+    for n in 0..97 {
         let (status, body) = api.create(&requester(n), CHAT1).await;
         assert_eq!(status, 201);
         pending.push(body["request"]["_id"].as_str().unwrap().to_owned());
@@ -253,12 +253,12 @@ async fn a_bulk_decision_gives_each_request_its_own_result_in_the_order_given() 
     let unknown = "6ad000000000000000000001".to_owned();
     let mut ids: Vec<String> = vec![pending[0].clone(), other_chat.clone(), unknown.clone(), DEMO_REQUEST.to_owned()];
     ids.extend(pending[1..].iter().cloned());
-    assert_eq!(ids.len(), 99);
+    assert_eq!(ids.len(), 100);
 
     let (status, body) = api.decide_many(BEN, CHAT1, json!({"status": "accepted", "requests": ids})).await;
     assert_eq!(status, 200, "{body}");
     let results = body["results"].as_array().unwrap();
-    assert_eq!(results.len(), 99);
+    assert_eq!(results.len(), 100);
     for (result, id) in results.iter().zip(&ids) {
         assert_eq!(result["_id"], id.as_str(), "in the order given");
     }
@@ -275,9 +275,9 @@ async fn a_bulk_decision_gives_each_request_its_own_result_in_the_order_given() 
         assert_eq!(result["request"]["chat"]["areYouAdmin"], true);
         assert!(result.get("code").is_none());
     }
-    assert_eq!(env.chat(CHAT1).await.chat.participants_count, 3 + 96);
+    assert_eq!(env.chat(CHAT1).await.chat.participants_count, 3 + 97);
     assert_eq!(env.direct.request(id(&other_chat)).await.unwrap().unwrap().request.status.as_str(), "pending");
-    assert_eq!(api.queue(AMY, CHAT1, &[("status", "accepted")]).await.1["count"], 96);
+    assert_eq!(api.queue(AMY, CHAT1, &[("status", "accepted")]).await.1["count"], 97);
 }
 
 #[tokio::test]

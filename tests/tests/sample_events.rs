@@ -89,8 +89,10 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
 #[tokio::test]
 async fn every_rest_sample_event_gets_its_documented_response() {
     let expectations = expectations();
-    let files: Vec<String> =
-        sample_files().into_iter().filter(|f| !f.starts_with("ws-") && !f.starts_with("notifier")).collect();
+    let files: Vec<String> = sample_files()
+        .into_iter()
+        .filter(|f| !f.starts_with("ws-") && !f.starts_with("notifier") && !f.starts_with("expire-"))
+        .collect();
     let listed: Vec<String> = expectations.keys().map(|k| k.to_string()).collect();
     assert_eq!(files, listed, "every sample event has an expectation and every expectation a file");
 
@@ -110,4 +112,22 @@ async fn every_rest_sample_event_gets_its_documented_response() {
             assert!(body.get("code").is_none(), "{file}: {body}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_scheduled_sample_event_runs_expiry_on_the_demo_data() {
+    let env = TestEnv::with_demo().await;
+    let text = std::fs::read_to_string(repo_root().join("events/expire-requests/scheduled.json")).unwrap();
+    let scheduled: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(scheduled.detail_type, "Scheduled Event");
+    let report =
+        expire_requests::handle(&env.direct, &env.aws.publisher, std::time::Duration::from_secs(3600), "sample")
+            .await
+            .unwrap();
+    assert_eq!(report.expired, 0, "the demo request is younger than an hour");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let report = expire_requests::handle(&env.direct, &env.aws.publisher, std::time::Duration::from_secs(1), "sample")
+        .await
+        .unwrap();
+    assert_eq!(report.expired, 1, "the demo request, once older than the expiry");
 }
