@@ -77,7 +77,7 @@ fn object(value: Value) -> Map<String, Value> {
 
 impl Fanout {
     fn to_one(event: &str, to: ObjectId, data: Value) -> Self {
-        let recipients = vec![Recipient { id: ObjectId::generate(), to, data: Map::new() }];
+        let recipients = vec![Recipient { id: ObjectId::generate_for_event(), to, data: Map::new() }];
         Self { event: event.to_owned(), data: object(data), recipients }
     }
 
@@ -87,7 +87,7 @@ impl Fanout {
         let recipients = notifications
             .iter()
             .map(|notification| Recipient {
-                id: ObjectId::generate(),
+                id: ObjectId::generate_for_event(),
                 to: notification.user,
                 data: object(json!({ "notification": notification })),
             })
@@ -115,8 +115,10 @@ impl Fanout {
 
     /// To every active admin of the chat, whatever closed the request.
     pub fn request_closed(request: &ClosedRequest, admins: impl IntoIterator<Item = ObjectId>) -> Self {
-        let recipients =
-            admins.into_iter().map(|to| Recipient { id: ObjectId::generate(), to, data: Map::new() }).collect();
+        let recipients = admins
+            .into_iter()
+            .map(|to| Recipient { id: ObjectId::generate_for_event(), to, data: Map::new() })
+            .collect();
         Self { event: CHAT_JOIN_REQUEST_CLOSED.to_owned(), data: object(json!({ "request": request })), recipients }
     }
 

@@ -33,14 +33,7 @@ impl PageQuery {
         F: Fn(&str) -> I,
         I: IntoIterator<Item = &'a str>,
     {
-        let single = |name: &'static str| -> Result<Option<&'a str>, InvalidPageQuery> {
-            let mut values = get(name).into_iter();
-            let first = values.next();
-            match values.next() {
-                Some(_) => Err(InvalidPageQuery::Repeated(name)),
-                None => Ok(first),
-            }
-        };
+        let single = |name: &'static str| single_value(&get, name);
         let limit = match single("limit")? {
             None => DEFAULT_LIMIT,
             Some(text) => parse_bounded(text, MAX_LIMIT).ok_or(InvalidPageQuery::Limit)?,
@@ -90,14 +83,7 @@ impl EventsQuery {
         F: Fn(&str) -> I,
         I: IntoIterator<Item = &'a str>,
     {
-        let single = |name: &'static str| -> Result<Option<&'a str>, InvalidPageQuery> {
-            let mut values = get(name).into_iter();
-            let first = values.next();
-            match values.next() {
-                Some(_) => Err(InvalidPageQuery::Repeated(name)),
-                None => Ok(first),
-            }
-        };
+        let single = |name: &'static str| single_value(&get, name);
         let limit = match single("limit")? {
             None => MAX_LIMIT,
             Some(text) => parse_bounded(text, MAX_LIMIT).ok_or(InvalidPageQuery::Limit)?,
@@ -107,6 +93,21 @@ impl EventsQuery {
             Some(text) => Some(super::id::ObjectId::parse(text).map_err(|_| InvalidPageQuery::After)?),
         };
         Ok(Self { after, limit })
+    }
+}
+
+/// The one value of parameter `name`, if given; given twice is refused rather than one
+/// of them silently picked.
+fn single_value<'a, F, I>(get: &F, name: &'static str) -> Result<Option<&'a str>, InvalidPageQuery>
+where
+    F: Fn(&str) -> I,
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut values = get(name).into_iter();
+    let first = values.next();
+    match values.next() {
+        Some(_) => Err(InvalidPageQuery::Repeated(name)),
+        None => Ok(first),
     }
 }
 

@@ -55,6 +55,16 @@ pub struct Connection {
 }
 
 impl Store {
+    /// A `Query` of GSI1 partition `partition` (`#pk = :pk` in the key condition).
+    fn gsi1(&self, partition: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
+    }
+
     /// One `PutItem`.
     pub async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         let mut item = encode(&keys::connection(&connection.connection_id), items::CONNECTION, connection)?;
@@ -78,14 +88,9 @@ impl Store {
     /// One `Query` of GSI1 (connections of one user are few).
     pub async fn connections_of(&self, user: ObjectId) -> Result<Vec<Connection>, StoreError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
+            .gsi1(&keys::requests_of(user))
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::GSI1PK)
             .expression_attribute_names("#sk", keys::GSI1SK)
-            .expression_attribute_values(":pk", AttributeValue::S(keys::requests_of(user)))
             .expression_attribute_values(":prefix", AttributeValue::S(keys::CONNECTION_ORDER_PREFIX.to_owned()))
             .send()
             .await
@@ -99,14 +104,9 @@ impl Store {
     /// such, so that one bad item cannot stop the sweep.
     pub async fn outbox_page(&self, before: &str, limit: i32, start: Option<Item>) -> Result<OutboxPage, StoreError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
+            .gsi1(keys::OUTBOX_INDEX_PARTITION)
             .key_condition_expression("#pk = :pk AND #sk < :before")
-            .expression_attribute_names("#pk", keys::GSI1PK)
             .expression_attribute_names("#sk", keys::GSI1SK)
-            .expression_attribute_values(":pk", AttributeValue::S(keys::OUTBOX_INDEX_PARTITION.to_owned()))
             .expression_attribute_values(":before", AttributeValue::S(before.to_owned()))
             .limit(limit)
             .set_exclusive_start_key(start)
@@ -164,13 +164,8 @@ impl Store {
     /// at (`dev outbox aside`). One `Query` per MB of them (an item may be large).
     pub async fn outbox_set_aside(&self, limit: usize) -> Result<Vec<SetAside>, StoreError> {
         let mut items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
+            .gsi1(keys::OUTBOX_ASIDE_PARTITION)
             .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_values(":pk", AttributeValue::S(keys::OUTBOX_ASIDE_PARTITION.to_owned()))
             .into_paginator()
             .items()
             .send();
@@ -187,13 +182,8 @@ impl Store {
     /// partition (empty when all is well), for the metric the alarm watches.
     pub async fn outbox_set_aside_count(&self) -> Result<usize, StoreError> {
         let pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
+            .gsi1(keys::OUTBOX_ASIDE_PARTITION)
             .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_values(":pk", AttributeValue::S(keys::OUTBOX_ASIDE_PARTITION.to_owned()))
             .select(aws_sdk_dynamodb::types::Select::Count)
             .into_paginator()
             .send()
