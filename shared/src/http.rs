@@ -14,6 +14,7 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::domain::{ObjectId, PageQuery};
 use crate::error::ApiError;
+use crate::publish::Publisher;
 
 /// Runs one REST call: opens the invocation's span (request id, then user id), checks
 /// the token, runs `call`, and turns its result into the response. Every error goes
@@ -92,6 +93,44 @@ fn json_response(status: StatusCode, text: String) -> Response<Body> {
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// The whole `main` of a REST function: logs, the SDK configuration and the [`App`] built
+/// once per cold start (and kept for the life of the process), then every invocation
+/// handed to `handler`.
+pub async fn run<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    crate::telemetry::init();
+    let config = crate::app::aws_config().await?;
+    serve(App::from_env(&config).await?, handler).await
+}
+
+/// [`run`] for a function that also publishes the events of the changes it commits.
+pub async fn run_publishing<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, &'static Publisher, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    crate::telemetry::init();
+    let config = crate::app::aws_config().await?;
+    let publisher: &'static Publisher = Box::leak(Box::new(Publisher::from_env(&config)?));
+    serve(App::from_env(&config).await?, move |app, event| handler(app, publisher, event)).await
+}
+
+async fn serve<F, Fut>(app: App, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let app: &'static App = Box::leak(Box::new(app));
+    lambda_http::run(lambda_http::service_fn(move |event: Request| {
+        let call = handler(app, event);
+        async move { Ok::<_, std::convert::Infallible>(call.await) }
+    }))
+    .await
 }
 
 /// The `{id}` path parameter.

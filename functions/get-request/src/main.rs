@@ -1,12 +1,4 @@
-use lambda_http::{service_fn, Error, Request};
-
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env(&shared::app::aws_config().await?).await?;
-    let app = &app;
-    lambda_http::run(service_fn(move |event: Request| async move {
-        Ok::<_, std::convert::Infallible>(get_request::handle(app, event).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::http::run(get_request::handle).await
 }
