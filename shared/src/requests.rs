@@ -38,7 +38,7 @@ pub struct RequestPage {
 #[derive(Debug, Deserialize)]
 pub struct CreateBody {
     pub chat: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "a_string")]
     pub message: Option<String>,
 }
 
@@ -55,8 +55,14 @@ impl CreateBody {
 #[derive(Debug, Deserialize)]
 pub struct DecisionBody {
     pub status: Decision,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "a_string")]
     pub reason: Option<String>,
+}
+
+/// An optional text field is a string when present: `null` is refused like any other
+/// non-string, so a body means one thing (openapi.yaml says the same).
+fn a_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
 }
 
 impl DecisionBody {
@@ -421,7 +427,7 @@ const CONCURRENT_DECISIONS: usize = 4;
 pub struct DecisionsBody {
     pub status: Decision,
     pub requests: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "a_string")]
     pub reason: Option<String>,
 }
 

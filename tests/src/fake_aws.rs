@@ -194,8 +194,11 @@ impl FakeAws {
         self.recorder.inboxes.lock().unwrap().remove(connection_id);
     }
 
+    /// The messages `connection_id` received, each checked against asyncapi.yaml.
     pub fn inbox(&self, connection_id: &str) -> Vec<Value> {
-        self.recorder.inboxes.lock().unwrap().get(connection_id).cloned().unwrap_or_default()
+        let inbox = self.recorder.inboxes.lock().unwrap().get(connection_id).cloned().unwrap_or_default();
+        inbox.iter().for_each(crate::contract::check_message);
+        inbox
     }
 }
 

@@ -25,6 +25,7 @@ use tokio::sync::OnceCell;
 use tools::fixture::Fixture;
 use tools::table::TableSpec;
 
+pub mod contract;
 mod fake_aws;
 pub use fake_aws::{clients, FakeAws};
 
@@ -375,7 +376,16 @@ pub fn parts(response: Response<Body>) -> (u16, Value) {
     (status, body)
 }
 
-/// The four REST calls, through their real handlers.
+/// The status and JSON body of the answer to `event`, checked against openapi.yaml.
+pub fn answer(event: &Value, response: Response<Body>) -> (u16, Value) {
+    let (status, body) = parts(response);
+    let method = event["httpMethod"].as_str().expect("an event names its method");
+    let resource = event["resource"].as_str().expect("an event names its resource");
+    contract::check_response(method, resource, status, &body);
+    (status, body)
+}
+
+/// The REST calls, through their real handlers; every answer checked against openapi.yaml.
 pub struct Api<'a> {
     pub app: &'a App,
     pub publisher: &'a Publisher,
@@ -384,12 +394,12 @@ pub struct Api<'a> {
 impl Api<'_> {
     pub async fn list(&self, user: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let event = rest_event("GET", "/requests", Some(&format!("Bearer {}", token(user))), query, None);
-        parts(list_requests::handle(self.app, request_from(&event)).await)
+        answer(&event, list_requests::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn get(&self, user: &str, id: &str) -> (u16, Value) {
         let event = rest_event("GET", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], None);
-        parts(get_request::handle(self.app, request_from(&event)).await)
+        answer(&event, get_request::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn create(&self, user: &str, chat: &str) -> (u16, Value) {
@@ -398,7 +408,7 @@ impl Api<'_> {
 
     pub async fn create_raw(&self, user: &str, body: Option<Value>) -> (u16, Value) {
         let event = rest_event("POST", "/requests", Some(&format!("Bearer {}", token(user))), &[], body);
-        parts(create_request::handle(self.app, self.publisher, request_from(&event)).await)
+        answer(&event, create_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 
     pub async fn decide(&self, user: &str, id: &str, status: &str) -> (u16, Value) {
@@ -408,30 +418,30 @@ impl Api<'_> {
     pub async fn withdraw(&self, user: &str, id: &str) -> (u16, Value) {
         let event =
             rest_event("DELETE", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], None);
-        parts(withdraw_request::handle(self.app, self.publisher, request_from(&event)).await)
+        answer(&event, withdraw_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 
     pub async fn queue(&self, user: &str, chat: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let path = format!("/chats/{chat}/requests");
         let event = rest_event("GET", &path, Some(&format!("Bearer {}", token(user))), query, None);
-        parts(chat_requests::handle(self.app, request_from(&event)).await)
+        answer(&event, chat_requests::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn decide_many(&self, user: &str, chat: &str, body: Value) -> (u16, Value) {
         let path = format!("/chats/{chat}/requests/decisions");
         let event = rest_event("POST", &path, Some(&format!("Bearer {}", token(user))), &[], Some(body));
-        parts(decide_requests::handle(self.app, self.publisher, request_from(&event)).await)
+        answer(&event, decide_requests::handle(self.app, self.publisher, request_from(&event)).await)
     }
 
     pub async fn events(&self, user: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let event = rest_event("GET", "/events", Some(&format!("Bearer {}", token(user))), query, None);
-        parts(list_events::handle(self.app, request_from(&event)).await)
+        answer(&event, list_events::handle(self.app, request_from(&event)).await)
     }
 
     pub async fn decide_raw(&self, user: &str, id: &str, body: Option<Value>) -> (u16, Value) {
         let event =
             rest_event("PATCH", &format!("/requests/{id}"), Some(&format!("Bearer {}", token(user))), &[], body);
-        parts(patch_request::handle(self.app, self.publisher, request_from(&event)).await)
+        answer(&event, patch_request::handle(self.app, self.publisher, request_from(&event)).await)
     }
 }
 

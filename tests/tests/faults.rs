@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use integration_tests::{
-    connect, demo_fixture, id, parts, request_from, rest_event, retry_after, route_published, token, TestEnv,
+    connect, demo_fixture, id, answer, request_from, rest_event, retry_after, route_published, token, TestEnv,
 };
 use local::Fault;
 use serde_json::{json, Value};
@@ -234,7 +234,7 @@ async fn list_with_headers(env: &TestEnv) -> (u16, Value, Option<String>, Durati
     let event = rest_event("GET", "/requests", Some(&format!("Bearer {}", token(SAM))), &[], None);
     let response = list_requests::handle(&env.app, request_from(&event)).await;
     let after = retry_after(&response);
-    let (status, body) = parts(response);
+    let (status, body) = answer(&event, response);
     (status, body, after, started.elapsed())
 }
 

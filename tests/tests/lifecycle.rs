@@ -360,7 +360,7 @@ async fn within_the_cooldown_a_rejected_requester_gets_429_with_retry_after_and_
     );
     let response = create_request::handle(&env.app, &env.aws.publisher, integration_tests::request_from(&event)).await;
     let header = integration_tests::retry_after(&response);
-    let (status, body) = integration_tests::parts(response);
+    let (status, body) = integration_tests::answer(&event, response);
     assert_eq!((status, body["code"].as_str()), (429, Some("REQUEST_COOLDOWN")), "{body}");
     let retry_after = body["retryAfter"].as_u64().expect("retryAfter in the body");
     assert!((1..=3).contains(&retry_after), "{retry_after}");

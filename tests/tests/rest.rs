@@ -1,7 +1,7 @@
 //! Every row of the contract's REST table, against DynamoDB Local through the real
 //! handlers.
 
-use integration_tests::{id, parts, request_from, rest_event, token, TestEnv};
+use integration_tests::{answer, id, request_from, rest_event, token, TestEnv};
 use serde_json::{json, Value};
 use shared::domain::ObjectId;
 use shared::store::keys;
@@ -38,7 +38,7 @@ fn exp(offset: i64) -> i64 {
 
 async fn list_with_auth(env: &TestEnv, auth: Option<&str>) -> (u16, Value) {
     let event = rest_event("GET", "/requests", auth, &[], None);
-    parts(list_requests::handle(&env.app, request_from(&event)).await)
+    answer(&event, list_requests::handle(&env.app, request_from(&event)).await)
 }
 
 #[tokio::test]

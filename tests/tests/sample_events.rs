@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use integration_tests::{parts, repo_root, request_from, TestEnv};
+use integration_tests::{answer, repo_root, request_from, TestEnv};
 use serde_json::Value;
 use shared::auth::{JwtSettings, JwtVerifier};
 
@@ -83,7 +83,7 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
         "decide-requests" => decide_requests::handle(app, publisher, request).await,
         other => panic!("no handler for events/{other}"),
     };
-    parts(response)
+    answer(event, response)
 }
 
 #[tokio::test]

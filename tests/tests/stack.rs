@@ -7,7 +7,7 @@ use futures::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use integration_tests::{clients, repo_root, token, TestEnv};
+use integration_tests::{clients, contract, repo_root, token, TestEnv};
 use serde_json::{json, Value};
 use shared::domain::time::{epoch_seconds_in, timestamp_seconds_ago};
 use shared::domain::ObjectId;
@@ -83,7 +83,9 @@ impl Stack {
         let response = sender.send_request(request).await.unwrap();
         let status = response.status().as_u16();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        contract::check_response(method, path, status, &body);
+        (status, body)
     }
 
     async fn connect(&self, user: &str) -> Socket {
@@ -100,7 +102,9 @@ async fn next_event(socket: &mut Socket) -> Value {
             .expect("the socket stays open")
             .unwrap();
         if let Message::Text(text) = message {
-            return serde_json::from_str(&text).unwrap();
+            let message = serde_json::from_str(&text).unwrap();
+            contract::check_message(&message);
+            return message;
         }
     }
 }

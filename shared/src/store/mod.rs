@@ -250,7 +250,8 @@ impl Store {
             None => (keys::GSI3, keys::GSI3PK, keys::requests_to(chat)),
             Some(status) => (keys::GSI4, keys::GSI4PK, keys::requests_to_in(chat, status)),
         };
-        let mut found = Vec::with_capacity(take);
+        // Not `with_capacity(take)`: `take` is page × limit, and a client picks the page.
+        let mut found = Vec::new();
         let mut start_key = None;
         while found.len() < take {
             let output = self
