@@ -10,10 +10,25 @@ echo "== cargo clippy"; cargo clippy --workspace --all-targets --locked -- -D wa
 echo "== cfn-lint";     cfn-lint template.yaml
 echo "== sam validate"; sam validate --lint --region us-east-1 --template template.yaml
 echo "== checkov";      checkov -f template.yaml --framework cloudformation --compact --quiet
-echo "== cargo test"
+echo "== openapi.yaml"; openapi-spec-validator openapi.yaml
+echo "== asyncapi.yaml"; node scripts/validate-asyncapi.mjs asyncapi.yaml
+
+# Schemathesis fuzzes its own local stack (own ports, own DynamoDB Local) while the
+# cargo tests run: the two share no state, and the machine has the cores for both.
+echo "== cargo test, and scripts/fuzz.sh beside it (its log: target/fuzz.log)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+cargo build --package tools --locked --quiet
+scripts/fuzz.sh >target/fuzz.log 2>&1 &
+fuzz_pid=$!
 cargo test --workspace --locked 2>&1 | tee "$log"
+echo "== fuzz"
+if ! wait "$fuzz_pid"; then
+  cat target/fuzz.log
+  echo "fuzz: Schemathesis found failures (above)" >&2
+  exit 1
+fi
+grep -E '^(== fuzz as|=+ .* in [0-9.]+s =+$)|generated' target/fuzz.log
 # cargo prints one result line per test binary (many with 0 tests); the closing line
 # sums them so the total is read in one place.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"

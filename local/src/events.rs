@@ -41,6 +41,15 @@ pub fn match_route(method: &str, path: &str) -> Option<(&'static str, Map<String
     })
 }
 
+/// The methods of the routes whose path matches `path`: what a `405` lists in `Allow`.
+pub fn methods_of(path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = REST_ROUTES.iter().map(|(method, _)| *method).collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods.retain(|method| match_route(method, path).is_some());
+    methods
+}
+
 /// The name-value pairs of a raw query string, percent-decoded, in order.
 pub fn parse_query(raw: &str) -> Vec<(String, String)> {
     raw.split('&')

@@ -712,3 +712,45 @@ async fn the_hs256_secret_can_come_from_secrets_manager_once_per_cold_start() {
     assert!(missing.resolve_secret(&config).await.is_err(), "a secret that cannot be read stops the cold start");
     assert!(JwtVerifier::new(&JwtSettings::default()).is_err(), "no key at all is refused");
 }
+
+// ---- found by Schemathesis (scripts/fuzz.sh) --------------------------------------
+
+#[tokio::test]
+async fn the_last_possible_page_is_an_empty_page_with_the_true_count() {
+    // Page 4294967295 of 100 once reserved memory for 429 billion requests up front:
+    // the process aborted instead of answering.
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let last = [("page", "4294967295"), ("limit", "100")];
+    let (status, queue) = api.queue(AMY, CHAT1, &last).await;
+    assert_eq!((status, queue["requests"].as_array().map(Vec::len), queue["count"].as_u64()), (200, Some(0), Some(1)));
+    let (status, listed) = api.list(RAJ, &last).await;
+    assert_eq!((status, listed["requests"].as_array().map(Vec::len), listed["count"].as_u64()), (200, Some(0), Some(1)));
+    assert_error(&api.list(RAJ, &[("page", "4294967296")]).await, 400, "INVALID_QUERY");
+}
+
+#[tokio::test]
+async fn a_null_message_or_reason_is_refused_like_any_other_non_string() {
+    // `null` was read as "absent" although openapi.yaml says a string.
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    assert_error(&api.create_raw(SAM, Some(json!({"chat": CHAT1, "message": null}))).await, 400, "INVALID_BODY");
+    let reject = json!({"status": "rejected", "reason": null});
+    assert_error(&api.decide_raw(AMY, DEMO_REQUEST, Some(reject.clone())).await, 400, "INVALID_BODY");
+    let many = json!({"status": "accepted", "requests": [DEMO_REQUEST], "reason": null});
+    assert_error(&api.decide_many(AMY, CHAT1, many).await, 400, "INVALID_BODY");
+    assert!(env.direct.requests_of(id(SAM), None).await.unwrap().is_empty());
+    assert_eq!(api.get(RAJ, DEMO_REQUEST).await.1["request"]["status"], "pending", "nothing was decided");
+}
+
+#[tokio::test]
+async fn a_message_of_only_non_breaking_spaces_is_empty() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let body = json!({"chat": CHAT1, "message": "\u{a0}\u{3000}\u{2028}"});
+    assert_error(&api.create_raw(SAM, Some(body)).await, 400, "INVALID_BODY");
+    let padded = format!("\u{a0} {} \u{3000}", "x".repeat(500));
+    let (status, created) = api.create_raw(SAM, Some(json!({"chat": CHAT1, "message": padded}))).await;
+    assert_eq!(status, 201, "500 characters between spaces: {created}");
+    assert_eq!(created["request"]["message"].as_str().map(|m| m.chars().count()), Some(500), "stored trimmed");
+}

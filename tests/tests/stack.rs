@@ -68,21 +68,26 @@ async fn start() -> Stack {
     Stack { env, rest: rest_port, websocket: websocket_port }
 }
 
+/// A raw answer: status, headers, body.
+type Raw = (u16, hyper::HeaderMap, Bytes);
+
 impl Stack {
-    async fn http(&self, method: &str, path: &str, user: &str, body: Option<Value>) -> (u16, Value) {
+    async fn raw(&self, method: &str, path: &str, user: Option<&str>, body: Option<Value>) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", self.rest)).await.unwrap();
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
         tokio::spawn(connection);
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "127.0.0.1")
-            .header("authorization", format!("Bearer {}", token(user)))
-            .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
-            .unwrap();
+        let mut request = hyper::Request::builder().method(method).uri(path).header("host", "127.0.0.1");
+        if let Some(user) = user {
+            request = request.header("authorization", format!("Bearer {}", token(user)));
+        }
+        let request = request.body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default()))).unwrap();
         let response = sender.send_request(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let (parts, body) = response.into_parts();
+        (parts.status.as_u16(), parts.headers, body.collect().await.unwrap().to_bytes())
+    }
+
+    async fn http(&self, method: &str, path: &str, user: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, _, bytes) = self.raw(method, path, Some(user), body).await;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         contract::check_response(method, path, status, &body);
         (status, body)
@@ -151,9 +156,6 @@ async fn a_request_and_its_acceptance_flow_through_the_local_stack() {
         .collect();
     assert_eq!(notifications.len(), 1);
     assert_eq!(notifications[0]["dismissed"], true, "the admins' notifications are dismissed in the table");
-
-    let (status, body) = stack.http("GET", "/nowhere", SAM, None).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
 }
 
 #[tokio::test]
@@ -281,4 +283,67 @@ async fn the_admins_queue_a_bulk_accept_and_a_withdrawal_through_the_local_stack
         (closed["data"]["request"]["_id"].as_str(), closed["data"]["request"]["status"].as_str()),
         (Some(sams.as_str()), Some("cancelled"))
     );
+}
+
+#[tokio::test]
+async fn every_documented_operation_reaches_its_function_through_the_stack() {
+    let stack = start().await;
+    for (method, resource) in local::events::REST_ROUTES {
+        let path = resource.replace("{id}", CHAT1);
+        let (status, _, body) = stack.raw(method, &path, None, None).await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHORIZED")), "{method} {path}: {body}");
+        contract::check_response(method, resource, status, &body);
+    }
+}
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_405_with_the_methods_it_takes() {
+    let stack = start().await;
+    for (method, path, allow) in [
+        ("PUT", "/requests", "GET, POST"),
+        ("TRACE", "/requests", "GET, POST"),
+        ("POST", &format!("/requests/{DEMO_REQUEST}") as &str, "DELETE, GET, PATCH"),
+        ("GET", &format!("/chats/{CHAT1}/requests/decisions"), "POST"),
+    ] {
+        let (status, headers, body) = stack.raw(method, path, Some(SAM), None).await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, body["code"].as_str()), (405, Some("METHOD_NOT_ALLOWED")), "{method} {path}");
+        assert_eq!(headers.get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
+    }
+    let (status, _, body) = stack.raw("GET", "/nowhere", Some(SAM), None).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
+}
+
+#[tokio::test]
+async fn the_stack_serves_both_documents_and_a_docs_page_that_needs_no_internet() {
+    let stack = start().await;
+    let (status, headers, body) = stack.raw("GET", "/openapi.json", None, None).await;
+    assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, "application/json"));
+    let mut served: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(served["servers"][0]["url"], "http://127.0.0.1", "the first server is the stack itself");
+    served["servers"][0]["url"] = contract::document(contract::OPENAPI)["servers"][0]["url"].clone();
+    assert_eq!(&served, contract::document(contract::OPENAPI), "/openapi.json is openapi.yaml");
+    for (path, file) in [("/openapi.yaml", contract::OPENAPI), ("/asyncapi.yaml", contract::ASYNCAPI)] {
+        let (status, _, body) = stack.raw("GET", path, None, None).await;
+        let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        assert_eq!((status, body.as_ref()), (200, text.as_bytes()), "{path}");
+    }
+
+    let (status, headers, page) = stack.raw("GET", "/docs", None, None).await;
+    assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, "text/html; charset=utf-8"));
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "{page}");
+    assert!(page.contains("validatorUrl: null"), "no online validator badge");
+    let assets: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|part| part.starts_with("/docs/") || part.starts_with("/openapi"))
+        .collect();
+    assert!(assets.len() >= 3, "{assets:?}");
+    for asset in assets {
+        let (status, _, body) = stack.raw("GET", asset, None, None).await;
+        assert_eq!(status, 200, "{asset}");
+        assert!(body.len() > 1000, "{asset} is there: {} bytes", body.len());
+    }
 }

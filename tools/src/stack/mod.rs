@@ -1,6 +1,7 @@
 //! Everything the local stack serves, given its listeners and the same clients the
 //! functions build in AWS (pointed here by endpoint overrides).
 
+mod docs;
 mod events;
 mod rest;
 mod websocket;

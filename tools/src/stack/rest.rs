@@ -30,6 +30,12 @@ pub async fn serve(listener: TcpListener, services: Arc<Services>) {
 async fn handle(services: &Services, request: Request<Incoming>, source_ip: String) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
+    if parts.method == hyper::Method::GET {
+        let host = parts.headers.get(hyper::header::HOST).and_then(|v| v.to_str().ok());
+        if let Some(reply) = super::docs::serve(parts.uri.path(), host) {
+            return reply;
+        }
+    }
     let body = match body.collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => Bytes::new(),
@@ -52,7 +58,7 @@ async fn handle(services: &Services, request: Request<Incoming>, source_ip: Stri
         request_id: shared::domain::ObjectId::generate().to_string(),
     });
     let response = match event {
-        None => plain(StatusCode::NOT_FOUND, json!({"message": "no such route", "code": "NOT_FOUND"})),
+        None => no_route(parts.uri.path()),
         Some(event) => match lambda_http::request::from_str(&event.to_string()) {
             Err(error) => plain(StatusCode::BAD_REQUEST, json!({"message": error.to_string(), "code": "BAD_REQUEST"})),
             Ok(request) => into_hyper(dispatch(services, &event, request).await),
@@ -95,6 +101,23 @@ async fn dispatch(
             response
         }
     }
+}
+
+/// A path with no route is `404`; a route's path with another method is `405` with
+/// the methods it has. (API Gateway answers both with `403`; see the README.)
+fn no_route(path: &str) -> Response<Full<Bytes>> {
+    let methods = local::events::methods_of(path);
+    if methods.is_empty() {
+        return plain(StatusCode::NOT_FOUND, json!({"message": "no such route", "code": "NOT_FOUND"}));
+    }
+    let mut response = plain(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({"message": format!("this path takes {}", methods.join(", ")), "code": "METHOD_NOT_ALLOWED"}),
+    );
+    if let Ok(allow) = methods.join(", ").parse() {
+        response.headers_mut().insert(hyper::header::ALLOW, allow);
+    }
+    response
 }
 
 fn into_hyper(response: lambda_http::Response<lambda_http::Body>) -> Response<Full<Bytes>> {
