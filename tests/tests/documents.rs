@@ -109,13 +109,13 @@ fn every_error() -> Vec<ApiError> {
 
 #[test]
 fn every_error_code_is_documented_with_its_status_and_nothing_else_is() {
-    let codes_of_error: BTreeSet<String> =
-        plain_schema(OPENAPI, &document(OPENAPI)["components"]["schemas"]["Error"])["properties"]["code"]["enum"]
-            .as_array()
-            .expect("Error.code is an enum")
-            .iter()
-            .map(|code| code.as_str().expect("a code").to_owned())
-            .collect();
+    let codes_of_error: BTreeSet<String> = plain_schema(OPENAPI, &document(OPENAPI)["components"]["schemas"]["Error"])
+        ["properties"]["code"]["enum"]
+        .as_array()
+        .expect("Error.code is an enum")
+        .iter()
+        .map(|code| code.as_str().expect("a code").to_owned())
+        .collect();
     let service: BTreeSet<(u16, String)> = every_error().iter().map(|e| (e.status(), e.code().to_owned())).collect();
     let service_codes: BTreeSet<String> = service.iter().map(|(_, code)| code.clone()).collect();
     assert_eq!(service_codes, codes_of_error, "the service's codes (left) and Error.code in {OPENAPI} (right)");
@@ -129,7 +129,8 @@ fn every_error_code_is_documented_with_its_status_and_nothing_else_is() {
                 continue;
             }
             let response = plain_schema(OPENAPI, response);
-            let codes = code_enum(&response["content"]["application/json"]["schema"]).unwrap_or_else(|| panic!("{method} {path} {status} names its codes"));
+            let codes = code_enum(&response["content"]["application/json"]["schema"])
+                .unwrap_or_else(|| panic!("{method} {path} {status} names its codes"));
             for code in codes {
                 documented.insert((status, code));
             }
@@ -143,7 +144,8 @@ fn every_error_code_is_documented_with_its_status_and_nothing_else_is() {
 fn code_enum(schema: &Value) -> Option<Vec<String>> {
     let own = schema["properties"]["code"]["enum"].as_array();
     let parts = schema["allOf"].as_array().into_iter().flatten();
-    let enums: Vec<&Vec<Value>> = own.into_iter().chain(parts.filter_map(|p| p["properties"]["code"]["enum"].as_array())).collect();
+    let enums: Vec<&Vec<Value>> =
+        own.into_iter().chain(parts.filter_map(|p| p["properties"]["code"]["enum"].as_array())).collect();
     let narrowest = enums.into_iter().min_by_key(|e| e.len())?;
     Some(narrowest.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
 }
@@ -237,6 +239,11 @@ fn the_text_schema_accepts_exactly_the_notes_the_service_accepts() {
     for text in candidates {
         let service = shared::domain::Note::parse("message", &text).is_ok();
         let document = violations(&schema, &Value::String(text.clone())).is_empty();
-        assert_eq!(document, service, "{text:?} ({} characters): {OPENAPI} (left), the service (right)", text.chars().count());
+        assert_eq!(
+            document,
+            service,
+            "{text:?} ({} characters): {OPENAPI} (left), the service (right)",
+            text.chars().count()
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use integration_tests::{
-    connect, demo_fixture, id, answer, request_from, rest_event, retry_after, route_published, token, TestEnv,
+    answer, connect, demo_fixture, id, request_from, rest_event, retry_after, route_published, token, TestEnv,
 };
 use local::Fault;
 use serde_json::{json, Value};

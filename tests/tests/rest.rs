@@ -725,7 +725,10 @@ async fn the_last_possible_page_is_an_empty_page_with_the_true_count() {
     let (status, queue) = api.queue(AMY, CHAT1, &last).await;
     assert_eq!((status, queue["requests"].as_array().map(Vec::len), queue["count"].as_u64()), (200, Some(0), Some(1)));
     let (status, listed) = api.list(RAJ, &last).await;
-    assert_eq!((status, listed["requests"].as_array().map(Vec::len), listed["count"].as_u64()), (200, Some(0), Some(1)));
+    assert_eq!(
+        (status, listed["requests"].as_array().map(Vec::len), listed["count"].as_u64()),
+        (200, Some(0), Some(1))
+    );
     assert_error(&api.list(RAJ, &[("page", "4294967296")]).await, 400, "INVALID_QUERY");
 }
 

@@ -336,10 +336,8 @@ async fn the_stack_serves_both_documents_and_a_docs_page_that_needs_no_internet(
     let page = String::from_utf8(page.to_vec()).unwrap();
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "{page}");
     assert!(page.contains("validatorUrl: null"), "no online validator badge");
-    let assets: Vec<&str> = page
-        .split(['"', '\''])
-        .filter(|part| part.starts_with("/docs/") || part.starts_with("/openapi"))
-        .collect();
+    let assets: Vec<&str> =
+        page.split(['"', '\'']).filter(|part| part.starts_with("/docs/") || part.starts_with("/openapi")).collect();
     assert!(assets.len() >= 3, "{assets:?}");
     for asset in assets {
         let (status, _, body) = stack.raw("GET", asset, None, None).await;

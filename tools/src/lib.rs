@@ -2,6 +2,7 @@
 //! (REST and WebSocket), the Management API and EventBridge. See the README.
 
 pub mod fixture;
+pub mod load;
 pub mod stack;
 pub mod table;
 

@@ -13,6 +13,12 @@
 //!                       print a fixture: the demo data plus one restricted chat of N
 //!                       participants, ADMINS (default 20) of them admins
 //!   dev watch TOKEN     connect to the local WebSocket API and print every event
+//!   dev load-world DIR CHATS ADMINS_PER_CHAT REQUESTERS
+//!                       write DIR/fixture.json and DIR/run.json (the people and their
+//!                       tokens) for scripts/load.sh
+//!   dev load-check RUN_FILE RECEIVED_FILE
+//!                       check the contract's invariants after a load run (table
+//!                       $TABLE_NAME, and what each admin connection received)
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -152,6 +158,29 @@ fn big_chat(participants: &str, admins: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+fn load_world(dir: &str, chats: &str, admins: &str, requesters: &str) -> Result<(), Failure> {
+    let number = |text: &str| text.parse::<usize>().map_err(|_| format!("not a number: {text}"));
+    let secret = env_or("JWT_SECRET", DEFAULT_LOCAL_SECRET);
+    let (fixture, run) = tools::load::world(number(chats)?, number(admins)?, number(requesters)?, &secret)?;
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("fixture.json"), fixture.to_string())?;
+    std::fs::write(dir.join("run.json"), run.to_string())?;
+    Ok(())
+}
+
+async fn load_check(run_file: &str, received_file: &str) -> Result<(), Failure> {
+    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_file)?)?;
+    let received = std::fs::read_to_string(received_file)?;
+    let client = aws_sdk_dynamodb::Client::new(&shared::app::aws_config().await?);
+    let table = env_or("TABLE_NAME", "join-requests");
+    for line in tools::load::check(&client, &table, &run, &received).await? {
+        println!("invariants: {line}");
+    }
+    println!("invariants: all hold");
+    Ok(())
+}
+
 async fn outbox_aside() -> Result<(), Failure> {
     let items = store().await?.outbox_set_aside(100).await?;
     if items.is_empty() {
@@ -191,8 +220,11 @@ fn run(args: &[&str]) -> Result<(), Failure> {
         ["outbox", "replay", id] => runtime.block_on(outbox_replay(id)),
         ["big-chat", participants] => big_chat(participants, "20"),
         ["big-chat", participants, admins] => big_chat(participants, admins),
+        ["load-world", dir, chats, admins, requesters] => load_world(dir, chats, admins, requesters),
+        ["load-check", run, received] => runtime.block_on(load_check(run, received)),
         _ => Err("usage: dev stack | dev seed [FIXTURE_FILE] | dev token USER_ID | dev watch TOKEN \
-                  | dev outbox aside | dev outbox replay ID | dev big-chat PARTICIPANTS [ADMINS]"
+                  | dev outbox aside | dev outbox replay ID | dev big-chat PARTICIPANTS [ADMINS] \
+                  | dev load-world DIR CHATS ADMINS_PER_CHAT REQUESTERS | dev load-check RUN_FILE RECEIVED_FILE"
             .into()),
     }
 }
