@@ -757,3 +757,22 @@ async fn a_message_of_only_non_breaking_spaces_is_empty() {
     assert_eq!(status, 201, "500 characters between spaces: {created}");
     assert_eq!(created["request"]["message"].as_str().map(|m| m.chars().count()), Some(500), "stored trimmed");
 }
+
+#[tokio::test]
+async fn a_request_whose_chat_the_app_deleted_shows_a_null_chat() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let key = shared::store::keys::chat(id(CHAT1));
+    env.direct
+        .client()
+        .delete_item()
+        .table_name(env.direct.table())
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
+        .send()
+        .await
+        .unwrap();
+    // `answer` checks this against openapi.yaml, where `chat` may be null.
+    let (status, body) = api.get(RAJ, DEMO_REQUEST).await;
+    assert_eq!((status, &body["request"]["chat"]), (200, &Value::Null), "{body}");
+}
