@@ -159,6 +159,14 @@ pub struct TestEnv {
     pub direct: Store,
 }
 
+/// `events/expected.json`: each sample event (path under `events/`) and what its
+/// function answers on the demo data: `{"status", "code"?}`, or `{}` for "succeeds".
+pub fn expected_answers() -> std::collections::BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(repo_root().join("events/expected.json")).expect("events/expected.json");
+    let all: serde_json::Map<String, Value> = serde_json::from_str(&text).expect("events/expected.json is JSON");
+    all.into_iter().filter(|(file, _)| file.ends_with(".json")).collect()
+}
+
 pub fn demo_fixture() -> Value {
     let text = std::fs::read_to_string(repo_root().join("fixtures/demo.json")).expect("fixtures/demo.json");
     serde_json::from_str(&text).expect("demo fixture is JSON")

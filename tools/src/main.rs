@@ -2,8 +2,10 @@
 //!
 //!   dev stack           the local stack (see the README): seeds, prints URLs and tokens,
 //!                       serves REST, WebSocket, Management API and EventBridge
-//!   dev seed [FILE]     create the table if missing and load a fixture (default: $SEED_FILE
-//!                       or fixtures/demo.json), then print a token per user
+//!   dev seed [--fresh] [FILE]
+//!                       create the table if missing (--fresh: drop it first) and load a
+//!                       fixture (default: $SEED_FILE or fixtures/demo.json), then print a
+//!                       token per user
 //!   dev token USER_ID   print a token for USER_ID signed with $JWT_SECRET
 //!   dev outbox aside    list the outbox items the sweeper set aside (table $TABLE_NAME;
 //!                       in AWS with the account's credentials and AWS_REGION)
@@ -213,6 +215,11 @@ fn run(args: &[&str]) -> Result<(), Failure> {
     match args {
         ["stack"] => runtime.block_on(stack(rest_port, websocket_port, events_port)),
         ["seed"] => runtime.block_on(async { seed(&store().await?, None).await }),
+        ["seed", "--fresh"] => runtime.block_on(async {
+            let store = store().await?;
+            tools::table::TableSpec::drop(store.client(), store.table()).await?;
+            seed(&store, None).await
+        }),
         ["seed", file] => runtime.block_on(async { seed(&store().await?, Some((*file).to_owned())).await }),
         ["token", user] => token(user),
         ["watch", token] => runtime.block_on(watch(websocket_port, token)),
@@ -222,7 +229,7 @@ fn run(args: &[&str]) -> Result<(), Failure> {
         ["big-chat", participants, admins] => big_chat(participants, admins),
         ["load-world", dir, chats, admins, requesters] => load_world(dir, chats, admins, requesters),
         ["load-check", run, received] => runtime.block_on(load_check(run, received)),
-        _ => Err("usage: dev stack | dev seed [FIXTURE_FILE] | dev token USER_ID | dev watch TOKEN \
+        _ => Err("usage: dev stack | dev seed [--fresh | FIXTURE_FILE] | dev token USER_ID | dev watch TOKEN \
                   | dev outbox aside | dev outbox replay ID | dev big-chat PARTICIPANTS [ADMINS] \
                   | dev load-world DIR CHATS ADMINS_PER_CHAT REQUESTERS | dev load-check RUN_FILE RECEIVED_FILE"
             .into()),

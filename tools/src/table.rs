@@ -22,6 +22,15 @@ fn key_schema(partition: &str, sort: &str) -> Result<Vec<KeySchemaElement>, Stor
 }
 
 impl TableSpec {
+    /// Deletes the table if it exists, so that a fixture loads into an empty one.
+    pub async fn drop(client: &Client, table: &str) -> Result<(), StoreError> {
+        match client.delete_table().table_name(table).send().await {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+            Err(error) => Err(StoreError::sdk("DeleteTable", error)),
+        }
+    }
+
     /// Creates the table unless it exists. Returns whether it created it.
     pub async fn ensure(client: &Client, table: &str) -> Result<bool, StoreError> {
         let attributes = [
