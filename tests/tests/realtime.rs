@@ -277,8 +277,13 @@ async fn websocket_sample_events_get_their_documented_responses() {
     assert_eq!(connects.len(), 3);
     for (file, answer) in connects {
         let event = serde_json::from_value(sample(file)).unwrap();
-        let status = ws_connect::handle(&env.app, event).await.status_code;
-        assert_eq!(Some(status as u64), answer["status"].as_u64(), "{file}");
+        let response = ws_connect::handle(&env.app, event).await;
+        assert_eq!(Some(response.status_code as u64), answer["status"].as_u64(), "{file}");
+        let body: serde_json::Value = match &response.body {
+            Some(aws_lambda_events::encodings::Body::Text(text)) => serde_json::from_str(text).unwrap(),
+            other => panic!("{file}: a JSON body, not {other:?}"),
+        };
+        assert_eq!(body.get("code"), answer.get("code"), "{file}");
     }
     let connections = env.store().connections_of(id(AMY)).await.unwrap();
     assert_eq!(connections.iter().map(|c| c.connection_id.as_str()).collect::<Vec<_>>(), ["Zx1sample0Amy="]);
