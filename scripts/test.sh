@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every check CI runs: formatting, lints, the SAM template, unit and integration tests.
-# The integration tests start their own DynamoDB Local (see tests/src/lib.rs).
+# Every check CI runs: formatting, lints, the SAM template, the API documents, unit,
+# integration and end-to-end tests, fuzzing, and every sample event through
+# `sam local invoke`. The integration tests start their own DynamoDB Local (see
+# tests/src/lib.rs); fuzz.sh and sam-local.sh start their own too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The benchmark (bench/): every function's bootstrap against the hello-world floor,
+# through a loopback Lambda Runtime API, reaching a local stack of its own (ports from
+# BENCH_BASE_PORT, default 18300). Builds x86_64 release binaries with the release
+# profile of Cargo.toml (what `cargo lambda build --release` deploys, for this machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+source scripts/background-stack.sh
+
+BASE_PORT="${BENCH_BASE_PORT:-18300}"
+binaries=(floor get-request list-requests create-request patch-request withdraw-request chat-requests
+  decide-requests list-events ws-connect ws-disconnect notifier bench)
+echo "bench: building ${#binaries[@]} release binaries"
+cargo build --release --locked --quiet $(printf -- '--package %s ' "${binaries[@]}")
+
+start_stack_in_background bench
+export TABLE_NAME=join-requests JWT_SECRET=local-development-secret EVENT_BUS_NAME=join-requests-local \
+  AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+  AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$EVENTS_PORT" WEBSOCKET_ENDPOINT="http://127.0.0.1:$WS_PORT"
+echo "bench: $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%d)"
+./target/release/bench target/release events
