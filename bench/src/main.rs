@@ -5,7 +5,9 @@
 //! - init: the process started → its first `GET /runtime/invocation/next`;
 //! - first call: the first event handed out → its response (after a cold start);
 //! - warm call: the median of the next events;
-//! - peak RSS: the process's `VmHWM` after the calls.
+//! - peak RSS: the process's `VmHWM` after the calls;
+//! - the size of the binary measured, and of the arm64 zip that would be deployed
+//!   (`target/lambda/<binary>/bootstrap.zip`, when `scripts/bench.sh` built it).
 //!
 //! Medians over `COLD_STARTS` cold starts of `WARM_CALLS` warm calls each. Timings are
 //! noisy on a shared machine: compare the ratios to the floor of the same run.
@@ -129,13 +131,19 @@ async fn next_seen(seen: &mut mpsc::Receiver<Seen>) -> Result<Seen, Failure> {
     tokio::time::timeout(CALL_TIMEOUT, seen.recv()).await?.ok_or_else(|| "the runtime API stopped".into())
 }
 
-async fn call(events: &mpsc::Sender<Bytes>, seen: &mut mpsc::Receiver<Seen>, event: &Bytes) -> Result<Duration, Failure> {
+async fn call(
+    events: &mpsc::Sender<Bytes>,
+    seen: &mut mpsc::Receiver<Seen>,
+    event: &Bytes,
+) -> Result<Duration, Failure> {
     let sent = Instant::now();
     events.send(event.clone()).await?;
     loop {
         match next_seen(seen).await? {
             Seen::Answer(at, Ok(_)) => return Ok(at - sent),
-            Seen::Answer(_, Err(error)) => return Err(format!("the function failed: {}", String::from_utf8_lossy(&error)).into()),
+            Seen::Answer(_, Err(error)) => {
+                return Err(format!("the function failed: {}", String::from_utf8_lossy(&error)).into())
+            }
             Seen::Next(_) => continue,
         }
     }
@@ -201,6 +209,7 @@ struct Figures {
     warm: Duration,
     peak_rss_kb: u64,
     size: u64,
+    arm64_zip: Option<u64>,
 }
 
 async fn measure(bin_dir: &Path, events_dir: &Path, subject: &Subject) -> Result<Figures, Failure> {
@@ -219,6 +228,7 @@ async fn measure(bin_dir: &Path, events_dir: &Path, subject: &Subject) -> Result
         warm: median(runs.iter().flat_map(|r| r.warm.iter().copied()).collect()),
         peak_rss_kb: runs.iter().map(|r| r.peak_rss_kb).max().unwrap_or_default(),
         size: std::fs::metadata(&binary)?.len(),
+        arm64_zip: std::fs::metadata(format!("target/lambda/{}/bootstrap.zip", subject.binary)).ok().map(|m| m.len()),
     })
 }
 
@@ -235,12 +245,24 @@ async fn main() -> Result<(), Failure> {
     }
     let floor = &rows[0].1;
     println!(
-        "{:<17} {:<14} {:>8} {:>6} {:>9} {:>8} {:>7} {:>8} {:>6} {:>8} {:>6}",
-        "binary", "path", "init ms", "×floor", "first ms", "warm ms", "×warm", "RSS MB", "×floor", "size MB", "×floor"
+        "{:<17} {:<14} {:>8} {:>6} {:>9} {:>8} {:>7} {:>8} {:>6} {:>8} {:>6} {:>9}",
+        "binary",
+        "path",
+        "init ms",
+        "×floor",
+        "first ms",
+        "warm ms",
+        "×warm",
+        "RSS MB",
+        "×floor",
+        "size MB",
+        "×floor",
+        "arm64 zip"
     );
     for (subject, f) in &rows {
+        let zip = f.arm64_zip.map_or("-".to_owned(), |bytes| format!("{:.2} MB", bytes as f64 / 1e6));
         println!(
-            "{:<17} {:<14} {:>8.2} {:>6.1} {:>9.2} {:>8.2} {:>7.1} {:>8.1} {:>6.1} {:>8.2} {:>6.1}",
+            "{:<17} {:<14} {:>8.2} {:>6.1} {:>9.2} {:>8.2} {:>7.1} {:>8.1} {:>6.1} {:>8.2} {:>6.1} {:>9}",
             subject.binary,
             subject.what,
             ms(f.init),
@@ -252,6 +274,7 @@ async fn main() -> Result<(), Failure> {
             f.peak_rss_kb as f64 / floor.peak_rss_kb as f64,
             f.size as f64 / 1e6,
             f.size as f64 / floor.size as f64,
+            zip,
         );
     }
     Ok(())
