@@ -159,6 +159,12 @@ pub struct TestEnv {
     pub direct: Store,
 }
 
+/// `template.yaml`, read as YAML (CloudFormation's `!Ref` and friends are tagged values).
+pub fn template() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
 /// `events/expected.json`: each sample event (path under `events/`) and what its
 /// function answers on the demo data: `{"status", "code"?}`, or `{}` for "succeeds".
 pub fn expected_answers() -> std::collections::BTreeMap<String, Value> {

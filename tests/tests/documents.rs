@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use integration_tests::contract::{document, plain_schema, violations, ASYNCAPI, OPENAPI};
-use integration_tests::repo_root;
+use integration_tests::template;
 use serde_json::Value;
 use shared::auth::AuthError;
 use shared::domain::page::InvalidPageQuery;
@@ -27,11 +27,6 @@ fn documented_routes() -> BTreeMap<Route, &'static Value> {
             })
         })
         .collect()
-}
-
-fn template() -> serde_yaml::Value {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
-    serde_yaml::from_str(&text).expect("template.yaml is YAML")
 }
 
 /// Each `Api` event of the template's functions: its route and its function.

@@ -3,13 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use integration_tests::repo_root;
+use integration_tests::template;
 use serde_yaml::Value;
-
-fn template() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
-    serde_yaml::from_str(&text).expect("template.yaml is YAML")
-}
 
 fn names(map: &Value) -> BTreeSet<String> {
     map.as_mapping().into_iter().flatten().filter_map(|(k, _)| k.as_str().map(str::to_owned)).collect()

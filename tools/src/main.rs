@@ -174,9 +174,8 @@ fn load_world(dir: &str, chats: &str, admins: &str, requesters: &str) -> Result<
 async fn load_check(run_file: &str, received_file: &str) -> Result<(), Failure> {
     let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_file)?)?;
     let received = std::fs::read_to_string(received_file)?;
-    let client = aws_sdk_dynamodb::Client::new(&shared::app::aws_config().await?);
-    let table = env_or("TABLE_NAME", "join-requests");
-    for line in tools::load::check(&client, &table, &run, &received).await? {
+    let store = store().await?;
+    for line in tools::load::check(store.client(), store.table(), &run, &received).await? {
         println!("invariants: {line}");
     }
     println!("invariants: all hold");
