@@ -1,235 +1,137 @@
 //! Measures each function's bootstrap as Lambda runs it, against the hello-world floor
-//! (`floor`), in one run on one machine: a loopback Lambda Runtime API serves the
-//! sample events, and the bench times
+//! (`floor`), in one run on one machine. A loopback Lambda Runtime API
+//! ([`runtime_api`]) starts each binary and hands it a sample event from `events/`;
+//! the bench prints three tables:
 //!
-//! - init: the process started → its first `GET /runtime/invocation/next`;
-//! - first call: the first event handed out → its response (after a cold start);
-//! - warm call: the median of the next events;
-//! - peak RSS: the process's `VmHWM` after the calls;
-//! - the size of the binary measured, and of the arm64 zip that would be deployed
-//!   (`target/lambda/<binary>/bootstrap.zip`, when `scripts/bench.sh` built it).
+//! 1. per binary: init (the process started → its first `GET /invocation/next`), the
+//!    first call after a cold start, the warm call median, peak RSS (`VmHWM`), the size
+//!    of the binary and of the arm64 zip that would be deployed
+//!    (`target/lambda/<binary>/bootstrap.zip`, when `scripts/bench.sh` built it), and
+//!    the warm call against the same DynamoDB requests made alone ([`dynamodb`]);
+//! 2. the same functions with DynamoDB behind a TLS terminator ([`tls`]): the first
+//!    call's handshake, with and without the connection opened during init, and the
+//!    cost of reading the system's roots;
+//! 3. the notifier fanning one event out to many WebSocket connections ([`fanout`]).
 //!
 //! Medians over `COLD_STARTS` cold starts of `WARM_CALLS` warm calls each. Timings are
-//! noisy on a shared machine: compare the ratios to the floor of the same run.
+//! noisy on a shared machine: compare the ratios within one run.
 //!
-//! Usage: `bench BIN_DIR` with the functions' environment (`TABLE_NAME`,
-//! `AWS_ENDPOINT_URL_DYNAMODB`, `JWT_SECRET`, ...) set; `scripts/bench.sh` builds the
-//! binaries, starts a local stack for them to reach, and runs this.
+//! Usage: `bench BIN_DIR [EVENTS_DIR]` with the functions' environment (`TABLE_NAME`,
+//! `AWS_ENDPOINT_URL_DYNAMODB`, `JWT_SECRET`, ...) set, and `FANOUT_WEBSOCKET_URL` (the
+//! local stack's WebSocket URL with a token of the notifier event's recipient);
+//! `scripts/bench.sh` builds the binaries, starts a local stack and runs this.
 
-use std::convert::Infallible;
+mod dynamodb;
+mod fanout;
+mod runtime_api;
+mod tls;
+
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, Mutex};
+use hyper::body::Bytes;
+use runtime_api::Process;
 
 const COLD_STARTS: usize = 5;
 const WARM_CALLS: usize = 20;
-/// Longer than any call can take with the functions' own call bounds.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Calls before the one whose DynamoDB requests are recorded, so that it is warm.
+const CALLS_BEFORE_RECORDING: usize = 3;
+const FANOUT_CONNECTIONS: usize = 1000;
+const FANOUT_WARM_EVENTS: usize = 5;
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
+pub type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// One binary and the sample event it is measured with (under `events/`).
 struct Subject {
     binary: &'static str,
     event: Option<&'static str>,
     what: &'static str,
+    /// Whether that path reaches DynamoDB.
+    calls_dynamodb: bool,
+}
+
+const fn subject(binary: &'static str, event: &'static str, what: &'static str) -> Subject {
+    Subject { binary, event: Some(event), what, calls_dynamodb: true }
 }
 
 const SUBJECTS: &[Subject] = &[
-    Subject { binary: "floor", event: None, what: "hello world" },
-    Subject { binary: "get-request", event: Some("get-request/ok.json"), what: "200" },
-    Subject { binary: "list-requests", event: Some("list-requests/ok.json"), what: "200" },
-    Subject { binary: "create-request", event: Some("create-request/already-pending.json"), what: "409" },
-    Subject { binary: "patch-request", event: Some("patch-request/not-admin.json"), what: "403" },
-    Subject { binary: "withdraw-request", event: Some("withdraw-request/not-yours.json"), what: "404" },
-    Subject { binary: "chat-requests", event: Some("chat-requests/ok.json"), what: "200" },
-    Subject { binary: "decide-requests", event: Some("decide-requests/not-admin.json"), what: "403" },
-    Subject { binary: "list-events", event: Some("list-events/ok.json"), what: "200" },
-    Subject { binary: "ws-connect", event: Some("ws-connect/bad-token.json"), what: "401" },
-    Subject { binary: "ws-disconnect", event: Some("ws-disconnect/ok.json"), what: "200" },
-    Subject { binary: "notifier", event: Some("notifier/score-updated.json"), what: "no connection" },
+    Subject { binary: "floor", event: None, what: "hello world", calls_dynamodb: false },
+    subject("get-request", "get-request/ok.json", "200"),
+    subject("list-requests", "list-requests/ok.json", "200"),
+    subject("create-request", "create-request/already-pending.json", "409"),
+    subject("patch-request", "patch-request/not-admin.json", "403"),
+    subject("withdraw-request", "withdraw-request/not-yours.json", "404"),
+    subject("chat-requests", "chat-requests/ok.json", "200"),
+    subject("decide-requests", "decide-requests/not-admin.json", "403"),
+    subject("list-events", "list-events/ok.json", "200"),
+    Subject { binary: "ws-connect", event: Some("ws-connect/bad-token.json"), what: "401", calls_dynamodb: false },
+    subject("ws-disconnect", "ws-disconnect/ok.json", "200"),
+    subject("notifier", "notifier/score-updated.json", "no connection"),
 ];
 
-/// What the loopback Runtime API saw of one process.
-enum Seen {
-    /// A `GET .../invocation/next` arrived.
-    Next(Instant),
-    /// A response (or an error) for the event handed out.
-    Answer(Instant, Result<Bytes, Bytes>),
-}
-
-/// The loopback Runtime API of one process: `/next` waits for an event from `events`.
-struct RuntimeApi {
-    events: Mutex<mpsc::Receiver<Bytes>>,
-    seen: mpsc::Sender<Seen>,
-}
-
-async fn serve(listener: TcpListener, api: Arc<RuntimeApi>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
-        let api = api.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let api = api.clone();
-                async move { Ok::<_, Infallible>(runtime_api(&api, request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
-}
-
-async fn runtime_api(api: &RuntimeApi, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let path = request.uri().path().to_owned();
-    let reply = |status: u16, body: Bytes| {
-        let mut response = Response::new(Full::new(body));
-        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-        response
-    };
-    if path.ends_with("/invocation/next") {
-        let _ = api.seen.send(Seen::Next(Instant::now())).await;
-        let Some(event) = api.events.lock().await.recv().await else { return reply(500, Bytes::new()) };
-        let mut response = reply(200, event);
-        let headers = response.headers_mut();
-        let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
-        let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
-        for (name, value) in [
-            ("lambda-runtime-aws-request-id", "bench-request".to_owned()),
-            ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
-            ("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:000000000000:function:bench".to_owned()),
-            ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".to_owned()),
-            ("content-type", "application/json".to_owned()),
-        ] {
-            if let Ok(value) = value.parse() {
-                headers.insert(name, value);
-            }
-        }
-        return response;
-    }
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let answer = if path.ends_with("/response") { Ok(body) } else { Err(body) };
-    let _ = api.seen.send(Seen::Answer(Instant::now(), answer)).await;
-    reply(202, Bytes::from_static(b"{}"))
-}
-
-/// One cold start of `binary`: init, the first call, the warm calls, and peak RSS (kB).
-struct Run {
+/// Medians of one binary's cold starts.
+#[derive(Clone, Copy)]
+struct ColdStarts {
     init: Duration,
     first: Duration,
-    warm: Vec<Duration>,
+    warm: Duration,
     peak_rss_kb: u64,
 }
 
-async fn next_seen(seen: &mut mpsc::Receiver<Seen>) -> Result<Seen, Failure> {
-    tokio::time::timeout(CALL_TIMEOUT, seen.recv()).await?.ok_or_else(|| "the runtime API stopped".into())
-}
-
-async fn call(
-    events: &mpsc::Sender<Bytes>,
-    seen: &mut mpsc::Receiver<Seen>,
-    event: &Bytes,
-) -> Result<Duration, Failure> {
-    let sent = Instant::now();
-    events.send(event.clone()).await?;
-    loop {
-        match next_seen(seen).await? {
-            Seen::Answer(at, Ok(_)) => return Ok(at - sent),
-            Seen::Answer(_, Err(error)) => {
-                return Err(format!("the function failed: {}", String::from_utf8_lossy(&error)).into())
-            }
-            Seen::Next(_) => continue,
+async fn cold_starts(binary: &Path, event: &Bytes, env: &[(&str, String)]) -> Result<ColdStarts, Failure> {
+    let (mut init, mut first, mut warm, mut peak_rss_kb) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for _ in 0..COLD_STARTS {
+        let mut process = Process::start(binary, env).await?;
+        init.push(process.init);
+        first.push(process.call(event).await?.0);
+        for _ in 0..WARM_CALLS {
+            warm.push(process.call(event).await?.0);
         }
+        peak_rss_kb = peak_rss_kb.max(process.peak_rss_kb());
+        process.stop().await;
     }
+    Ok(ColdStarts { init: median(init), first: median(first), warm: median(warm), peak_rss_kb })
 }
 
-fn peak_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_default()
-}
-
-async fn cold_start(binary: &Path, event: &Bytes) -> Result<Run, Failure> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let (events_in, events_out) = mpsc::channel(1);
-    let (seen_in, mut seen) = mpsc::channel(4);
-    let api = Arc::new(RuntimeApi { events: Mutex::new(events_out), seen: seen_in });
-    let server = tokio::spawn(serve(listener, api));
-
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new(binary)
-        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().ok_or("the process has no id")?;
-    let init = match next_seen(&mut seen).await? {
-        Seen::Next(at) => at - started,
-        Seen::Answer(..) => return Err("an answer before any event".into()),
-    };
-    let first = call(&events_in, &mut seen, event).await?;
-    let mut warm = Vec::with_capacity(WARM_CALLS);
+/// The DynamoDB requests of one warm call, replayed alone: (requests, waves of
+/// requests sent at once, the median time of the replay).
+async fn dynamodb_alone(binary: &Path, event: &Bytes, upstream: &str) -> Result<(usize, Duration), Failure> {
+    let recorder = dynamodb::Recorder::start(upstream).await?;
+    let mut process = Process::start(binary, &[("AWS_ENDPOINT_URL_DYNAMODB", recorder.url.clone())]).await?;
+    for _ in 0..CALLS_BEFORE_RECORDING {
+        process.call(event).await?;
+    }
+    recorder.take();
+    process.call(event).await?;
+    let exchanges = recorder.take();
+    process.stop().await;
+    let client = dynamodb::client();
+    dynamodb::replay(&client, upstream, &exchanges).await?;
+    let mut times = Vec::with_capacity(WARM_CALLS);
     for _ in 0..WARM_CALLS {
-        warm.push(call(&events_in, &mut seen, event).await?);
+        times.push(dynamodb::replay(&client, upstream, &exchanges).await?);
     }
-    let peak_rss_kb = peak_rss_kb(pid);
-    child.kill().await?;
-    server.abort();
-    Ok(Run { init, first, warm, peak_rss_kb })
+    Ok((exchanges.len(), median(times)))
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-struct Figures {
-    init: Duration,
-    first: Duration,
-    warm: Duration,
-    peak_rss_kb: u64,
-    size: u64,
-    arm64_zip: Option<u64>,
-}
-
-async fn measure(bin_dir: &Path, events_dir: &Path, subject: &Subject) -> Result<Figures, Failure> {
-    let binary = bin_dir.join(subject.binary);
-    let event = match subject.event {
+fn event_of(events_dir: &Path, subject: &Subject) -> Result<Bytes, Failure> {
+    Ok(match subject.event {
         Some(file) => Bytes::from(std::fs::read(events_dir.join(file))?),
         None => Bytes::from_static(b"{}"),
-    };
-    let mut runs = Vec::with_capacity(COLD_STARTS);
-    for _ in 0..COLD_STARTS {
-        runs.push(cold_start(&binary, &event).await?);
-    }
-    Ok(Figures {
-        init: median(runs.iter().map(|r| r.init).collect()),
-        first: median(runs.iter().map(|r| r.first).collect()),
-        warm: median(runs.iter().flat_map(|r| r.warm.iter().copied()).collect()),
-        peak_rss_kb: runs.iter().map(|r| r.peak_rss_kb).max().unwrap_or_default(),
-        size: std::fs::metadata(&binary)?.len(),
-        arm64_zip: std::fs::metadata(format!("target/lambda/{}/bootstrap.zip", subject.binary)).ok().map(|m| m.len()),
     })
+}
+
+fn env(name: &str) -> Result<String, Failure> {
+    std::env::var(name).map_err(|_| format!("{name} must be set").into())
 }
 
 #[tokio::main]
@@ -237,15 +139,18 @@ async fn main() -> Result<(), Failure> {
     let mut args = std::env::args().skip(1);
     let bin_dir = PathBuf::from(args.next().ok_or("usage: bench BIN_DIR [EVENTS_DIR]")?);
     let events_dir = PathBuf::from(args.next().unwrap_or_else(|| "events".into()));
-    let mut rows = Vec::new();
-    for subject in SUBJECTS {
-        let figures = measure(&bin_dir, &events_dir, subject).await.map_err(|e| format!("{}: {e}", subject.binary))?;
-        eprintln!("bench: {} measured", subject.binary);
-        rows.push((subject, figures));
-    }
-    let floor = &rows[0].1;
+    let dynamodb = env("AWS_ENDPOINT_URL_DYNAMODB")?;
+    let fanout_url = env("FANOUT_WEBSOCKET_URL")?;
+
+    plain_table(&bin_dir, &events_dir, &dynamodb).await?;
+    tls_table(&bin_dir, &events_dir, &dynamodb).await?;
+    fanout_table(&bin_dir, &events_dir, &fanout_url).await?;
+    Ok(())
+}
+
+async fn plain_table(bin_dir: &Path, events_dir: &Path, dynamodb: &str) -> Result<(), Failure> {
     println!(
-        "{:<17} {:<14} {:>8} {:>6} {:>9} {:>8} {:>7} {:>8} {:>6} {:>8} {:>6} {:>9}",
+        "{:<17} {:<14} {:>7} {:>6} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>9} {:>4} {:>8} {:>7}",
         "binary",
         "path",
         "init ms",
@@ -257,25 +162,132 @@ async fn main() -> Result<(), Failure> {
         "×floor",
         "size MB",
         "×floor",
-        "arm64 zip"
+        "arm64 zip",
+        "DDB",
+        "alone ms",
+        "×alone"
     );
-    for (subject, f) in &rows {
-        let zip = f.arm64_zip.map_or("-".to_owned(), |bytes| format!("{:.2} MB", bytes as f64 / 1e6));
+    let mut floor: Option<(ColdStarts, u64)> = None;
+    for subject in SUBJECTS {
+        let binary = bin_dir.join(subject.binary);
+        let event = event_of(events_dir, subject)?;
+        let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
+        let figures = cold_starts(&binary, &event, &[]).await.map_err(failed)?;
+        let alone = if subject.calls_dynamodb {
+            Some(dynamodb_alone(&binary, &event, dynamodb).await.map_err(failed)?)
+        } else {
+            None
+        };
+        let size = std::fs::metadata(&binary)?.len();
+        let zip = std::fs::metadata(format!("target/lambda/{}/bootstrap.zip", subject.binary))
+            .map_or("-".to_owned(), |m| format!("{:.2} MB", m.len() as f64 / 1e6));
+        let (floor_figures, floor_size) = *floor.get_or_insert((figures, size));
+        let (requests, alone_ms, times_alone) = match alone {
+            Some((requests, alone)) => {
+                (requests.to_string(), format!("{:.2}", ms(alone)), format!("{:.2}", ms(figures.warm) / ms(alone)))
+            }
+            None => ("-".into(), "-".into(), "-".into()),
+        };
         println!(
-            "{:<17} {:<14} {:>8.2} {:>6.1} {:>9.2} {:>8.2} {:>7.1} {:>8.1} {:>6.1} {:>8.2} {:>6.1} {:>9}",
+            "{:<17} {:<14} {:>7.2} {:>6.1} {:>8.2} {:>7.2} {:>6.1} {:>6.1} {:>6.1} {:>7.2} {:>6.1} {:>9} {:>4} {:>8} {:>7}",
             subject.binary,
             subject.what,
-            ms(f.init),
-            ms(f.init) / ms(floor.init),
-            ms(f.first),
-            ms(f.warm),
-            ms(f.first) / ms(f.warm),
-            f.peak_rss_kb as f64 / 1024.0,
-            f.peak_rss_kb as f64 / floor.peak_rss_kb as f64,
-            f.size as f64 / 1e6,
-            f.size as f64 / floor.size as f64,
+            ms(figures.init),
+            ms(figures.init) / ms(floor_figures.init),
+            ms(figures.first),
+            ms(figures.warm),
+            ms(figures.first) / ms(figures.warm),
+            figures.peak_rss_kb as f64 / 1024.0,
+            figures.peak_rss_kb as f64 / floor_figures.peak_rss_kb as f64,
+            size as f64 / 1e6,
+            size as f64 / floor_size as f64,
             zip,
+            requests,
+            alone_ms,
+            times_alone,
         );
+    }
+    println!();
+    Ok(())
+}
+
+/// Each function with DynamoDB behind the TLS terminator, as three cold-start setups:
+/// the system's roots with and without the connection opened during init, and the
+/// test CA alone (what compiled-in roots would save at most).
+async fn tls_table(bin_dir: &Path, events_dir: &Path, dynamodb: &str) -> Result<(), Failure> {
+    let upstream = dynamodb.trim_start_matches("http://").parse()?;
+    let (terminator, trust) = tls::start(Path::new("target/bench"), upstream).await?;
+    let system = trust.system_roots_and_test_ca.display().to_string();
+    let test_ca = trust.test_ca_only.display().to_string();
+    let setups: [(&str, Vec<(&str, String)>); 3] = [
+        (
+            "system roots, connect at init",
+            vec![("SSL_CERT_FILE", system.clone()), ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone())],
+        ),
+        (
+            "system roots, no connect at init",
+            vec![
+                ("SSL_CERT_FILE", system),
+                ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone()),
+                ("CONNECT_AT_INIT", "false".into()),
+            ],
+        ),
+        (
+            "test CA only, connect at init",
+            vec![("SSL_CERT_FILE", test_ca), ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone())],
+        ),
+    ];
+    println!(
+        "DynamoDB over TLS (a loopback terminator, a test CA; the system's roots are {} certificates)",
+        trust.system_root_count
+    );
+    print!("{:<17}", "binary");
+    for (name, _) in &setups {
+        print!(" | {name:^33}");
+    }
+    println!();
+    print!("{:<17}", "");
+    for _ in &setups {
+        print!(" | {:>7} {:>8} {:>7} {:>7}", "init ms", "first ms", "warm ms", "×warm");
+    }
+    println!();
+    for subject in SUBJECTS.iter().filter(|s| s.calls_dynamodb) {
+        let binary = bin_dir.join(subject.binary);
+        let event = event_of(events_dir, subject)?;
+        print!("{:<17}", subject.binary);
+        for (_, env) in &setups {
+            let figures =
+                cold_starts(&binary, &event, env).await.map_err(|e| format!("{} over TLS: {e}", subject.binary))?;
+            print!(
+                " | {:>7.2} {:>8.2} {:>7.2} {:>7.2}",
+                ms(figures.init),
+                ms(figures.first),
+                ms(figures.warm),
+                ms(figures.first) / ms(figures.warm)
+            );
+        }
+        println!();
+    }
+    println!();
+    Ok(())
+}
+
+async fn fanout_table(bin_dir: &Path, events_dir: &Path, websocket_url: &str) -> Result<(), Failure> {
+    let notifier = SUBJECTS.iter().find(|s| s.binary == "notifier").ok_or("no notifier subject")?;
+    let event = event_of(events_dir, notifier)?;
+    let fanout = fanout::measure(
+        &bin_dir.join(notifier.binary),
+        &[],
+        websocket_url,
+        FANOUT_CONNECTIONS,
+        &event,
+        FANOUT_WARM_EVENTS,
+    )
+    .await?;
+    println!("notifier: one event to {} WebSocket connections of one user (local stack)", fanout.connections);
+    println!("{:<26} {:>16} {:>22}", "", "notifier answered", "last client received");
+    for (name, (answered, all)) in [("first after a cold start", fanout.cold), ("warm (median)", fanout.warm)] {
+        println!("{name:<26} {:>13.1} ms {:>19.1} ms", ms(answered), ms(all));
     }
     Ok(())
 }

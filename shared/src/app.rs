@@ -160,12 +160,28 @@ impl App {
     /// JWT secret from Secrets Manager when `JWT_SECRET_ARN` is how it is configured.
     pub async fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let jwt = JwtSettings::from_env()?.resolve_secret(config).await?;
-        Ok(Self { store: Self::store_from(config)?, auth: JwtVerifier::new(&jwt)?, settings: Settings::from_env()? })
+        Ok(Self {
+            store: Self::store_from(config).await?,
+            auth: JwtVerifier::new(&jwt)?,
+            settings: Settings::from_env()?,
+        })
     }
 
-    /// The store alone, for the functions that check no tokens.
-    pub fn store_from(config: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
+    /// The store alone, for the functions that check no tokens. Opens its connection
+    /// ([`Store::open_connection`]) unless `CONNECT_AT_INIT` is `false`; a failure there
+    /// is only logged, as the first call connects on its own.
+    pub async fn store_from(config: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
-        Ok(Store::new(aws_sdk_dynamodb::Client::new(config), table))
+        let connect_at_init = match std::env::var("CONNECT_AT_INIT") {
+            Err(_) => true,
+            Ok(value) => value.parse().map_err(|_| ConfigError::Invalid { name: "CONNECT_AT_INIT", value })?,
+        };
+        let store = Store::new(aws_sdk_dynamodb::Client::new(config), table);
+        if connect_at_init {
+            if let Err(error) = store.open_connection().await {
+                tracing::warn!(%error, "could not open the DynamoDB connection during init");
+            }
+        }
+        Ok(store)
     }
 }

@@ -1,7 +1,8 @@
 //! The real-time path against DynamoDB Local and real HTTP servers standing in for
 //! EventBridge and the API Gateway Management API: connect, publish, route, push.
 
-use integration_tests::{connect, connect_event, repo_root, route_published, TestEnv};
+use futures::StreamExt;
+use integration_tests::{connect, connect_event, item_size, repo_root, route_published, TestEnv};
 use serde_json::{json, Value};
 use shared::domain::time::{epoch_seconds_in, now_timestamp};
 use shared::domain::ObjectId;
@@ -319,4 +320,33 @@ async fn notifier_sample_events_reach_their_recipients_connections() {
         assert_eq!(env.aws.inbox(&connection_id), vec![expected], "{file}");
         env.store().delete_connection(&connection_id).await.unwrap();
     }
+}
+
+/// DynamoDB answers a `Query` in pages of at most 1 MB: a user whose connections take
+/// more than that is still told everywhere. Long connection ids reach 1 MB with a few
+/// hundred connections.
+#[tokio::test]
+async fn every_connection_is_found_when_they_take_more_than_one_query_page() {
+    const CONNECTIONS: usize = 400;
+    let env = TestEnv::with_demo().await;
+    let connection_id = |n: usize| format!("{n:04}{}", "c".repeat(1000));
+    let writes = (0..CONNECTIONS).map(|n| {
+        let connection = Connection {
+            connection_id: connection_id(n),
+            user: id(SAM),
+            connected_at: now_timestamp(),
+            ttl: epoch_seconds_in(7200),
+        };
+        let store = env.direct.clone();
+        async move { store.put_connection(&connection).await.expect("stored") }
+    });
+    futures::stream::iter(writes).buffer_unordered(16).collect::<Vec<()>>().await;
+    let one = env.partition(&shared::store::keys::connection(&connection_id(0)).pk).await;
+    let bytes = item_size(&one[0]) * CONNECTIONS;
+    assert!(bytes > 1_100_000, "the connections take {bytes} bytes, more than one page");
+
+    let found = env.store().connections_of(id(SAM)).await.expect("connections");
+    let ids: std::collections::BTreeSet<String> = found.into_iter().map(|c| c.connection_id).collect();
+    assert_eq!(ids.len(), CONNECTIONS, "connections found");
+    assert!(ids == (0..CONNECTIONS).map(connection_id).collect(), "the found connections are the stored ones");
 }

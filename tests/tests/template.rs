@@ -79,3 +79,31 @@ fn a_deploy_without_any_key_is_refused_by_the_template() {
     }
     assert_eq!(template["Globals"]["Function"]["Tracing"], "Active");
 }
+
+#[test]
+fn every_function_may_open_its_connection_at_init_and_that_read_only() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("resources");
+    let functions: Vec<(&str, &Value)> = resources
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function")
+        .filter_map(|(name, resource)| Some((name.as_str()?, resource)))
+        .collect();
+    assert_eq!(functions.len(), 13, "every function");
+    for (name, function) in functions {
+        let policies = function["Properties"]["Policies"].as_sequence().expect("policies");
+        let references = policies.iter().filter_map(|p| serde_yaml::to_string(p).ok());
+        assert!(
+            references.filter(|p| p.contains("!Ref") && p.contains("ConnectAtInitPolicy")).count() == 1,
+            "{name} has ConnectAtInitPolicy"
+        );
+    }
+
+    let statements = &template["Resources"]["ConnectAtInitPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    let statements = statements.as_sequence().expect("statements");
+    assert_eq!(statements.len(), 1);
+    let statement = &statements[0];
+    assert_eq!(statement["Action"], serde_yaml::from_str::<Value>("[dynamodb:GetItem]").unwrap());
+    let leading_keys = &statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
+    assert_eq!(leading_keys, &Value::Sequence(vec![Value::from(shared::store::keys::CONNECT_AT_INIT)]));
+}

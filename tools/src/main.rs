@@ -82,7 +82,7 @@ async fn seed(store: &Store, file: Option<String>) -> Result<(), Failure> {
 }
 
 async fn store() -> Result<Store, Failure> {
-    Ok(shared::App::store_from(&shared::app::aws_config().await?)?)
+    Ok(shared::App::store_from(&shared::app::aws_config().await?).await?)
 }
 
 async fn stack(rest_port: u16, websocket_port: u16, events_port: u16) -> Result<(), Failure> {

@@ -4,7 +4,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = shared::app::aws_config().await?;
-    let store = shared::App::store_from(&config)?;
+    let store = shared::App::store_from(&config).await?;
     let publisher = shared::publish::Publisher::from_env(&config)?;
     // `None`: expiry is off (REQUEST_EXPIRY_DAYS=0) and each run does nothing.
     let expiry = shared::app::request_expiry_from_env()?;

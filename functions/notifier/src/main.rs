@@ -6,7 +6,7 @@ use shared::domain::OutboundEvent;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = shared::app::aws_config().await?;
-    let store = shared::App::store_from(&config)?;
+    let store = shared::App::store_from(&config).await?;
     let pusher = shared::push::Pusher::from_env(&config)?;
     let (store, pusher) = (&store, &pusher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<OutboundEvent>>| async move {

@@ -4,7 +4,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = shared::app::aws_config().await?;
-    let store = shared::App::store_from(&config)?;
+    let store = shared::App::store_from(&config).await?;
     let publisher = shared::publish::Publisher::from_env(&config)?;
     let min_age = match std::env::var("OUTBOX_MIN_AGE_SECONDS") {
         Ok(text) => text.parse::<i64>().map_err(|_| format!("OUTBOX_MIN_AGE_SECONDS is not a number: {text:?}"))?,

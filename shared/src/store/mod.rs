@@ -163,6 +163,29 @@ const BATCH_ATTEMPTS: u32 = 8;
 const CONCURRENT_READS: usize = 32;
 
 impl Store {
+    /// Opens the connection to DynamoDB during init (TCP and, in AWS, the TLS
+    /// handshake; the credentials resolved, the first request signed), so that the
+    /// first invocation after a cold start does not pay for it: one eventually
+    /// consistent `GetItem` of [`keys::CONNECT_AT_INIT`], which no item has, with one
+    /// attempt. The connection stays in the client's pool for the invocations.
+    pub async fn open_connection(&self) -> Result<(), StoreError> {
+        let key = keys::Key { pk: keys::CONNECT_AT_INIT.to_owned(), sk: keys::CONNECT_AT_INIT.to_owned() };
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&key)))
+            .projection_expression(keys::PK)
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default()
+                    .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        Ok(())
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into() }
     }
