@@ -32,4 +32,4 @@ export TABLE_NAME=join-requests JWT_SECRET=local-development-secret EVENT_BUS_NA
 # The recipient of events/notifier/score-updated.json, whose connections the fan-out opens.
 export FANOUT_WEBSOCKET_URL="ws://127.0.0.1:$WS_PORT/?token=$(token_of raj.example)"
 echo "bench: $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%d)"
-./target/release/bench target/release events
+./target/release/bench "${BENCH_BIN_DIR:-target/release}" events

@@ -142,13 +142,29 @@ async fn main() -> Result<(), Failure> {
     let dynamodb = env("AWS_ENDPOINT_URL_DYNAMODB")?;
     let fanout_url = env("FANOUT_WEBSOCKET_URL")?;
 
-    plain_table(&bin_dir, &events_dir, &dynamodb).await?;
-    tls_table(&bin_dir, &events_dir, &dynamodb).await?;
-    fanout_table(&bin_dir, &events_dir, &fanout_url).await?;
+    // `BENCH_ONLY="get-request notifier"` measures those (and the floor) alone;
+    // `BENCH_TABLES="plain tls fanout"` picks the tables.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let subjects: Vec<&Subject> = SUBJECTS
+        .iter()
+        .filter(|s| {
+            s.binary == "floor" || only.as_deref().is_none_or(|only| only.split_whitespace().any(|b| b == s.binary))
+        })
+        .collect();
+    let tables = std::env::var("BENCH_TABLES").unwrap_or_else(|_| "plain tls fanout".into());
+    if tables.contains("plain") {
+        plain_table(&bin_dir, &events_dir, &subjects, &dynamodb).await?;
+    }
+    if tables.contains("tls") {
+        tls_table(&bin_dir, &events_dir, &subjects, &dynamodb).await?;
+    }
+    if tables.contains("fanout") {
+        fanout_table(&bin_dir, &events_dir, &fanout_url).await?;
+    }
     Ok(())
 }
 
-async fn plain_table(bin_dir: &Path, events_dir: &Path, dynamodb: &str) -> Result<(), Failure> {
+async fn plain_table(bin_dir: &Path, events_dir: &Path, subjects: &[&Subject], dynamodb: &str) -> Result<(), Failure> {
     println!(
         "{:<17} {:<14} {:>7} {:>6} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>9} {:>4} {:>8} {:>7}",
         "binary",
@@ -168,7 +184,7 @@ async fn plain_table(bin_dir: &Path, events_dir: &Path, dynamodb: &str) -> Resul
         "×alone"
     );
     let mut floor: Option<(ColdStarts, u64)> = None;
-    for subject in SUBJECTS {
+    for subject in subjects {
         let binary = bin_dir.join(subject.binary);
         let event = event_of(events_dir, subject)?;
         let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
@@ -214,28 +230,22 @@ async fn plain_table(bin_dir: &Path, events_dir: &Path, dynamodb: &str) -> Resul
 /// Each function with DynamoDB behind the TLS terminator, as three cold-start setups:
 /// the system's roots with and without the connection opened during init, and the
 /// test CA alone (what compiled-in roots would save at most).
-async fn tls_table(bin_dir: &Path, events_dir: &Path, dynamodb: &str) -> Result<(), Failure> {
+async fn tls_table(bin_dir: &Path, events_dir: &Path, subjects: &[&Subject], dynamodb: &str) -> Result<(), Failure> {
     let upstream = dynamodb.trim_start_matches("http://").parse()?;
     let (terminator, trust) = tls::start(Path::new("target/bench"), upstream).await?;
-    let system = trust.system_roots_and_test_ca.display().to_string();
-    let test_ca = trust.test_ca_only.display().to_string();
+    let trusting = |file: &Path| {
+        vec![
+            ("SSL_CERT_FILE", file.display().to_string()),
+            ("SSL_CERT_DIR", trust.no_cert_dir.display().to_string()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone()),
+        ]
+    };
+    let without_connect_at_init =
+        [trusting(&trust.system_roots_and_test_ca), vec![("CONNECT_AT_INIT", "false".to_owned())]].concat();
     let setups: [(&str, Vec<(&str, String)>); 3] = [
-        (
-            "system roots, connect at init",
-            vec![("SSL_CERT_FILE", system.clone()), ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone())],
-        ),
-        (
-            "system roots, no connect at init",
-            vec![
-                ("SSL_CERT_FILE", system),
-                ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone()),
-                ("CONNECT_AT_INIT", "false".into()),
-            ],
-        ),
-        (
-            "test CA only, connect at init",
-            vec![("SSL_CERT_FILE", test_ca), ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone())],
-        ),
+        ("system roots, connect at init", trusting(&trust.system_roots_and_test_ca)),
+        ("system roots, no connect at init", without_connect_at_init),
+        ("test CA only, connect at init", trusting(&trust.test_ca_only)),
     ];
     println!(
         "DynamoDB over TLS (a loopback terminator, a test CA; the system's roots are {} certificates)",
@@ -251,7 +261,7 @@ async fn tls_table(bin_dir: &Path, events_dir: &Path, dynamodb: &str) -> Result<
         print!(" | {:>7} {:>8} {:>7} {:>7}", "init ms", "first ms", "warm ms", "×warm");
     }
     println!();
-    for subject in SUBJECTS.iter().filter(|s| s.calls_dynamodb) {
+    for subject in subjects.iter().filter(|s| s.calls_dynamodb) {
         let binary = bin_dir.join(subject.binary);
         let event = event_of(events_dir, subject)?;
         print!("{:<17}", subject.binary);

@@ -21,6 +21,9 @@ const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// The trust the functions are given, as files for `SSL_CERT_FILE`.
 pub struct Trust {
+    /// An empty directory, for `SSL_CERT_DIR`: without it, a machine that sets it (as
+    /// this one does, to `/etc/ssl/certs`) has the client read every file there too.
+    pub no_cert_dir: PathBuf,
     /// The test CA alone: a client that reads and parses one root.
     pub test_ca_only: PathBuf,
     /// The system's roots and the test CA: a client that reads and parses a whole
@@ -54,13 +57,15 @@ pub async fn start(dir: &Path, upstream: SocketAddr) -> Result<(Terminator, Trus
     let leaf_key = KeyPair::generate()?;
     let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])?.signed_by(&leaf_key, &issuer)?;
 
-    std::fs::create_dir_all(dir)?;
+    let no_cert_dir = dir.join("no-cert-dir");
+    std::fs::create_dir_all(&no_cert_dir)?;
     let test_ca_only = dir.join("test-ca.pem");
     std::fs::write(&test_ca_only, ca.pem())?;
     let system_roots = std::fs::read_to_string(SYSTEM_ROOTS)?;
     let system_roots_and_test_ca = dir.join("system-roots-and-test-ca.pem");
     std::fs::write(&system_roots_and_test_ca, format!("{system_roots}\n{}", ca.pem()))?;
     let trust = Trust {
+        no_cert_dir,
         test_ca_only,
         system_roots_and_test_ca,
         system_root_count: system_roots.matches("BEGIN CERTIFICATE").count(),
@@ -82,8 +87,12 @@ pub async fn start(dir: &Path, upstream: SocketAddr) -> Result<(Terminator, Trus
             let Ok((stream, _)) = listener.accept().await else { return };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                // Without it, Nagle holds a small write (a session ticket, then the first
+                // answer) for the client's delayed ACK: 40 ms that no real endpoint adds.
+                let _ = stream.set_nodelay(true);
                 let Ok(mut tls) = acceptor.accept(stream).await else { return };
                 let Ok(mut plain) = TcpStream::connect(upstream).await else { return };
+                let _ = plain.set_nodelay(true);
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
             });
         }

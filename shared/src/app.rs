@@ -167,8 +167,8 @@ impl App {
         })
     }
 
-    /// The store alone, for the functions that check no tokens. Opens its connection
-    /// ([`Store::open_connection`]) unless `CONNECT_AT_INIT` is `false`; a failure there
+    /// The store alone, for the functions that check no tokens. Opens its connections
+    /// ([`Store::open_connections`]) unless `CONNECT_AT_INIT` is `false`; a failure there
     /// is only logged, as the first call connects on its own.
     pub async fn store_from(config: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
@@ -178,8 +178,8 @@ impl App {
         };
         let store = Store::new(aws_sdk_dynamodb::Client::new(config), table);
         if connect_at_init {
-            if let Err(error) = store.open_connection().await {
-                tracing::warn!(%error, "could not open the DynamoDB connection during init");
+            if let Err(error) = store.open_connections().await {
+                tracing::warn!(%error, "could not open the DynamoDB connections during init");
             }
         }
         Ok(store)

@@ -1,5 +1,5 @@
-//! `Store::open_connection`, what every function does during init: the connection it
-//! opens is the one the first call uses, it writes nothing, and a DynamoDB that hangs,
+//! `Store::open_connections`, what every function does during init: the connections it
+//! opens are the ones the first call uses, it writes nothing, and a DynamoDB that hangs,
 //! throttles or is down delays init by at most one attempt's bound and fails nothing.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use integration_tests::{client, demo_fixture, dynamodb_endpoint, id, TestEnv};
 use local::Fault;
 use shared::app::CallBounds;
-use shared::store::{keys, Store};
+use shared::store::{keys, Store, CONNECTIONS_AT_INIT};
 use tokio::net::{TcpListener, TcpStream};
 
 const DEMO_REQUEST: &str = "65d000000000000000000001";
+const CHAT1: &str = "65b000000000000000000001";
 
 /// A TCP relay to `upstream` that counts the connections it accepts.
 async fn counting_relay(upstream: &str) -> (String, Arc<AtomicUsize>) {
@@ -35,17 +36,23 @@ async fn counting_relay(upstream: &str) -> (String, Arc<AtomicUsize>) {
 }
 
 #[tokio::test]
-async fn the_connection_opened_during_init_serves_the_first_call_and_nothing_is_written() {
+async fn the_connections_opened_during_init_serve_the_first_call_and_nothing_is_written() {
     let env = TestEnv::with_demo().await;
     let (url, accepted) = counting_relay(dynamodb_endpoint().await).await;
     let store = Store::new(client(&url).await, env.store().table());
 
-    store.open_connection().await.expect("the init read succeeds");
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "init opened one connection");
+    store.open_connections().await.expect("the init reads succeed");
+    assert_eq!(accepted.load(Ordering::SeqCst), CONNECTIONS_AT_INIT, "init opened its connections");
 
-    let first = store.request(id(DEMO_REQUEST)).await.expect("the first call reads");
-    assert!(first.is_some(), "the demo request is there");
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "the first call used the connection opened during init");
+    // A first round of two requests at once, as get-request's.
+    let (request, chat) = tokio::join!(store.request(id(DEMO_REQUEST)), store.shown_participants(id(CHAT1)));
+    assert!(request.expect("the first call reads").is_some(), "the demo request is there");
+    assert!(!chat.expect("the first call reads").is_empty(), "the demo chat has participants");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        CONNECTIONS_AT_INIT,
+        "the first call used the connections opened during init"
+    );
     assert!(env.partition(keys::CONNECT_AT_INIT).await.is_empty(), "the init read wrote nothing");
 }
 
@@ -56,10 +63,10 @@ async fn a_dynamodb_that_hangs_throttles_or_is_down_delays_init_by_one_attempt_a
     for fault in [Fault::Hang, Fault::Throttle, Fault::ServerError, Fault::Down] {
         faults.set(fault);
         let started = Instant::now();
-        let outcome = env.store().open_connection().await;
+        let outcome = env.store().open_connections().await;
         assert!(outcome.is_err(), "{fault:?}: the init read reports the failure (the caller logs it)");
         assert!(started.elapsed() < bound, "{fault:?}: init waited {:?}, one attempt is {bound:?}", started.elapsed());
     }
     faults.set(Fault::None);
-    env.store().open_connection().await.expect("once DynamoDB is back, the init read succeeds");
+    env.store().open_connections().await.expect("once DynamoDB is back, the init read succeeds");
 }

@@ -24,7 +24,7 @@ pub const GSI4SK: &str = "GSI4SK";
 pub const LSI1: &str = "LSI1";
 pub const LSI1SK: &str = "LSI1SK";
 
-/// The partition and sort key that `Store::open_connection` reads and no item has; the
+/// The partition and sort key that `Store::open_connections` reads and no item has; the
 /// template allows every function a `GetItem` of this partition key alone.
 pub const CONNECT_AT_INIT: &str = "connect-at-init";
 

@@ -157,32 +157,40 @@ pub struct StoredRequest {
     pub notified: Vec<NotificationRef>,
 }
 
+/// Connections [`Store::open_connections`] opens during init: a call's first round is
+/// often two requests at once (a `BatchGetItem` beside a `Query`), and each needs a
+/// connection of its own; one more would be a handshake most calls never use.
+pub const CONNECTIONS_AT_INIT: usize = 2;
+
 const BATCH_GET_LIMIT: usize = 100;
 const BATCH_ATTEMPTS: u32 = 8;
 /// Reads in flight at once for one call: a list page may show 100 chats.
 const CONCURRENT_READS: usize = 32;
 
 impl Store {
-    /// Opens the connection to DynamoDB during init (TCP and, in AWS, the TLS
-    /// handshake; the credentials resolved, the first request signed), so that the
-    /// first invocation after a cold start does not pay for it: one eventually
-    /// consistent `GetItem` of [`keys::CONNECT_AT_INIT`], which no item has, with one
-    /// attempt. The connection stays in the client's pool for the invocations.
-    pub async fn open_connection(&self) -> Result<(), StoreError> {
-        let key = keys::Key { pk: keys::CONNECT_AT_INIT.to_owned(), sk: keys::CONNECT_AT_INIT.to_owned() };
-        self.client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&key)))
-            .projection_expression(keys::PK)
-            .customize()
-            .config_override(
-                aws_sdk_dynamodb::config::Builder::default()
-                    .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
-            )
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
+    /// Opens [`CONNECTIONS_AT_INIT`] connections to DynamoDB during init (TCP and, in
+    /// AWS, the TLS handshake; the credentials resolved, the first request signed), so
+    /// that the first invocation after a cold start does not pay for them: that many
+    /// eventually consistent `GetItem`s of [`keys::CONNECT_AT_INIT`], which no item
+    /// has, at once, with one attempt each. The connections stay in the client's pool.
+    pub async fn open_connections(&self) -> Result<(), StoreError> {
+        let key = key_item(&keys::Key { pk: keys::CONNECT_AT_INIT.to_owned(), sk: keys::CONNECT_AT_INIT.to_owned() });
+        let reads = (0..CONNECTIONS_AT_INIT).map(|_| {
+            self.client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .projection_expression(keys::PK)
+                .customize()
+                .config_override(
+                    aws_sdk_dynamodb::config::Builder::default()
+                        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+        });
+        for read in futures::future::join_all(reads).await {
+            read.map_err(|e| StoreError::sdk("GetItem", e))?;
+        }
         Ok(())
     }
 
