@@ -143,12 +143,21 @@ pub fn request_expiry_from_env() -> Result<Option<Duration>, ConfigError> {
 
 pub const DEFAULT_REQUEST_EXPIRY_DAYS: u64 = 30;
 
+/// The HTTPS client of every SDK client: rustls on `ring`, trusting the system's roots
+/// (`SSL_CERT_FILE` / `SSL_CERT_DIR` when set). See the workspace's `Cargo.toml` for
+/// why not the SDK's default.
+pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 /// The SDK configuration from the environment, with [`CallBounds`] on every call.
 /// `AWS_ENDPOINT_URL_DYNAMODB` (read by the SDK itself) points the client at DynamoDB
 /// Local; no second code path.
 pub async fn aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
     let bounds = CallBounds::from_env()?;
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
         .timeout_config(bounds.timeout_config())
         .retry_config(bounds.retry_config())
         .load()

@@ -97,6 +97,7 @@ struct IdClaims {
 
 impl JwtVerifier {
     pub fn new(settings: &JwtSettings) -> Result<Self, AuthConfigError> {
+        crate::jwt_crypto::install();
         let (key, algorithm) = match (&settings.public_key_pem, &settings.secret) {
             (Some(pem), _) => {
                 (DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(AuthConfigError::BadPublicKey)?, Algorithm::RS256)

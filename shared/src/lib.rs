@@ -7,6 +7,7 @@ pub mod auth;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jwt_crypto;
 pub mod metrics;
 pub mod publish;
 pub mod push;

@@ -126,6 +126,7 @@ fn sdk_clients(
 ) -> (aws_sdk_eventbridge::Client, aws_sdk_apigatewaymanagement::Client) {
     let bounds = shared::app::CallBounds::default();
     let events = aws_sdk_eventbridge::config::Builder::new()
+        .http_client(shared::app::http_client())
         .timeout_config(bounds.timeout_config())
         .retry_config(bounds.retry_config())
         .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
@@ -134,6 +135,7 @@ fn sdk_clients(
         .endpoint_url(format!("http://127.0.0.1:{events_port}"))
         .build();
     let management = aws_sdk_apigatewaymanagement::config::Builder::new()
+        .http_client(shared::app::http_client())
         .timeout_config(bounds.timeout_config())
         .retry_config(bounds.retry_config())
         .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())

@@ -112,6 +112,7 @@ pub fn patient() -> CallBounds {
 fn client_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
     let bounds = patient();
     aws_sdk_dynamodb::config::Builder::new()
+        .http_client(shared::app::http_client())
         .timeout_config(bounds.timeout_config())
         .retry_config(bounds.retry_config())
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())

@@ -29,6 +29,7 @@ fn assert_error(result: &(u16, Value), status: u16, code: &str) {
 // ---- authentication -------------------------------------------------------------
 
 fn sign(header: jsonwebtoken::Header, claims: Value, secret: &[u8]) -> String {
+    shared::jwt_crypto::install();
     jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(secret)).unwrap()
 }
 
@@ -693,6 +694,7 @@ async fn the_hs256_secret_can_come_from_secrets_manager_once_per_cold_start() {
     let secrets = std::collections::HashMap::from([(arn.to_owned(), "from-secrets-manager".to_owned())]);
     tokio::spawn(local::serve_secrets_manager(listener, std::sync::Arc::new(secrets)));
     let config = aws_config::SdkConfig::builder()
+        .http_client(shared::app::http_client())
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(format!("http://127.0.0.1:{port}"))
