@@ -9,20 +9,36 @@ source scripts/setup.sh
 source scripts/background-stack.sh
 
 BASE_PORT="${BENCH_BASE_PORT:-18300}"
+# BENCH_PROFILES: the cargo profiles of the binaries measured, the first one for every
+# table and the others for the first table (release-o3 and release-z are in Cargo.toml
+# for the opt-level comparison). BENCH_ONLY: the functions to measure (default: all),
+# besides the floor.
+read -r -a profiles <<<"${BENCH_PROFILES:-release}"
+profile="${profiles[0]}"
 # What is measured (bench/src/main.rs, SUBJECTS): the floor and the functions.
-measured=(floor get-request list-requests create-request patch-request withdraw-request chat-requests
-  decide-requests list-events ws-connect ws-disconnect notifier)
-echo "bench: building ${#measured[@]} release binaries"
+all_functions="get-request list-requests create-request patch-request withdraw-request chat-requests decide-requests
+  list-events ws-connect ws-disconnect notifier all"
+# shellcheck disable=SC2206 # a list of names, split on purpose
+measured=(floor ${BENCH_ONLY:-$all_functions})
 # The functions alone, as a deploy builds them: built in one invocation with the bench,
 # they would share its crates' features (cargo unifies them) and measure bigger.
-cargo build --release --locked --quiet $(printf -- '--package %s ' "${measured[@]}")
+for each in "${profiles[@]}"; do
+  echo "bench: building ${#measured[@]} binaries (profile $each)"
+  started=$SECONDS
+  cargo build --profile "$each" --locked --quiet $(printf -- '--package %s ' "${measured[@]}")
+  echo "bench: built in $((SECONDS - started)) s"
+done
 cargo build --release --locked --quiet --package bench
 
 # The arm64 zips are what a deploy uploads: built with cargo-lambda (BENCH_ARM64=0 skips
 # it; it is the slow part, about 11 minutes on 2 cores from scratch).
 if [ "${BENCH_ARM64:-1}" != 0 ]; then
-  echo "bench: building the arm64 zips (cargo lambda build --release --arm64)"
-  cargo lambda build --release --arm64 --output-format zip --quiet $(printf -- '--bin %s ' "${measured[@]}")
+  echo "bench: building the arm64 zips (cargo lambda build --profile $profile --arm64)"
+  export BENCH_ARM64_ZIPS="target/lambda-$profile"
+  started=$SECONDS
+  cargo lambda build --profile "$profile" --arm64 --output-format zip --lambda-dir "$BENCH_ARM64_ZIPS" --quiet \
+    $(printf -- '--bin %s ' "${measured[@]}")
+  echo "bench: built in $((SECONDS - started)) s"
 fi
 
 start_stack_in_background bench
@@ -32,4 +48,4 @@ export TABLE_NAME=join-requests JWT_SECRET=local-development-secret EVENT_BUS_NA
 # The recipient of events/notifier/score-updated.json, whose connections the fan-out opens.
 export FANOUT_WEBSOCKET_URL="ws://127.0.0.1:$WS_PORT/?token=$(token_of raj.example)"
 echo "bench: $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%d)"
-./target/release/bench "${BENCH_BIN_DIR:-target/release}" events
+./target/release/bench events $(printf -- 'target/%s ' "${profiles[@]}")

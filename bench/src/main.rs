@@ -16,7 +16,7 @@
 //! Medians over `COLD_STARTS` cold starts of `WARM_CALLS` warm calls each. Timings are
 //! noisy on a shared machine: compare the ratios within one run.
 //!
-//! Usage: `bench BIN_DIR [EVENTS_DIR]` with the functions' environment (`TABLE_NAME`,
+//! Usage: `bench EVENTS_DIR BIN_DIR [BIN_DIR...]` (several: the first table for each) with the functions' environment (`TABLE_NAME`,
 //! `AWS_ENDPOINT_URL_DYNAMODB`, `JWT_SECRET`, ...) set, and `FANOUT_WEBSOCKET_URL` (the
 //! local stack's WebSocket URL with a token of the notifier event's recipient);
 //! `scripts/bench.sh` builds the binaries, starts a local stack and runs this.
@@ -48,14 +48,16 @@ struct Subject {
     what: &'static str,
     /// Whether that path reaches DynamoDB.
     calls_dynamodb: bool,
+    /// `_HANDLER`, for the one binary of every function (`bench/all`).
+    handler: Option<&'static str>,
 }
 
 const fn subject(binary: &'static str, event: &'static str, what: &'static str) -> Subject {
-    Subject { binary, event: Some(event), what, calls_dynamodb: true }
+    Subject { binary, event: Some(event), what, calls_dynamodb: true, handler: None }
 }
 
 const SUBJECTS: &[Subject] = &[
-    Subject { binary: "floor", event: None, what: "hello world", calls_dynamodb: false },
+    Subject { binary: "floor", event: None, what: "hello world", calls_dynamodb: false, handler: None },
     subject("get-request", "get-request/ok.json", "200"),
     subject("list-requests", "list-requests/ok.json", "200"),
     subject("create-request", "create-request/already-pending.json", "409"),
@@ -64,9 +66,17 @@ const SUBJECTS: &[Subject] = &[
     subject("chat-requests", "chat-requests/ok.json", "200"),
     subject("decide-requests", "decide-requests/not-admin.json", "403"),
     subject("list-events", "list-events/ok.json", "200"),
-    Subject { binary: "ws-connect", event: Some("ws-connect/bad-token.json"), what: "401", calls_dynamodb: false },
+    Subject {
+        binary: "ws-connect",
+        event: Some("ws-connect/bad-token.json"),
+        what: "401",
+        calls_dynamodb: false,
+        handler: None,
+    },
     subject("ws-disconnect", "ws-disconnect/ok.json", "200"),
     subject("notifier", "notifier/score-updated.json", "no connection"),
+    Subject { handler: Some("get-request"), ..subject("all", "get-request/ok.json", "get-request") },
+    Subject { handler: Some("notifier"), ..subject("all", "notifier/score-updated.json", "notifier") },
 ];
 
 /// Medians of one binary's cold starts.
@@ -95,9 +105,16 @@ async fn cold_starts(binary: &Path, event: &Bytes, env: &[(&str, String)]) -> Re
 
 /// The DynamoDB requests of one warm call, replayed alone: (requests, waves of
 /// requests sent at once, the median time of the replay).
-async fn dynamodb_alone(binary: &Path, event: &Bytes, upstream: &str) -> Result<(usize, Duration), Failure> {
+async fn dynamodb_alone(
+    binary: &Path,
+    event: &Bytes,
+    handler: Option<&str>,
+    upstream: &str,
+) -> Result<(usize, Duration), Failure> {
     let recorder = dynamodb::Recorder::start(upstream).await?;
-    let mut process = Process::start(binary, &[("AWS_ENDPOINT_URL_DYNAMODB", recorder.url.clone())]).await?;
+    let mut env = vec![("AWS_ENDPOINT_URL_DYNAMODB", recorder.url.clone())];
+    env.extend(handler.map(|handler| ("_HANDLER", handler.to_owned())));
+    let mut process = Process::start(binary, &env).await?;
     for _ in 0..CALLS_BEFORE_RECORDING {
         process.call(event).await?;
     }
@@ -137,8 +154,12 @@ fn env(name: &str) -> Result<String, Failure> {
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     let mut args = std::env::args().skip(1);
-    let bin_dir = PathBuf::from(args.next().ok_or("usage: bench BIN_DIR [EVENTS_DIR]")?);
-    let events_dir = PathBuf::from(args.next().unwrap_or_else(|| "events".into()));
+    let usage = "usage: bench EVENTS_DIR BIN_DIR [BIN_DIR...]";
+    let events_dir = PathBuf::from(args.next().ok_or(usage)?);
+    // More than one: the first table for each (one cargo profile per directory), the
+    // others for the first.
+    let bin_dirs: Vec<PathBuf> = args.map(PathBuf::from).collect();
+    let bin_dir = bin_dirs.first().ok_or(usage)?;
     let dynamodb = env("AWS_ENDPOINT_URL_DYNAMODB")?;
     let fanout_url = env("FANOUT_WEBSOCKET_URL")?;
 
@@ -153,18 +174,30 @@ async fn main() -> Result<(), Failure> {
         .collect();
     let tables = std::env::var("BENCH_TABLES").unwrap_or_else(|_| "plain tls fanout".into());
     if tables.contains("plain") {
-        plain_table(&bin_dir, &events_dir, &subjects, &dynamodb).await?;
+        // Only the zips built in this run, when they were (`scripts/bench.sh` says where).
+        let zips = std::env::var_os("BENCH_ARM64_ZIPS").map(PathBuf::from);
+        for dir in &bin_dirs {
+            println!("{}", dir.display());
+            let zips = zips.as_deref().filter(|_| dir == bin_dir);
+            plain_table(dir, &events_dir, &subjects, &dynamodb, zips).await?;
+        }
     }
     if tables.contains("tls") {
-        tls_table(&bin_dir, &events_dir, &subjects, &dynamodb).await?;
+        tls_table(bin_dir, &events_dir, &subjects, &dynamodb).await?;
     }
     if tables.contains("fanout") {
-        fanout_table(&bin_dir, &events_dir, &fanout_url).await?;
+        fanout_table(bin_dir, &events_dir, &fanout_url).await?;
     }
     Ok(())
 }
 
-async fn plain_table(bin_dir: &Path, events_dir: &Path, subjects: &[&Subject], dynamodb: &str) -> Result<(), Failure> {
+async fn plain_table(
+    bin_dir: &Path,
+    events_dir: &Path,
+    subjects: &[&Subject],
+    dynamodb: &str,
+    zips: Option<&Path>,
+) -> Result<(), Failure> {
     println!(
         "{:<17} {:<14} {:>7} {:>6} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>9} {:>4} {:>8} {:>7}",
         "binary",
@@ -188,14 +221,18 @@ async fn plain_table(bin_dir: &Path, events_dir: &Path, subjects: &[&Subject], d
         let binary = bin_dir.join(subject.binary);
         let event = event_of(events_dir, subject)?;
         let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
-        let figures = cold_starts(&binary, &event, &[]).await.map_err(failed)?;
+        // The process's own costs: its connections are opened by its first call here, as
+        // the TLS table shows what opening them during init changes.
+        let figures = cold_starts(&binary, &event, &[("CONNECT_AT_INIT", "false".into())]).await.map_err(failed)?;
         let alone = if subject.calls_dynamodb {
-            Some(dynamodb_alone(&binary, &event, dynamodb).await.map_err(failed)?)
+            Some(dynamodb_alone(&binary, &event, subject.handler, dynamodb).await.map_err(failed)?)
         } else {
             None
         };
         let size = std::fs::metadata(&binary)?.len();
-        let zip = std::fs::metadata(format!("target/lambda/{}/bootstrap.zip", subject.binary))
+        let zip = zips
+            .map(|dir| dir.join(subject.binary).join("bootstrap.zip"))
+            .and_then(|zip| std::fs::metadata(zip).ok())
             .map_or("-".to_owned(), |m| format!("{:.2} MB", m.len() as f64 / 1e6));
         let (floor_figures, floor_size) = *floor.get_or_insert((figures, size));
         let (requests, alone_ms, times_alone) = match alone {
@@ -261,7 +298,7 @@ async fn tls_table(bin_dir: &Path, events_dir: &Path, subjects: &[&Subject], dyn
         print!(" | {:>7} {:>8} {:>7} {:>7}", "init ms", "first ms", "warm ms", "×warm");
     }
     println!();
-    for subject in subjects.iter().filter(|s| s.calls_dynamodb) {
+    for subject in subjects.iter().filter(|s| s.calls_dynamodb && s.handler.is_none()) {
         let binary = bin_dir.join(subject.binary);
         let event = event_of(events_dir, subject)?;
         print!("{:<17}", subject.binary);

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
+use lambda_runtime::{service_fn, LambdaEvent};
 use shared::domain::time::timestamp_seconds_ago;
 use shared::publish::{deliver_or_defer, Publisher};
 use shared::store::{keys, Store, StoreError};
@@ -86,4 +87,24 @@ async fn expire_one(store: &Store, publisher: &Publisher, id: shared::domain::Ob
             Outcome::Failed
         }
     }
+}
+
+/// The function as Lambda runs it, from init on: its `main`, and the bench's one
+/// binary for every function (`bench/all`), call this.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let config = shared::app::aws_config().await?;
+    let store = shared::App::store_from(&config).await?;
+    let publisher = shared::publish::Publisher::from_env(&config)?;
+    // `None`: expiry is off (REQUEST_EXPIRY_DAYS=0) and each run does nothing.
+    let expiry = shared::app::request_expiry_from_env()?;
+    let (store, publisher) = (&store, &publisher);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        match expiry {
+            Some(expiry) => handle(store, publisher, expiry, &event.context.request_id).await.map(|_| ()),
+            None => Ok(()),
+        }
+        .map_err(lambda_runtime::Error::from)
+    }))
+    .await
 }

@@ -11,3 +11,9 @@ pub async fn handle(app: &App, event: Request) -> Response<Body> {
     })
     .await
 }
+
+/// The function as Lambda runs it, from init on: its `main`, and the bench's one
+/// binary for every function (`bench/all`), call this.
+pub async fn run() -> Result<(), lambda_http::Error> {
+    shared::http::run(handle).await
+}

@@ -3,6 +3,7 @@
 //! is retried and, when retries run out, kept in the dead-letter queue.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{service_fn, LambdaEvent};
 use shared::domain::OutboundEvent;
 use shared::metrics::{self, Unit};
 use shared::push::{PushError, PushReport, Pusher};
@@ -50,5 +51,19 @@ pub async fn handle(
         result
     }
     .instrument(span)
+    .await
+}
+
+/// The function as Lambda runs it, from init on: its `main`, and the bench's one
+/// binary for every function (`bench/all`), call this.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let config = shared::app::aws_config().await?;
+    let store = shared::App::store_from(&config).await?;
+    let pusher = shared::push::Pusher::from_env(&config)?;
+    let (store, pusher) = (&store, &pusher);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<OutboundEvent>>| async move {
+        handle(store, pusher, &event.context.request_id, event.payload).await.map_err(lambda_runtime::Error::from)
+    }))
     .await
 }

@@ -1,6 +1,7 @@
 //! Runs on a schedule: carries out the outbox items whose immediate delivery failed,
 //! sets aside the ones that keep failing, and reports what it saw as metrics.
 
+use lambda_runtime::{service_fn, LambdaEvent};
 use shared::metrics::{self, Unit};
 use shared::publish::{drain, DrainReport, Publisher};
 use shared::store::{Store, StoreError};
@@ -37,5 +38,23 @@ pub async fn handle(
         Ok(report)
     }
     .instrument(tracing::info_span!("invocation", request_id))
+    .await
+}
+
+/// The function as Lambda runs it, from init on: its `main`, and the bench's one
+/// binary for every function (`bench/all`), call this.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let config = shared::app::aws_config().await?;
+    let store = shared::App::store_from(&config).await?;
+    let publisher = shared::publish::Publisher::from_env(&config)?;
+    let min_age = match std::env::var("OUTBOX_MIN_AGE_SECONDS") {
+        Ok(text) => text.parse::<i64>().map_err(|_| format!("OUTBOX_MIN_AGE_SECONDS is not a number: {text:?}"))?,
+        Err(_) => shared::publish::SWEEP_MIN_AGE_SECONDS,
+    };
+    let (store, publisher) = (&store, &publisher);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        handle(store, publisher, min_age, &event.context.request_id).await.map_err(lambda_runtime::Error::from)
+    }))
     .await
 }

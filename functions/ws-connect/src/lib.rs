@@ -3,6 +3,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use lambda_runtime::{service_fn, LambdaEvent};
 use shared::domain::time::{epoch_seconds_in, now_timestamp};
 use shared::store::Connection;
 use shared::App;
@@ -53,4 +54,16 @@ fn response(status: i64, code: &str) -> ApiGatewayProxyResponse {
     response.status_code = status;
     response.body = Some(Body::Text(serde_json::json!({ "code": code }).to_string()));
     response
+}
+
+/// The function as Lambda runs it, from init on: its `main`, and the bench's one
+/// binary for every function (`bench/all`), call this.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let app = shared::App::from_env(&shared::app::aws_config().await?).await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+        Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)
+    }))
+    .await
 }

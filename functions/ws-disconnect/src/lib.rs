@@ -2,6 +2,7 @@
 //! basis, so the notifier (on `410 Gone`) and the item's TTL also forget connections.
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use lambda_runtime::{service_fn, LambdaEvent};
 use shared::store::Store;
 use tracing::Instrument;
 
@@ -20,5 +21,17 @@ pub async fn handle(store: &Store, event: ApiGatewayWebsocketProxyRequest) -> Ap
         response
     }
     .instrument(span)
+    .await
+}
+
+/// The function as Lambda runs it, from init on: its `main`, and the bench's one
+/// binary for every function (`bench/all`), call this.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let store = shared::App::store_from(&shared::app::aws_config().await?).await?;
+    let store = &store;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
+        Ok::<_, lambda_runtime::Error>(handle(store, event.payload).await)
+    }))
     .await
 }
