@@ -75,8 +75,8 @@ const SUBJECTS: &[Subject] = &[
     },
     subject("ws-disconnect", "ws-disconnect/ok.json", "200"),
     subject("notifier", "notifier/score-updated.json", "no connection"),
-    Subject { handler: Some("get-request"), ..subject("all", "get-request/ok.json", "get-request") },
-    Subject { handler: Some("notifier"), ..subject("all", "notifier/score-updated.json", "notifier") },
+    Subject { handler: Some("get-request"), ..subject("all", "get-request/ok.json", "as get-request") },
+    Subject { handler: Some("notifier"), ..subject("all", "notifier/score-updated.json", "as notifier") },
 ];
 
 /// Medians of one binary's cold starts.
@@ -223,7 +223,9 @@ async fn plain_table(
         let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
         // The process's own costs: its connections are opened by its first call here, as
         // the TLS table shows what opening them during init changes.
-        let figures = cold_starts(&binary, &event, &[("CONNECT_AT_INIT", "false".into())]).await.map_err(failed)?;
+        let mut env = vec![("CONNECT_AT_INIT", "false".to_owned())];
+        env.extend(subject.handler.map(|handler| ("_HANDLER", handler.to_owned())));
+        let figures = cold_starts(&binary, &event, &env).await.map_err(failed)?;
         let alone = if subject.calls_dynamodb {
             Some(dynamodb_alone(&binary, &event, subject.handler, dynamodb).await.map_err(failed)?)
         } else {
