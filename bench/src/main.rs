@@ -5,18 +5,23 @@
 //!
 //! 1. per binary: init (the process started → its first `GET /invocation/next`), the
 //!    first call after a cold start, the warm call median, peak RSS (`VmHWM`), the size
-//!    of the binary and of the arm64 zip that would be deployed
-//!    (`target/lambda/<binary>/bootstrap.zip`, when `scripts/bench.sh` built it), and
-//!    the warm call against the same DynamoDB requests made alone ([`dynamodb`]);
+//!    of the binary and of the arm64 zip that would be deployed (when
+//!    `scripts/bench.sh` built it in this run), and the warm call against the same
+//!    DynamoDB requests made alone ([`dynamodb`]). The process's own costs: with
+//!    `CONNECT_AT_INIT=false`, so that init does not include DynamoDB;
 //! 2. the same functions with DynamoDB behind a TLS terminator ([`tls`]): the first
-//!    call's handshake, with and without the connection opened during init, and the
-//!    cost of reading the system's roots;
-//! 3. the notifier fanning one event out to many WebSocket connections ([`fanout`]).
+//!    call's handshake, with and without the connections opened during init, and what
+//!    reading the system's roots costs against one root;
+//! 3. the notifier fanning one event out to 1,000 WebSocket connections ([`fanout`]).
+//!
+//! Every process reads one bundle of the system's roots (`SSL_CERT_FILE`, and an empty
+//! `SSL_CERT_DIR`), as in Lambda.
 //!
 //! Medians over `COLD_STARTS` cold starts of `WARM_CALLS` warm calls each. Timings are
 //! noisy on a shared machine: compare the ratios within one run.
 //!
-//! Usage: `bench EVENTS_DIR BIN_DIR [BIN_DIR...]` (several: the first table for each) with the functions' environment (`TABLE_NAME`,
+//! Usage: `bench EVENTS_DIR BIN_DIR [BIN_DIR...]` (several, one per cargo profile: the
+//! first table for each) with the functions' environment (`TABLE_NAME`,
 //! `AWS_ENDPOINT_URL_DYNAMODB`, `JWT_SECRET`, ...) set, and `FANOUT_WEBSOCKET_URL` (the
 //! local stack's WebSocket URL with a token of the notifier event's recipient);
 //! `scripts/bench.sh` builds the binaries, starts a local stack and runs this.
@@ -108,12 +113,11 @@ async fn cold_starts(binary: &Path, event: &Bytes, env: &[(&str, String)]) -> Re
 async fn dynamodb_alone(
     binary: &Path,
     event: &Bytes,
-    handler: Option<&str>,
+    env: &[(&str, String)],
     upstream: &str,
 ) -> Result<(usize, Duration), Failure> {
     let recorder = dynamodb::Recorder::start(upstream).await?;
-    let mut env = vec![("AWS_ENDPOINT_URL_DYNAMODB", recorder.url.clone())];
-    env.extend(handler.map(|handler| ("_HANDLER", handler.to_owned())));
+    let env = [env, &[("AWS_ENDPOINT_URL_DYNAMODB", recorder.url.clone())]].concat();
     let mut process = Process::start(binary, &env).await?;
     for _ in 0..CALLS_BEFORE_RECORDING {
         process.call(event).await?;
@@ -173,20 +177,29 @@ async fn main() -> Result<(), Failure> {
         })
         .collect();
     let tables = std::env::var("BENCH_TABLES").unwrap_or_else(|_| "plain tls fanout".into());
+    let upstream = dynamodb.trim_start_matches("http://").parse()?;
+    let (terminator, trust) = tls::start(Path::new("target/bench"), upstream).await?;
+    // Every process reads one bundle of the system's roots, as in Lambda (where no
+    // SSL_CERT_* is set and the bundle is /etc/pki/tls/certs/ca-bundle.crt), whatever
+    // this machine's own SSL_CERT_FILE and SSL_CERT_DIR say.
+    let roots = vec![
+        ("SSL_CERT_FILE", trust.system_roots_and_test_ca.display().to_string()),
+        ("SSL_CERT_DIR", trust.no_cert_dir.display().to_string()),
+    ];
     if tables.contains("plain") {
         // Only the zips built in this run, when they were (`scripts/bench.sh` says where).
         let zips = std::env::var_os("BENCH_ARM64_ZIPS").map(PathBuf::from);
         for dir in &bin_dirs {
             println!("{}", dir.display());
             let zips = zips.as_deref().filter(|_| dir == bin_dir);
-            plain_table(dir, &events_dir, &subjects, &dynamodb, zips).await?;
+            plain_table(dir, &events_dir, &subjects, &roots, &dynamodb, zips).await?;
         }
     }
     if tables.contains("tls") {
-        tls_table(bin_dir, &events_dir, &subjects, &dynamodb).await?;
+        tls_table(bin_dir, &events_dir, &subjects, &terminator, &trust).await?;
     }
     if tables.contains("fanout") {
-        fanout_table(bin_dir, &events_dir, &fanout_url).await?;
+        fanout_table(bin_dir, &events_dir, &roots, &fanout_url).await?;
     }
     Ok(())
 }
@@ -195,6 +208,7 @@ async fn plain_table(
     bin_dir: &Path,
     events_dir: &Path,
     subjects: &[&Subject],
+    roots: &[(&str, String)],
     dynamodb: &str,
     zips: Option<&Path>,
 ) -> Result<(), Failure> {
@@ -223,11 +237,11 @@ async fn plain_table(
         let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
         // The process's own costs: its connections are opened by its first call here, as
         // the TLS table shows what opening them during init changes.
-        let mut env = vec![("CONNECT_AT_INIT", "false".to_owned())];
+        let mut env = [roots, &[("CONNECT_AT_INIT", "false".to_owned())]].concat();
         env.extend(subject.handler.map(|handler| ("_HANDLER", handler.to_owned())));
         let figures = cold_starts(&binary, &event, &env).await.map_err(failed)?;
         let alone = if subject.calls_dynamodb {
-            Some(dynamodb_alone(&binary, &event, subject.handler, dynamodb).await.map_err(failed)?)
+            Some(dynamodb_alone(&binary, &event, &env, dynamodb).await.map_err(failed)?)
         } else {
             None
         };
@@ -269,9 +283,13 @@ async fn plain_table(
 /// Each function with DynamoDB behind the TLS terminator, as three cold-start setups:
 /// the system's roots with and without the connection opened during init, and the
 /// test CA alone (what compiled-in roots would save at most).
-async fn tls_table(bin_dir: &Path, events_dir: &Path, subjects: &[&Subject], dynamodb: &str) -> Result<(), Failure> {
-    let upstream = dynamodb.trim_start_matches("http://").parse()?;
-    let (terminator, trust) = tls::start(Path::new("target/bench"), upstream).await?;
+async fn tls_table(
+    bin_dir: &Path,
+    events_dir: &Path,
+    subjects: &[&Subject],
+    terminator: &tls::Terminator,
+    trust: &tls::Trust,
+) -> Result<(), Failure> {
     let trusting = |file: &Path| {
         vec![
             ("SSL_CERT_FILE", file.display().to_string()),
@@ -321,12 +339,17 @@ async fn tls_table(bin_dir: &Path, events_dir: &Path, subjects: &[&Subject], dyn
     Ok(())
 }
 
-async fn fanout_table(bin_dir: &Path, events_dir: &Path, websocket_url: &str) -> Result<(), Failure> {
+async fn fanout_table(
+    bin_dir: &Path,
+    events_dir: &Path,
+    roots: &[(&str, String)],
+    websocket_url: &str,
+) -> Result<(), Failure> {
     let notifier = SUBJECTS.iter().find(|s| s.binary == "notifier").ok_or("no notifier subject")?;
     let event = event_of(events_dir, notifier)?;
     let fanout = fanout::measure(
         &bin_dir.join(notifier.binary),
-        &[],
+        roots,
         websocket_url,
         FANOUT_CONNECTIONS,
         &event,
