@@ -37,7 +37,7 @@ if [ "${BENCH_ARM64:-1}" != 0 ]; then
   export BENCH_ARM64_ZIPS="target/lambda-$profile"
   started=$SECONDS
   cargo lambda build --profile "$profile" --arm64 --output-format zip --lambda-dir "$BENCH_ARM64_ZIPS" --quiet \
-    $(printf -- '--bin %s ' "${measured[@]}")
+    $(printf -- '--package %s ' "${measured[@]}")
   echo "bench: built in $((SECONDS - started)) s"
 fi
 
