@@ -292,6 +292,18 @@ impl TestEnv {
         outbox_sweeper::handle(&self.direct, &self.aws.publisher, 0, "test").await.expect("the sweep runs")
     }
 
+    /// Sweeps as the schedule does, until nothing waits (at most 5 sweeps: an item still
+    /// waiting then is a failure of the test, not of the machine's load).
+    pub async fn sweep_until_empty(&self) {
+        for _ in 0..5 {
+            self.sweep().await;
+            if self.outbox().await.is_empty() {
+                return;
+            }
+        }
+        panic!("the outbox is not empty after 5 sweeps: {:?}", self.outbox().await.len());
+    }
+
     /// Every outbox item waiting for the sweeper (not the ones set aside), oldest first.
     pub async fn outbox(&self) -> Vec<shared::store::StoredOutbox> {
         let later = shared::domain::time::timestamp_seconds_ago(-3600);

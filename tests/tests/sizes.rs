@@ -256,7 +256,9 @@ async fn a_thousand_users_asking_to_join_one_chat_at_once_all_succeed() {
     }
     let request_ids: HashSet<&str> = results.iter().map(|(_, body)| body["request"]["_id"].as_str().unwrap()).collect();
     assert_eq!(request_ids.len(), 1000);
-    env.sweep().await;
+    // As the schedule would: a sweep whose deliveries this machine under load delays past
+    // their budget leaves those items for the next one.
+    env.sweep_until_empty().await;
     for admin in [AMY, BEN] {
         let told: HashSet<String> = env
             .aws
