@@ -24,7 +24,7 @@ pub const GSI4SK: &str = "GSI4SK";
 pub const LSI1: &str = "LSI1";
 pub const LSI1SK: &str = "LSI1SK";
 
-/// The partition and sort key that `Store::open_connections` reads and no item has; the
+/// The partition key that `Store::open_connections` reads and no item has; the
 /// template allows every function a `GetItem` of this partition key alone.
 pub const CONNECT_AT_INIT: &str = "connect-at-init";
 
@@ -148,6 +148,11 @@ pub fn request_order(created_at: &str, id: ObjectId) -> String {
 /// One open WebSocket connection. In GSI1 under its user, so the notifier finds all of
 /// a user's connections with one query; by its own id, so `$disconnect` (which knows
 /// only the id) deletes it with one write.
+/// What `Store::open_connections` reads: [`CONNECT_AT_INIT`] as partition and sort key.
+pub fn connect_at_init() -> Key {
+    key(CONNECT_AT_INIT.to_owned(), CONNECT_AT_INIT)
+}
+
 pub fn connection(connection_id: &str) -> Key {
     key(format!("CONN#{connection_id}"), "CONN")
 }

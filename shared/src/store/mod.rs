@@ -171,10 +171,10 @@ impl Store {
     /// Opens [`CONNECTIONS_AT_INIT`] connections to DynamoDB during init (TCP and, in
     /// AWS, the TLS handshake; the credentials resolved, the first request signed), so
     /// that the first invocation after a cold start does not pay for them: that many
-    /// eventually consistent `GetItem`s of [`keys::CONNECT_AT_INIT`], which no item
+    /// eventually consistent `GetItem`s of [`keys::connect_at_init`], which no item
     /// has, at once, with one attempt each. The connections stay in the client's pool.
     pub async fn open_connections(&self) -> Result<(), StoreError> {
-        let key = key_item(&keys::Key { pk: keys::CONNECT_AT_INIT.to_owned(), sk: keys::CONNECT_AT_INIT.to_owned() });
+        let key = key_item(&keys::connect_at_init());
         let reads = (0..CONNECTIONS_AT_INIT).map(|_| {
             self.client
                 .get_item()
