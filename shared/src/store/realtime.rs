@@ -88,12 +88,26 @@ impl Store {
     /// Every connection of `user`: one `Query` of GSI1 per 1 MB of them (one, unless the
     /// user has thousands of connections open).
     pub async fn connections_of(&self, user: ObjectId) -> Result<Vec<Connection>, StoreError> {
-        let query = self
-            .gsi1(&keys::requests_of(user))
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#sk", keys::GSI1SK)
-            .expression_attribute_values(":prefix", AttributeValue::S(keys::CONNECTION_ORDER_PREFIX.to_owned()));
-        self.query_all(query).await?.into_iter().map(|item| decode(&item_key(&item), item)).collect()
+        let mut connections = Vec::new();
+        let mut start_key = None;
+        loop {
+            let output = self
+                .gsi1(&keys::requests_of(user))
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", keys::GSI1SK)
+                .expression_attribute_values(":prefix", AttributeValue::S(keys::CONNECTION_ORDER_PREFIX.to_owned()))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                connections.push(decode(&item_key(&item), item)?);
+            }
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(connections);
+            }
+        }
     }
 
     /// One page of the outbox items created before `before` (an RFC 3339 time), oldest
