@@ -30,6 +30,24 @@ for each in "${profiles[@]}"; do
 done
 cargo build --release --locked --quiet --package bench
 
+# BENCH_BASELINE: a git revision (say, the commit before a cut) whose binaries the first
+# table measures too, after this tree's, in the same run: a cut's before and after. Built
+# from a worktree into target/bench-baseline, kept there for the next run.
+bin_dirs=()
+for each in "${profiles[@]}"; do bin_dirs+=("target/$each"); done
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  baseline_src="target/bench-baseline/src"
+  git worktree remove --force "$baseline_src" 2>/dev/null || rm -rf "$baseline_src"
+  git worktree add --quiet --detach "$baseline_src" "$BENCH_BASELINE"
+  echo "bench: building the baseline $(git -C "$baseline_src" log -1 --format='%h %s' | cut -c1-70)"
+  started=$SECONDS
+  (cd "$baseline_src" && CARGO_TARGET_DIR=../target cargo build --profile "$profile" --locked --quiet \
+    $(printf -- '--package %s ' "${measured[@]}"))
+  git worktree remove --force "$baseline_src"
+  echo "bench: built in $((SECONDS - started)) s"
+  bin_dirs+=("target/bench-baseline/target/$profile")
+fi
+
 # The arm64 zips are what a deploy uploads: built with cargo-lambda (BENCH_ARM64=0 skips
 # it; it is the slow part, about 11 minutes on 2 cores from scratch).
 if [ "${BENCH_ARM64:-1}" != 0 ]; then
@@ -48,4 +66,4 @@ export TABLE_NAME=join-requests JWT_SECRET=local-development-secret EVENT_BUS_NA
 # The recipient of events/notifier/score-updated.json, whose connections the fan-out opens.
 export FANOUT_WEBSOCKET_URL="ws://127.0.0.1:$WS_PORT/?token=$(token_of raj.example)"
 echo "bench: $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%d)"
-./target/release/bench events $(printf -- 'target/%s ' "${profiles[@]}")
+./target/release/bench events "${bin_dirs[@]}"

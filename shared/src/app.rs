@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, SharedCredentialsProvider};
+use aws_types::region::Region;
+use aws_types::sdk_config::{RetryConfig, TimeoutConfig};
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
+use aws_types::SdkConfig;
+
 use crate::auth::{AuthConfigError, JwtSettings, JwtVerifier};
 use crate::store::Store;
 
@@ -109,8 +115,8 @@ impl CallBounds {
         })
     }
 
-    pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {
-        aws_config::timeout::TimeoutConfig::builder()
+    pub fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
             .connect_timeout(self.connect)
             .operation_attempt_timeout(self.attempt)
             .operation_timeout(self.call)
@@ -119,10 +125,8 @@ impl CallBounds {
 
     /// The SDK's standard retries (throttling and transient errors, jittered backoff),
     /// bounded by `max_attempts`.
-    pub fn retry_config(&self) -> aws_config::retry::RetryConfig {
-        aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(self.max_attempts)
-            .with_max_backoff(Duration::from_millis(500))
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard().with_max_attempts(self.max_attempts).with_max_backoff(Duration::from_millis(500))
     }
 }
 
@@ -151,23 +155,77 @@ pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
-/// The SDK configuration from the environment, with [`CallBounds`] on every call.
-/// `AWS_ENDPOINT_URL_DYNAMODB` (read by the SDK itself) points the client at DynamoDB
-/// Local; no second code path.
-pub async fn aws_config() -> Result<aws_config::SdkConfig, ConfigError> {
+/// The SDK configuration every client is built from, read from the environment Lambda
+/// gives a function: `AWS_REGION`, the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and [`CallBounds`] on every call.
+/// `AWS_ENDPOINT_URL_<SERVICE>` (or `AWS_ENDPOINT_URL` for all) points a client
+/// elsewhere, as DynamoDB Local.
+///
+/// Built by hand rather than by `aws-config`'s loader: Lambda only ever hands credentials
+/// over in the environment, and the loader's other sources (profile files, STS web
+/// identity, IMDS, ECS) were about 0.5 MB of every binary (README, "Performance").
+pub fn sdk_config() -> Result<SdkConfig, ConfigError> {
     let bounds = CallBounds::from_env()?;
-    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+    // `vars_os`: `vars` panics on a variable that is not UTF-8, and none of ours can be.
+    let vars =
+        std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    sdk_config_from(&|name| std::env::var(name).ok(), vars, bounds)
+}
+
+fn sdk_config_from(
+    var: &dyn Fn(&str) -> Option<String>,
+    vars: impl IntoIterator<Item = (String, String)>,
+    bounds: CallBounds,
+) -> Result<SdkConfig, ConfigError> {
+    let set = |name: &str| var(name).filter(|value| !value.is_empty());
+    let region = set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION")).ok_or(ConfigError::Missing("AWS_REGION"))?;
+    let credentials = Credentials::new(
+        set("AWS_ACCESS_KEY_ID").ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?,
+        set("AWS_SECRET_ACCESS_KEY").ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?,
+        set("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    Ok(SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .service_config(EndpointUrls::from_vars(vars))
         .http_client(http_client())
         .timeout_config(bounds.timeout_config())
         .retry_config(bounds.retry_config())
-        .load()
-        .await)
+        .build())
+}
+
+/// The endpoint overrides in the environment, as the SDK clients ask for them when they
+/// are built from an [`SdkConfig`]: by the service's id (`DynamoDB` reads
+/// `AWS_ENDPOINT_URL_DYNAMODB`), then `AWS_ENDPOINT_URL` for every service.
+#[derive(Debug, Default)]
+struct EndpointUrls(Vec<(String, String)>);
+
+impl EndpointUrls {
+    const PREFIX: &'static str = "AWS_ENDPOINT_URL";
+
+    fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self(vars.into_iter().filter(|(name, value)| name.starts_with(Self::PREFIX) && !value.is_empty()).collect())
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, value)| value.clone())
+    }
+}
+
+impl LoadServiceConfig for EndpointUrls {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        let service = key.service_id().to_ascii_uppercase().replace(' ', "_");
+        self.get(&format!("{}_{service}", key.env())).or_else(|| self.get(key.env()))
+    }
 }
 
 impl App {
     /// Everything a REST or `$connect` function needs, once per cold start. Reads the
     /// JWT secret from Secrets Manager when `JWT_SECRET_ARN` is how it is configured.
-    pub async fn from_env(config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    pub async fn from_env(config: &SdkConfig) -> Result<Self, ConfigError> {
         let jwt = JwtSettings::from_env()?.resolve_secret(config).await?;
         Ok(Self {
             store: Self::store_from(config).await?,
@@ -179,7 +237,7 @@ impl App {
     /// The store alone, for the functions that check no tokens. Opens its connections
     /// ([`Store::open_connections`]) unless `CONNECT_AT_INIT` is `false`; a failure there
     /// is only logged, as the first call connects on its own.
-    pub async fn store_from(config: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
+    pub async fn store_from(config: &SdkConfig) -> Result<Store, ConfigError> {
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
         let connect_at_init = match std::env::var("CONNECT_AT_INIT") {
             Err(_) => true,
@@ -192,5 +250,91 @@ impl App {
             }
         }
         Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Write};
+
+    fn config_from(env: &[(&str, &str)]) -> Result<SdkConfig, ConfigError> {
+        let env: HashMap<String, String> =
+            env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+        sdk_config_from(&|name| env.get(name).cloned(), env.clone(), CallBounds::default())
+    }
+
+    const LAMBDA: [(&str, &str); 3] =
+        [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "AKIDLAMBDA"), ("AWS_SECRET_ACCESS_KEY", "secret")];
+
+    #[test]
+    fn the_region_and_both_keys_are_required_and_empty_is_unset() {
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let without: Vec<_> = LAMBDA.iter().copied().filter(|(name, _)| *name != missing).collect();
+            assert!(matches!(config_from(&without), Err(ConfigError::Missing(name)) if name == missing));
+            let empty: Vec<_> =
+                LAMBDA.iter().map(|&(name, value)| (name, if name == missing { "" } else { value })).collect();
+            assert!(matches!(config_from(&empty), Err(ConfigError::Missing(name)) if name == missing));
+        }
+        let default_region = [("AWS_DEFAULT_REGION", "ap-south-1"), LAMBDA[1], LAMBDA[2]];
+        assert_eq!(config_from(&default_region).unwrap().region().map(|r| r.as_ref()), Some("ap-south-1"));
+    }
+
+    #[test]
+    fn a_service_endpoint_wins_over_the_global_one() {
+        let urls = EndpointUrls::from_vars(
+            [("AWS_ENDPOINT_URL", "http://all"), ("AWS_ENDPOINT_URL_DYNAMODB", "http://ddb"), ("HOME", "/root")]
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
+        let key = |service| {
+            ServiceConfigKey::builder().service_id(service).env("AWS_ENDPOINT_URL").profile("endpoint_url").build()
+        };
+        assert_eq!(urls.load_config(key("DynamoDB").unwrap()).as_deref(), Some("http://ddb"));
+        assert_eq!(urls.load_config(key("ApiGatewayManagementApi").unwrap()).as_deref(), Some("http://all"));
+        assert_eq!(EndpointUrls::default().load_config(key("DynamoDB").unwrap()), None);
+    }
+
+    /// What reaches the wire: a DynamoDB client built from the configuration calls the
+    /// endpoint from the environment, signed for its region with the session's keys.
+    #[tokio::test]
+    async fn a_client_built_from_it_signs_with_the_environment_and_calls_its_endpoint() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let head: Vec<String> = BufReader::new(stream.try_clone().unwrap())
+                .lines()
+                .map_while(Result::ok)
+                .take_while(|line| !line.is_empty())
+                .collect();
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 2\r\n\r\n{}",
+            );
+            head
+        });
+        let mut env = LAMBDA.to_vec();
+        env.extend([("AWS_SESSION_TOKEN", "session-token"), ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)]);
+        let config = config_from(&env).unwrap();
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        client
+            .get_item()
+            .table_name("t")
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("k".into()))
+            .send()
+            .await
+            .unwrap();
+
+        let head = server.join().unwrap();
+        let header = |name: &str| {
+            head.iter().find_map(|line| line.strip_prefix(name)).map(|value| value.trim_start_matches(':').trim())
+        };
+        assert_eq!(head[0], "POST / HTTP/1.1");
+        let authorization = header("authorization").unwrap();
+        assert!(
+            authorization.contains("Credential=AKIDLAMBDA/")
+                && authorization.contains("/eu-west-1/dynamodb/aws4_request")
+        );
+        assert_eq!(header("x-amz-security-token"), Some("session-token"));
     }
 }

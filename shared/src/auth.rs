@@ -68,7 +68,7 @@ impl JwtSettings {
 
     /// Reads the secret from Secrets Manager when only its ARN is configured: one
     /// `GetSecretValue` at cold start, bounded like every AWS call.
-    pub async fn resolve_secret(mut self, config: &aws_config::SdkConfig) -> Result<Self, AuthConfigError> {
+    pub async fn resolve_secret(mut self, config: &aws_types::SdkConfig) -> Result<Self, AuthConfigError> {
         if self.secret.is_some() || self.public_key_pem.is_some() {
             return Ok(self);
         }

@@ -104,7 +104,7 @@ where
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     crate::telemetry::init();
-    let config = crate::app::aws_config().await?;
+    let config = crate::app::sdk_config()?;
     serve(App::from_env(&config).await?, handler).await
 }
 
@@ -115,7 +115,7 @@ where
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
     crate::telemetry::init();
-    let config = crate::app::aws_config().await?;
+    let config = crate::app::sdk_config()?;
     let publisher: &'static Publisher = Box::leak(Box::new(Publisher::from_env(&config)?));
     serve(App::from_env(&config).await?, move |app, event| handler(app, publisher, event)).await
 }

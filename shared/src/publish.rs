@@ -77,7 +77,7 @@ impl Publisher {
 
     /// `EVENT_BUS_NAME`; `AWS_ENDPOINT_URL_EVENTBRIDGE` (read by the SDK) points the
     /// client at a local stand-in.
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::app::ConfigError> {
+    pub fn from_env(config: &aws_types::SdkConfig) -> Result<Self, crate::app::ConfigError> {
         let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| crate::app::ConfigError::Missing("EVENT_BUS_NAME"))?;
         Ok(Self::new(aws_sdk_eventbridge::Client::new(config), bus))
     }

@@ -86,7 +86,7 @@ impl Pusher {
 
     /// `WEBSOCKET_ENDPOINT` is the management endpoint,
     /// `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` in AWS.
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, crate::app::ConfigError> {
+    pub fn from_env(config: &aws_types::SdkConfig) -> Result<Self, crate::app::ConfigError> {
         let endpoint =
             std::env::var("WEBSOCKET_ENDPOINT").map_err(|_| crate::app::ConfigError::Missing("WEBSOCKET_ENDPOINT"))?;
         let conf = aws_sdk_apigatewaymanagement::config::Builder::from(config).endpoint_url(endpoint).build();

@@ -693,10 +693,10 @@ async fn the_hs256_secret_can_come_from_secrets_manager_once_per_cold_start() {
     let port = listener.local_addr().unwrap().port();
     let secrets = std::collections::HashMap::from([(arn.to_owned(), "from-secrets-manager".to_owned())]);
     tokio::spawn(local::serve_secrets_manager(listener, std::sync::Arc::new(secrets)));
-    let config = aws_config::SdkConfig::builder()
+    let config = aws_types::SdkConfig::builder()
         .http_client(shared::app::http_client())
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new("us-east-1"))
         .endpoint_url(format!("http://127.0.0.1:{port}"))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests"),

@@ -82,7 +82,7 @@ async fn seed(store: &Store, file: Option<String>) -> Result<(), Failure> {
 }
 
 async fn store() -> Result<Store, Failure> {
-    Ok(shared::App::store_from(&shared::app::aws_config().await?).await?)
+    Ok(shared::App::store_from(&shared::app::sdk_config()?).await?)
 }
 
 async fn stack(rest_port: u16, websocket_port: u16, events_port: u16) -> Result<(), Failure> {
@@ -93,7 +93,7 @@ async fn stack(rest_port: u16, websocket_port: u16, events_port: u16) -> Result<
         websocket: bind(websocket_port).await.map_err(|e| format!("WS_PORT {websocket_port}: {e}"))?,
         events: bind(events_port).await.map_err(|e| format!("EVENTS_PORT {events_port}: {e}"))?,
     };
-    let config = shared::app::aws_config().await?;
+    let config = shared::app::sdk_config()?;
     let app = shared::App::from_env(&config).await?;
     seed(&app.store, None).await?;
     let services = Services {

@@ -93,7 +93,7 @@ async fn expire_one(store: &Store, publisher: &Publisher, id: shared::domain::Ob
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let config = shared::app::aws_config().await?;
+    let config = shared::app::sdk_config()?;
     let store = shared::App::store_from(&config).await?;
     let publisher = shared::publish::Publisher::from_env(&config)?;
     // `None`: expiry is off (REQUEST_EXPIRY_DAYS=0) and each run does nothing.

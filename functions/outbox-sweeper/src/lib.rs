@@ -45,7 +45,7 @@ pub async fn handle(
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let config = shared::app::aws_config().await?;
+    let config = shared::app::sdk_config()?;
     let store = shared::App::store_from(&config).await?;
     let publisher = shared::publish::Publisher::from_env(&config)?;
     let min_age = match std::env::var("OUTBOX_MIN_AGE_SECONDS") {

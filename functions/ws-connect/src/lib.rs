@@ -60,7 +60,7 @@ fn response(status: i64, code: &str) -> ApiGatewayProxyResponse {
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let app = shared::App::from_env(&shared::app::aws_config().await?).await?;
+    let app = shared::App::from_env(&shared::app::sdk_config()?).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
         Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)

@@ -28,7 +28,7 @@ pub async fn handle(store: &Store, event: ApiGatewayWebsocketProxyRequest) -> Ap
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let store = shared::App::store_from(&shared::app::aws_config().await?).await?;
+    let store = shared::App::store_from(&shared::app::sdk_config()?).await?;
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
         Ok::<_, lambda_runtime::Error>(handle(store, event.payload).await)
