@@ -30,20 +30,36 @@ for each in "${profiles[@]}"; do
 done
 cargo build --release --locked --quiet --package bench
 
+# The profile table (bench/src/profile.rs) samples the functions with perf, in their
+# release build with symbols.
+if [[ "${BENCH_TABLES:-profile}" == *profile* ]]; then
+  command -v perf >/dev/null || { echo "bench: installing linux-perf (apt)"; apt_install linux-perf; }
+  profiled=()
+  for each in "${measured[@]}"; do [[ "$each" == floor || "$each" == all ]] || profiled+=("$each"); done
+  echo "bench: building ${#profiled[@]} binaries (profile release-symbols)"
+  started=$SECONDS
+  cargo build --profile release-symbols --locked --quiet $(printf -- '--package %s ' "${profiled[@]}")
+  echo "bench: built in $((SECONDS - started)) s"
+  export BENCH_SYMBOLS_DIR=target/release-symbols
+fi
+
 # BENCH_BASELINE: a git revision (say, the commit before a cut) whose binaries the first
 # table measures too, after this tree's, in the same run: a cut's before and after. Built
-# from a worktree into target/bench-baseline, kept there for the next run.
+# in a worktree kept at target/bench-baseline, so that a second run rebuilds nothing.
 bin_dirs=()
 for each in "${profiles[@]}"; do bin_dirs+=("target/$each"); done
 if [ -n "${BENCH_BASELINE:-}" ]; then
   baseline_src="target/bench-baseline/src"
-  git worktree remove --force "$baseline_src" 2>/dev/null || rm -rf "$baseline_src"
-  git worktree add --quiet --detach "$baseline_src" "$BENCH_BASELINE"
+  if [ -f "$baseline_src/.git" ]; then # a worktree's .git is a file
+    git -C "$baseline_src" checkout --quiet --detach "$BENCH_BASELINE"
+  else
+    git worktree prune
+    git worktree add --quiet --detach "$baseline_src" "$BENCH_BASELINE"
+  fi
   echo "bench: building the baseline $(git -C "$baseline_src" log -1 --format='%h %s' | cut -c1-70)"
   started=$SECONDS
   (cd "$baseline_src" && CARGO_TARGET_DIR=../target cargo build --profile "$profile" --locked --quiet \
     $(printf -- '--package %s ' "${measured[@]}"))
-  git worktree remove --force "$baseline_src"
   echo "bench: built in $((SECONDS - started)) s"
   bin_dirs+=("target/bench-baseline/target/$profile")
 fi

@@ -29,14 +29,10 @@ run_id="join-requests-sam-$$"
 work="$repo_root/target/sam-local"
 rm -rf "$work" && mkdir -p "$work"
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
 # ---- Docker ------------------------------------------------------------------------
 if ! command -v dockerd >/dev/null; then
   echo "sam-local: installing docker.io (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -qq docker.io >/dev/null 2>&1 \
-    || { as_root apt-get update -qq && as_root apt-get install -y -qq docker.io >/dev/null; }
+  apt_install docker.io
 fi
 if ! docker info >/dev/null 2>&1; then
   echo "sam-local: starting dockerd (log: target/dockerd.log)"
@@ -79,7 +75,7 @@ copy_with_libraries() {
 
 busybox_root() {
   local root=$1 applet
-  command -v busybox >/dev/null || as_root apt-get install -y -qq busybox-static >/dev/null
+  command -v busybox >/dev/null || apt_install busybox-static
   mkdir -p "$root/bin" "$root/tmp" "$root/var/task" "$root/var/runtime" "$root/opt" "$root/etc/ssl/certs"
   chmod 1777 "$root/tmp"
   cp "$(command -v busybox)" "$root/bin/busybox"

@@ -32,6 +32,15 @@ if [ ! -f "$repo_root/.venv-checkov/.installed" ] \
   touch "$repo_root/.venv-checkov/.installed"
 fi
 
+# The Debian packages a script needs (docker.io for sam local, linux-perf for the bench's
+# profile), when it needs them: the package lists are refreshed only if a package is
+# not found in them.
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -qq)
+  as_root "${apt[@]}" install "$@" >/dev/null 2>&1 || { as_root "${apt[@]}" update && as_root "${apt[@]}" install "$@" >/dev/null; }
+}
+
 export PATH="$repo_root/.venv/bin:$PATH"
 checkov() { "$repo_root/.venv-checkov/bin/checkov" "$@"; }
 export SAM_CLI_TELEMETRY=0

@@ -12,7 +12,10 @@
 //! 2. the same functions with DynamoDB behind a TLS terminator ([`tls`]): the first
 //!    call's handshake, with and without the connections opened during init, and what
 //!    reading the system's roots costs against one root;
-//! 3. the notifier fanning one event out to 1,000 WebSocket connections ([`fanout`]).
+//! 3. the notifier fanning one event out to 1,000 WebSocket connections ([`fanout`]);
+//! 4. where a warm call's own time goes ([`profile`]): its CPU time per call, split by
+//!    crate from `perf`'s samples, beside the warm call and DynamoDB alone. Measures
+//!    the binaries in `BENCH_SYMBOLS_DIR` (the `release-symbols` profile).
 //!
 //! Every process reads one bundle of the system's roots (`SSL_CERT_FILE`, and an empty
 //! `SSL_CERT_DIR`), as in Lambda.
@@ -28,6 +31,7 @@
 
 mod dynamodb;
 mod fanout;
+mod profile;
 mod runtime_api;
 mod tls;
 
@@ -43,6 +47,9 @@ const WARM_CALLS: usize = 20;
 const CALLS_BEFORE_RECORDING: usize = 3;
 const FANOUT_CONNECTIONS: usize = 1000;
 const FANOUT_WARM_EVENTS: usize = 5;
+const PROFILED_CALLS: usize = 1000;
+/// Calls of each function before anything is timed: see [`warm_up_dynamodb_local`].
+const DYNAMODB_LOCAL_WARM_UP_CALLS: usize = 500;
 
 pub type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -83,6 +90,27 @@ const SUBJECTS: &[Subject] = &[
     Subject { handler: Some("get-request"), ..subject("all", "get-request/ok.json", "as get-request") },
     Subject { handler: Some("notifier"), ..subject("all", "notifier/score-updated.json", "as notifier") },
 ];
+
+/// DynamoDB Local is a JVM, which compiles its hot paths as it runs: without this, its
+/// answers grew faster by milliseconds during a run (the same replay of `get-request`'s
+/// requests took 5.9 ms in the first table and 1.9 ms in the second), and whichever
+/// binaries were measured first looked slower.
+async fn warm_up_dynamodb_local(
+    bin_dir: &Path,
+    events_dir: &Path,
+    subjects: &[&Subject],
+    roots: &[(&str, String)],
+) -> Result<(), Failure> {
+    for subject in subjects.iter().filter(|s| s.calls_dynamodb && s.handler.is_none()) {
+        let event = event_of(events_dir, subject)?;
+        let mut process = Process::start(&bin_dir.join(subject.binary), roots).await?;
+        for _ in 0..DYNAMODB_LOCAL_WARM_UP_CALLS {
+            process.call(&event).await?;
+        }
+        process.stop().await;
+    }
+    Ok(())
+}
 
 /// Medians of one binary's cold starts.
 #[derive(Clone, Copy)]
@@ -168,7 +196,7 @@ async fn main() -> Result<(), Failure> {
     let fanout_url = env("FANOUT_WEBSOCKET_URL")?;
 
     // `BENCH_ONLY="get-request notifier"` measures those (and the floor) alone;
-    // `BENCH_TABLES="plain tls fanout"` picks the tables.
+    // `BENCH_TABLES="plain tls fanout profile"` picks the tables.
     let only = std::env::var("BENCH_ONLY").ok();
     let subjects: Vec<&Subject> = SUBJECTS
         .iter()
@@ -176,7 +204,7 @@ async fn main() -> Result<(), Failure> {
             s.binary == "floor" || only.as_deref().is_none_or(|only| only.split_whitespace().any(|b| b == s.binary))
         })
         .collect();
-    let tables = std::env::var("BENCH_TABLES").unwrap_or_else(|_| "plain tls fanout".into());
+    let tables = std::env::var("BENCH_TABLES").unwrap_or_else(|_| "plain tls fanout profile".into());
     let upstream = dynamodb.trim_start_matches("http://").parse()?;
     let (terminator, trust) = tls::start(Path::new("target/bench"), upstream).await?;
     // Every process reads one bundle of the system's roots, as in Lambda (where no
@@ -186,6 +214,7 @@ async fn main() -> Result<(), Failure> {
         ("SSL_CERT_FILE", trust.system_roots_and_test_ca.display().to_string()),
         ("SSL_CERT_DIR", trust.no_cert_dir.display().to_string()),
     ];
+    warm_up_dynamodb_local(bin_dir, &events_dir, &subjects, &roots).await?;
     if tables.contains("plain") {
         // Only the zips built in this run, when they were (`scripts/bench.sh` says where).
         let zips = std::env::var_os("BENCH_ARM64_ZIPS").map(PathBuf::from);
@@ -200,6 +229,10 @@ async fn main() -> Result<(), Failure> {
     }
     if tables.contains("fanout") {
         fanout_table(bin_dir, &events_dir, &roots, &fanout_url).await?;
+    }
+    if tables.contains("profile") {
+        let symbols_dir = PathBuf::from(env("BENCH_SYMBOLS_DIR")?);
+        profile_table(&symbols_dir, &events_dir, &subjects, &roots, &dynamodb).await?;
     }
     Ok(())
 }
@@ -334,6 +367,51 @@ async fn tls_table(
             );
         }
         println!();
+    }
+    println!();
+    Ok(())
+}
+
+/// Each function's warm call against its DynamoDB requests alone, and the process's
+/// CPU time per call split by crate: what the difference is spent on.
+async fn profile_table(
+    bin_dir: &Path,
+    events_dir: &Path,
+    subjects: &[&Subject],
+    roots: &[(&str, String)],
+    dynamodb: &str,
+) -> Result<(), Failure> {
+    println!(
+        "where a warm call's own time goes ({PROFILED_CALLS} warm calls under perf, {}; CPU split by crate)",
+        bin_dir.display()
+    );
+    println!("{:<17} {:>7} {:>8} {:>9} {:>7}  CPU by crate", "binary", "warm ms", "alone ms", "warm−alone", "CPU ms");
+    let data_dir = Path::new("target/bench/perf");
+    std::fs::create_dir_all(data_dir)?;
+    for subject in subjects.iter().filter(|s| s.calls_dynamodb && s.handler.is_none()) {
+        let binary = bin_dir.join(subject.binary);
+        let event = event_of(events_dir, subject)?;
+        let failed = |e: Failure| -> Failure { format!("{} under perf: {e}", subject.binary).into() };
+        let (_, alone) = dynamodb_alone(&binary, &event, roots, dynamodb).await.map_err(failed)?;
+        let data = data_dir.join(format!("{}.data", subject.binary));
+        let profile = profile::measure(&binary, &event, roots, PROFILED_CALLS, &data).await.map_err(failed)?;
+        let mut split: Vec<String> = profile
+            .shares
+            .iter()
+            .take(profile::TOP_CRATES)
+            .map(|(owner, share)| format!("{owner} {share:.0}%"))
+            .collect();
+        let rest: f64 = profile.shares.iter().skip(profile::TOP_CRATES).map(|(_, share)| share).sum();
+        split.push(format!("rest {rest:.0}%"));
+        println!(
+            "{:<17} {:>7.2} {:>8.2} {:>9.2} {:>7.2}  {}",
+            subject.binary,
+            ms(profile.warm),
+            ms(alone),
+            ms(profile.warm) - ms(alone),
+            ms(profile.cpu_per_call),
+            split.join(", ")
+        );
     }
     println!();
     Ok(())

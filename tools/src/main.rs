@@ -8,7 +8,7 @@
 //!                       token per user
 //!   dev token USER_ID   print a token for USER_ID signed with $JWT_SECRET
 //!   dev outbox aside    list the outbox items the sweeper set aside (table $TABLE_NAME;
-//!                       in AWS with the account's credentials and AWS_REGION)
+//!                       in AWS with AWS_REGION and the credentials in the environment)
 //!   dev outbox replay ID
 //!                       put a set-aside outbox item back for the sweeper to retry
 //!   dev big-chat N [ADMINS]
