@@ -35,7 +35,7 @@ cargo build --release --locked --quiet --package bench
 if [[ "${BENCH_TABLES:-profile}" == *profile* ]]; then
   command -v perf >/dev/null || { echo "bench: installing linux-perf (apt)"; apt_install linux-perf; }
   profiled=()
-  for each in "${measured[@]}"; do [[ "$each" == floor || "$each" == all ]] || profiled+=("$each"); done
+  for each in "${measured[@]}"; do [[ "$each" == all ]] || profiled+=("$each"); done
   echo "bench: building ${#profiled[@]} binaries (profile release-symbols)"
   started=$SECONDS
   cargo build --profile release-symbols --locked --quiet $(printf -- '--package %s ' "${profiled[@]}")

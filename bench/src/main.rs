@@ -1,10 +1,11 @@
 //! Measures each function's bootstrap as Lambda runs it, against the hello-world floor
 //! (`floor`), in one run on one machine. A loopback Lambda Runtime API
 //! ([`runtime_api`]) starts each binary and hands it a sample event from `events/`;
-//! the bench prints three tables:
+//! the bench prints four tables:
 //!
 //! 1. per binary: init (the process started → its first `GET /invocation/next`), the
-//!    first call after a cold start, the warm call median, peak RSS (`VmHWM`), the size
+//!    first call after a cold start, the warm call median, peak RSS (`VmHWM`) and the
+//!    anonymous part of the resident memory (`anon`: heap and stacks), the size
 //!    of the binary and of the arm64 zip that would be deployed (when
 //!    `scripts/bench.sh` built it in this run), and the warm call against the same
 //!    DynamoDB requests made alone ([`dynamodb`]). The process's own costs: with
@@ -13,9 +14,10 @@
 //!    call's handshake, with and without the connections opened during init, and what
 //!    reading the system's roots costs against one root;
 //! 3. the notifier fanning one event out to 1,000 WebSocket connections ([`fanout`]);
-//! 4. where a warm call's own time goes ([`profile`]): its CPU time per call, split by
-//!    crate from `perf`'s samples, beside the warm call and DynamoDB alone. Measures
-//!    the binaries in `BENCH_SYMBOLS_DIR` (the `release-symbols` profile).
+//! 4. where a function's own time goes ([`profile`]): its CPU time at init and per warm
+//!    call, split by crate from `perf`'s samples, beside the warm call's DynamoDB
+//!    requests alone. Measures the binaries in `BENCH_SYMBOLS_DIR` (the
+//!    `release-symbols` profile).
 //!
 //! Every process reads one bundle of the system's roots (`SSL_CERT_FILE`, and an empty
 //! `SSL_CERT_DIR`), as in Lambda.
@@ -48,6 +50,7 @@ const CALLS_BEFORE_RECORDING: usize = 3;
 const FANOUT_CONNECTIONS: usize = 1000;
 const FANOUT_WARM_EVENTS: usize = 5;
 const PROFILED_CALLS: usize = 1000;
+const PROFILED_INITS: usize = 40;
 /// Calls of each function before anything is timed: see [`warm_up_dynamodb_local`].
 const DYNAMODB_LOCAL_WARM_UP_CALLS: usize = 500;
 
@@ -119,10 +122,11 @@ struct ColdStarts {
     first: Duration,
     warm: Duration,
     peak_rss_kb: u64,
+    anonymous_kb: u64,
 }
 
 async fn cold_starts(binary: &Path, event: &Bytes, env: &[(&str, String)]) -> Result<ColdStarts, Failure> {
-    let (mut init, mut first, mut warm, mut peak_rss_kb) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    let (mut init, mut first, mut warm, mut peak_rss_kb, mut anonymous_kb) = (Vec::new(), Vec::new(), Vec::new(), 0, 0);
     for _ in 0..COLD_STARTS {
         let mut process = Process::start(binary, env).await?;
         init.push(process.init);
@@ -131,9 +135,10 @@ async fn cold_starts(binary: &Path, event: &Bytes, env: &[(&str, String)]) -> Re
             warm.push(process.call(event).await?.0);
         }
         peak_rss_kb = peak_rss_kb.max(process.peak_rss_kb());
+        anonymous_kb = anonymous_kb.max(process.anonymous_kb());
         process.stop().await;
     }
-    Ok(ColdStarts { init: median(init), first: median(first), warm: median(warm), peak_rss_kb })
+    Ok(ColdStarts { init: median(init), first: median(first), warm: median(warm), peak_rss_kb, anonymous_kb })
 }
 
 /// The DynamoDB requests of one warm call, replayed alone: (requests, waves of
@@ -246,7 +251,7 @@ async fn plain_table(
     zips: Option<&Path>,
 ) -> Result<(), Failure> {
     println!(
-        "{:<17} {:<14} {:>7} {:>6} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>6} {:>9} {:>4} {:>8} {:>7}",
+        "{:<17} {:<14} {:>7} {:>6} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6} {:>9} {:>4} {:>8} {:>7}",
         "binary",
         "path",
         "init ms",
@@ -256,6 +261,7 @@ async fn plain_table(
         "×warm",
         "RSS MB",
         "×floor",
+        "anon MB",
         "size MB",
         "×floor",
         "arm64 zip",
@@ -291,7 +297,7 @@ async fn plain_table(
             None => ("-".into(), "-".into(), "-".into()),
         };
         println!(
-            "{:<17} {:<14} {:>7.2} {:>6.1} {:>8.2} {:>7.2} {:>6.1} {:>6.1} {:>6.1} {:>7.2} {:>6.1} {:>9} {:>4} {:>8} {:>7}",
+            "{:<17} {:<14} {:>7.2} {:>6.1} {:>8.2} {:>7.2} {:>6.1} {:>6.1} {:>6.1} {:>7.1} {:>7.2} {:>6.1} {:>9} {:>4} {:>8} {:>7}",
             subject.binary,
             subject.what,
             ms(figures.init),
@@ -301,6 +307,7 @@ async fn plain_table(
             ms(figures.first) / ms(figures.warm),
             figures.peak_rss_kb as f64 / 1024.0,
             figures.peak_rss_kb as f64 / floor_figures.peak_rss_kb as f64,
+            figures.anonymous_kb as f64 / 1024.0,
             size as f64 / 1e6,
             size as f64 / floor_size as f64,
             zip,
@@ -372,8 +379,9 @@ async fn tls_table(
     Ok(())
 }
 
-/// Each function's warm call against its DynamoDB requests alone, and the process's
-/// CPU time per call split by crate: what the difference is spent on.
+/// Each function's init and warm call, with the process's CPU time in each split by
+/// crate, and the warm call beside its DynamoDB requests alone: what the difference is
+/// spent on.
 async fn profile_table(
     bin_dir: &Path,
     events_dir: &Path,
@@ -382,39 +390,48 @@ async fn profile_table(
     dynamodb: &str,
 ) -> Result<(), Failure> {
     println!(
-        "where a warm call's own time goes ({PROFILED_CALLS} warm calls under perf, {}; CPU split by crate)",
+        "where the time goes (perf: {PROFILED_INITS} inits, {PROFILED_CALLS} warm calls; {}; CPU split by crate)",
         bin_dir.display()
     );
-    println!("{:<17} {:>7} {:>8} {:>9} {:>7}  CPU by crate", "binary", "warm ms", "alone ms", "warm−alone", "CPU ms");
+    println!("{:<17} {:<5} {:>7} {:>8} {:>7}  CPU by crate", "binary", "phase", "ms", "alone ms", "CPU ms");
     let data_dir = Path::new("target/bench/perf");
     std::fs::create_dir_all(data_dir)?;
-    for subject in subjects.iter().filter(|s| s.calls_dynamodb && s.handler.is_none()) {
+    for subject in subjects.iter().filter(|s| s.handler.is_none()) {
         let binary = bin_dir.join(subject.binary);
         let event = event_of(events_dir, subject)?;
         let failed = |e: Failure| -> Failure { format!("{} under perf: {e}", subject.binary).into() };
-        let (_, alone) = dynamodb_alone(&binary, &event, roots, dynamodb).await.map_err(failed)?;
-        let data = data_dir.join(format!("{}.data", subject.binary));
-        let profile = profile::measure(&binary, &event, roots, PROFILED_CALLS, &data).await.map_err(failed)?;
-        let mut split: Vec<String> = profile
-            .shares
-            .iter()
-            .take(profile::TOP_CRATES)
-            .map(|(owner, share)| format!("{owner} {share:.0}%"))
-            .collect();
-        let rest: f64 = profile.shares.iter().skip(profile::TOP_CRATES).map(|(_, share)| share).sum();
-        split.push(format!("rest {rest:.0}%"));
-        println!(
-            "{:<17} {:>7.2} {:>8.2} {:>9.2} {:>7.2}  {}",
-            subject.binary,
-            ms(profile.warm),
-            ms(alone),
-            ms(profile.warm) - ms(alone),
-            ms(profile.cpu_per_call),
-            split.join(", ")
-        );
+        // Init without DynamoDB, as in the first table.
+        let init_env = [roots, &[("CONNECT_AT_INIT", "false".to_owned())]].concat();
+        let init_data = data_dir.join(format!("{}-init.data", subject.binary));
+        let init = profile::measure_init(&binary, &init_env, PROFILED_INITS, &init_data).await.map_err(failed)?;
+        print_profile_row(subject.binary, "init", &init, None);
+        let alone = if subject.calls_dynamodb {
+            Some(dynamodb_alone(&binary, &event, roots, dynamodb).await.map_err(failed)?.1)
+        } else {
+            None
+        };
+        let warm_data = data_dir.join(format!("{}-warm.data", subject.binary));
+        let warm = profile::measure_warm(&binary, &event, roots, PROFILED_CALLS, &warm_data).await.map_err(failed)?;
+        print_profile_row("", "warm", &warm, alone);
     }
     println!();
     Ok(())
+}
+
+fn print_profile_row(binary: &str, phase: &str, profile: &profile::Profile, alone: Option<Duration>) {
+    let mut split: Vec<String> =
+        profile.shares.iter().take(profile::TOP_CRATES).map(|(owner, share)| format!("{owner} {share:.0}%")).collect();
+    let rest: f64 = profile.shares.iter().skip(profile::TOP_CRATES).map(|(_, share)| share).sum();
+    split.push(format!("rest {rest:.0}%"));
+    println!(
+        "{:<17} {:<5} {:>7.2} {:>8} {:>7.2}  {}",
+        binary,
+        phase,
+        ms(profile.time),
+        alone.map_or("-".to_owned(), |alone| format!("{:.2}", ms(alone))),
+        ms(profile.cpu),
+        split.join(", ")
+    );
 }
 
 async fn fanout_table(

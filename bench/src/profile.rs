@@ -1,7 +1,7 @@
-//! Where a warm call's own time goes: the process's CPU time per warm call (the sum of
-//! its threads' `/proc/PID/task/*/schedstat`), split by what was running, from `perf`'s
-//! samples of the process, by the crate of each sampled function. Together with the
-//! first table's "DynamoDB alone", this splits the handler's overhead into its parts.
+//! Where a function's own time goes, at init and in a warm call: the process's CPU time
+//! (the sum of its threads' `/proc/PID/task/*/schedstat`), split by what was running,
+//! from `perf`'s samples, by the crate of each sampled function. Beside the first
+//! table's "DynamoDB alone", this splits the handler's overhead into its parts.
 //!
 //! Needs `perf` and binaries with their symbols (the `release-symbols` profile);
 //! `scripts/bench.sh` provides both when `BENCH_TABLES` has `profile`.
@@ -20,22 +20,47 @@ use crate::Failure;
 const SIGINT: i32 = 2;
 /// Calls before perf attaches, so that connections and caches are warm.
 const WARM_UP_CALLS: usize = 20;
-/// Samples per second: about 20 per millisecond of CPU a call uses, over `calls` calls.
+/// Samples per second: about 20 per millisecond of CPU.
 const SAMPLE_HZ: &str = "19999";
-/// The crates named in the table; the rest are summed as "other".
+/// The crates named in the table; the rest are summed as "rest".
 pub const TOP_CRATES: usize = 8;
 
+/// One phase of a function, measured without perf and split under it.
 pub struct Profile {
-    /// The warm call's median, without perf.
-    pub warm: Duration,
-    pub cpu_per_call: Duration,
+    /// The phase's median duration, without perf.
+    pub time: Duration,
+    /// The process's CPU time in the phase (median for init, mean per call when warm).
+    pub cpu: Duration,
     /// Share of the samples, by what ran (a crate, `kernel`, `libc`), largest first.
     pub shares: Vec<(String, f64)>,
 }
 
+/// `runs` cold starts of `binary` up to its first `/next`, timed without perf, then as
+/// many under a system-wide `perf record` (data in `data`), whose samples are counted
+/// for the processes that bear the binary's name: the kernel's `exec` and page faults
+/// are part of init, and they come before any process perf could attach to exists.
+pub async fn measure_init(binary: &Path, env: &[(&str, String)], runs: usize, data: &Path) -> Result<Profile, Failure> {
+    let (mut times, mut cpus) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        let process = Process::start(binary, env).await?;
+        times.push(process.init);
+        cpus.push(cpu_time(process.pid())?);
+        process.stop().await;
+    }
+    let perf = record(&["-a"], data).await?;
+    for _ in 0..runs {
+        Process::start(binary, env).await?.stop().await;
+    }
+    stop(perf).await?;
+    // The kernel names a process after the first 15 bytes of its file's name.
+    let name = binary.file_name().and_then(|name| name.to_str()).ok_or("a binary without a name")?;
+    let comm: String = name.chars().take(15).collect();
+    Ok(Profile { time: crate::median(times), cpu: crate::median(cpus), shares: shares(data, Some(&comm)).await? })
+}
+
 /// Times `calls` warm calls of `binary`, then runs as many again under `perf record`,
 /// writing its data to `data`.
-pub async fn measure(
+pub async fn measure_warm(
     binary: &Path,
     event: &Bytes,
     env: &[(&str, String)],
@@ -54,27 +79,40 @@ pub async fn measure(
     }
     let cpu_per_call = cpu_time(process.pid())?.saturating_sub(cpu_before) / u32::try_from(calls)?;
 
-    let mut perf = tokio::process::Command::new("perf")
-        .args(["record", "--quiet", "-F", SAMPLE_HZ, "-p", &process.pid().to_string(), "-o"])
+    let perf = record(&["-p", &process.pid().to_string()], data).await?;
+    for _ in 0..calls {
+        process.call(event).await?;
+    }
+    stop(perf).await?;
+    process.stop().await;
+    Ok(Profile { time: crate::median(walls), cpu: cpu_per_call, shares: shares(data, None).await? })
+}
+
+/// `perf record` of `target` (`-p PID`, or `-a` for the whole machine), once it has had
+/// time to attach: it does so asynchronously.
+async fn record(target: &[&str], data: &Path) -> Result<tokio::process::Child, Failure> {
+    let perf = tokio::process::Command::new("perf")
+        .args(["record", "--quiet", "-F", SAMPLE_HZ])
+        .args(target)
+        .arg("-o")
         .arg(data)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
-    // perf attaches to the running process asynchronously: give it time before the calls.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for _ in 0..calls {
-        process.call(event).await?;
-    }
-    let perf_pid = perf.id().ok_or("perf has no id")?;
-    std::process::Command::new("kill").args([format!("-{SIGINT}"), perf_pid.to_string()]).status()?;
+    Ok(perf)
+}
+
+async fn stop(mut perf: tokio::process::Child) -> Result<(), Failure> {
+    let pid = perf.id().ok_or("perf has no id")?;
+    std::process::Command::new("kill").args([format!("-{SIGINT}"), pid.to_string()]).status()?;
     let recorded = perf.wait().await?;
-    process.stop().await;
     // perf ends by raising the SIGINT it was stopped with, once its data is written.
     if !recorded.success() && recorded.signal() != Some(SIGINT) {
         return Err(format!("perf record failed: {recorded}").into());
     }
-    Ok(Profile { warm: crate::median(walls), cpu_per_call, shares: shares(data).await? })
+    Ok(())
 }
 
 /// The CPU time all the process's threads have used so far.
@@ -87,13 +125,15 @@ fn cpu_time(pid: u32) -> Result<Duration, Failure> {
     Ok(Duration::from_nanos(nanos))
 }
 
-async fn shares(data: &Path) -> Result<Vec<(String, f64)>, Failure> {
-    let report = tokio::process::Command::new("perf")
-        .args(["report", "--stdio", "--quiet", "--no-children", "--percent-limit", "0", "--sort", "dso,sym", "-i"])
-        .arg(data)
-        .stderr(Stdio::null())
-        .output()
-        .await?;
+/// The samples in `data` by owner, of the processes named `comm` if given.
+async fn shares(data: &Path, comm: Option<&str>) -> Result<Vec<(String, f64)>, Failure> {
+    let mut report = tokio::process::Command::new("perf");
+    report.args(["report", "--stdio", "--quiet", "--no-children", "--percent-limit", "0", "--sort", "dso,sym", "-i"]);
+    report.arg(data);
+    if let Some(comm) = comm {
+        report.args(["--comms", comm, "--percentage", "relative"]);
+    }
+    let report = report.stderr(Stdio::null()).output().await?;
     if !report.status.success() {
         return Err(format!("perf report failed: {}", report.status).into());
     }

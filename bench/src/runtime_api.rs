@@ -99,18 +99,28 @@ impl Process {
 
     /// The process's peak resident memory (`VmHWM`), in kB.
     pub fn peak_rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_default()
+        proc_field(&format!("/proc/{}/status", self.pid), "VmHWM:")
+    }
+
+    /// The process's anonymous memory now (heap, stacks, written pages of the binary's
+    /// data), in kB: its resident memory less the pages mapped from files.
+    pub fn anonymous_kb(&self) -> u64 {
+        proc_field(&format!("/proc/{}/smaps_rollup", self.pid), "Anonymous:")
     }
 
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
         self.server.abort();
     }
+}
+
+/// `NAME:   1234 kB` in a `/proc` file, in kB; 0 if the process is gone.
+fn proc_field(path: &str, name: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_default()
 }
 
 async fn next_seen(seen: &mut mpsc::Receiver<Seen>) -> Result<Seen, Failure> {
