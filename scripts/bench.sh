@@ -10,7 +10,7 @@ source scripts/background-stack.sh
 
 BASE_PORT="${BENCH_BASE_PORT:-18300}"
 # BENCH_PROFILES: the cargo profiles of the binaries measured, the first one for every
-# table and the others for the first table (release-o3 and release-z are in Cargo.toml
+# table and the others beside it in the first table (release-o3 and release-z are in Cargo.toml
 # for the opt-level comparison). BENCH_ONLY: the functions to measure (default: all),
 # besides the floor.
 read -r -a profiles <<<"${BENCH_PROFILES:-release}"
@@ -44,7 +44,7 @@ if [[ "${BENCH_TABLES:-profile}" == *profile* ]]; then
 fi
 
 # BENCH_BASELINE: a git revision (say, the commit before a cut) whose binaries the first
-# table measures too, after this tree's, in the same run: a cut's before and after. Built
+# table measures too, each beside this tree's, in the same run: a cut's before and after. Built
 # in a worktree kept at target/bench-baseline, so that a second run rebuilds nothing.
 bin_dirs=()
 for each in "${profiles[@]}"; do bin_dirs+=("target/$each"); done

@@ -25,8 +25,8 @@
 //! Medians over `COLD_STARTS` cold starts of `WARM_CALLS` warm calls each. Timings are
 //! noisy on a shared machine: compare the ratios within one run.
 //!
-//! Usage: `bench EVENTS_DIR BIN_DIR [BIN_DIR...]` (several, one per cargo profile: the
-//! first table for each) with the functions' environment (`TABLE_NAME`,
+//! Usage: `bench EVENTS_DIR BIN_DIR [BIN_DIR...]` (several: a cargo profile or a
+//! baseline each, measured side by side in the first table) with the functions' environment (`TABLE_NAME`,
 //! `AWS_ENDPOINT_URL_DYNAMODB`, `JWT_SECRET`, ...) set, and `FANOUT_WEBSOCKET_URL` (the
 //! local stack's WebSocket URL with a token of the notifier event's recipient);
 //! `scripts/bench.sh` builds the binaries, starts a local stack and runs this.
@@ -43,7 +43,9 @@ use std::time::Duration;
 use hyper::body::Bytes;
 use runtime_api::Process;
 
-const COLD_STARTS: usize = 5;
+/// 5 left init's median to one outlier in five (from 2.9 to 4.8 ms between two
+/// functions of the same size in one run); each cold start costs about 60 ms here.
+const COLD_STARTS: usize = 15;
 const WARM_CALLS: usize = 20;
 /// Calls before the one whose DynamoDB requests are recorded, so that it is warm.
 const CALLS_BEFORE_RECORDING: usize = 3;
@@ -193,8 +195,7 @@ async fn main() -> Result<(), Failure> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: bench EVENTS_DIR BIN_DIR [BIN_DIR...]";
     let events_dir = PathBuf::from(args.next().ok_or(usage)?);
-    // More than one: the first table for each (one cargo profile per directory), the
-    // others for the first.
+    // More than one: side by side in the first table; the other tables use the first.
     let bin_dirs: Vec<PathBuf> = args.map(PathBuf::from).collect();
     let bin_dir = bin_dirs.first().ok_or(usage)?;
     let dynamodb = env("AWS_ENDPOINT_URL_DYNAMODB")?;
@@ -223,11 +224,7 @@ async fn main() -> Result<(), Failure> {
     if tables.contains("plain") {
         // Only the zips built in this run, when they were (`scripts/bench.sh` says where).
         let zips = std::env::var_os("BENCH_ARM64_ZIPS").map(PathBuf::from);
-        for dir in &bin_dirs {
-            println!("{}", dir.display());
-            let zips = zips.as_deref().filter(|_| dir == bin_dir);
-            plain_table(dir, &events_dir, &subjects, &roots, &dynamodb, zips).await?;
-        }
+        plain_table(&bin_dirs, &events_dir, &subjects, &roots, &dynamodb, zips.as_deref()).await?;
     }
     if tables.contains("tls") {
         tls_table(bin_dir, &events_dir, &subjects, &terminator, &trust).await?;
@@ -242,16 +239,26 @@ async fn main() -> Result<(), Failure> {
     Ok(())
 }
 
+/// One row per binary and directory. With several directories (cargo profiles, a
+/// baseline), each binary's rows are measured one after the other, so that they meet
+/// DynamoDB Local and the machine in the same state; the zips are the first
+/// directory's.
 async fn plain_table(
-    bin_dir: &Path,
+    bin_dirs: &[PathBuf],
     events_dir: &Path,
     subjects: &[&Subject],
     roots: &[(&str, String)],
     dynamodb: &str,
     zips: Option<&Path>,
 ) -> Result<(), Failure> {
+    let several = bin_dirs.len() > 1;
+    if several {
+        for (index, dir) in bin_dirs.iter().enumerate() {
+            println!("[{}] {}", build_mark(index), dir.display());
+        }
+    }
     println!(
-        "{:<17} {:<14} {:>7} {:>6} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6} {:>9} {:>4} {:>8} {:>7}",
+        "{:<21} {:<14} {:>7} {:>6} {:>8} {:>7} {:>6} {:>6} {:>6} {:>7} {:>7} {:>6} {:>9} {:>4} {:>8} {:>7}",
         "binary",
         "path",
         "init ms",
@@ -269,36 +276,40 @@ async fn plain_table(
         "alone ms",
         "×alone"
     );
-    let mut floor: Option<(ColdStarts, u64)> = None;
+    let mut floors: Vec<Option<(ColdStarts, u64)>> = vec![None; bin_dirs.len()];
     for subject in subjects {
-        let binary = bin_dir.join(subject.binary);
-        let event = event_of(events_dir, subject)?;
-        let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
-        // The process's own costs: its connections are opened by its first call here, as
-        // the TLS table shows what opening them during init changes.
-        let mut env = [roots, &[("CONNECT_AT_INIT", "false".to_owned())]].concat();
-        env.extend(subject.handler.map(|handler| ("_HANDLER", handler.to_owned())));
-        let figures = cold_starts(&binary, &event, &env).await.map_err(failed)?;
-        let alone = if subject.calls_dynamodb {
-            Some(dynamodb_alone(&binary, &event, &env, dynamodb).await.map_err(failed)?)
-        } else {
-            None
-        };
-        let size = std::fs::metadata(&binary)?.len();
-        let zip = zips
-            .map(|dir| dir.join(subject.binary).join("bootstrap.zip"))
-            .and_then(|zip| std::fs::metadata(zip).ok())
-            .map_or("-".to_owned(), |m| format!("{:.2} MB", m.len() as f64 / 1e6));
-        let (floor_figures, floor_size) = *floor.get_or_insert((figures, size));
-        let (requests, alone_ms, times_alone) = match alone {
-            Some((requests, alone)) => {
-                (requests.to_string(), format!("{:.2}", ms(alone)), format!("{:.2}", ms(figures.warm) / ms(alone)))
-            }
-            None => ("-".into(), "-".into(), "-".into()),
-        };
-        println!(
-            "{:<17} {:<14} {:>7.2} {:>6.1} {:>8.2} {:>7.2} {:>6.1} {:>6.1} {:>6.1} {:>7.1} {:>7.2} {:>6.1} {:>9} {:>4} {:>8} {:>7}",
-            subject.binary,
+        for (index, bin_dir) in bin_dirs.iter().enumerate() {
+            let zips = zips.filter(|_| index == 0);
+            let label =
+                if several { format!("{} [{}]", subject.binary, build_mark(index)) } else { subject.binary.to_owned() };
+            let binary = bin_dir.join(subject.binary);
+            let event = event_of(events_dir, subject)?;
+            let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
+            // The process's own costs: its connections are opened by its first call here, as
+            // the TLS table shows what opening them during init changes.
+            let mut env = [roots, &[("CONNECT_AT_INIT", "false".to_owned())]].concat();
+            env.extend(subject.handler.map(|handler| ("_HANDLER", handler.to_owned())));
+            let figures = cold_starts(&binary, &event, &env).await.map_err(failed)?;
+            let alone = if subject.calls_dynamodb {
+                Some(dynamodb_alone(&binary, &event, &env, dynamodb).await.map_err(failed)?)
+            } else {
+                None
+            };
+            let size = std::fs::metadata(&binary)?.len();
+            let zip = zips
+                .map(|dir| dir.join(subject.binary).join("bootstrap.zip"))
+                .and_then(|zip| std::fs::metadata(zip).ok())
+                .map_or("-".to_owned(), |m| format!("{:.2} MB", m.len() as f64 / 1e6));
+            let (floor_figures, floor_size) = *floors[index].get_or_insert((figures, size));
+            let (requests, alone_ms, times_alone) = match alone {
+                Some((requests, alone)) => {
+                    (requests.to_string(), format!("{:.2}", ms(alone)), format!("{:.2}", ms(figures.warm) / ms(alone)))
+                }
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            println!(
+            "{:<21} {:<14} {:>7.2} {:>6.1} {:>8.2} {:>7.2} {:>6.1} {:>6.1} {:>6.1} {:>7.1} {:>7.2} {:>6.1} {:>9} {:>4} {:>8} {:>7}",
+            label,
             subject.what,
             ms(figures.init),
             ms(figures.init) / ms(floor_figures.init),
@@ -315,9 +326,15 @@ async fn plain_table(
             alone_ms,
             times_alone,
         );
+        }
     }
     println!();
     Ok(())
+}
+
+/// `A` for the first directory of the first table, `B` for the second...
+fn build_mark(index: usize) -> char {
+    char::from(b'A' + u8::try_from(index % 26).unwrap_or_default())
 }
 
 /// Each function with DynamoDB behind the TLS terminator, as three cold-start setups:
