@@ -75,7 +75,7 @@ impl Publisher {
         Self { client, bus: bus.into() }
     }
 
-    /// `EVENT_BUS_NAME`; `AWS_ENDPOINT_URL_EVENTBRIDGE` (read by the SDK) points the
+    /// `EVENT_BUS_NAME`; `AWS_ENDPOINT_URL_EVENTBRIDGE` (see `app::sdk_config`) points the
     /// client at a local stand-in.
     pub fn from_env(config: &aws_types::SdkConfig) -> Result<Self, crate::app::ConfigError> {
         let bus = std::env::var("EVENT_BUS_NAME").map_err(|_| crate::app::ConfigError::Missing("EVENT_BUS_NAME"))?;
