@@ -58,6 +58,9 @@ fn local_defaults(events_port: u16, websocket_port: u16) {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
+        // One process for the whole stack, whose table is created after its App: the
+        // connections opened at init would only meet a missing table.
+        ("CONNECT_AT_INIT", "false"),
         // One line per call from the stack; the functions' own logs with RUST_LOG=info.
         ("RUST_LOG", "warn,stack=info"),
     ] {
