@@ -170,6 +170,11 @@ async fn dynamodb_alone(
     Ok((exchanges.len(), median(times)))
 }
 
+/// `env` with init's DynamoDB read turned off: the process's own costs alone.
+fn without_connect_at_init<'a>(env: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
+    [env, &[("CONNECT_AT_INIT", "false".to_owned())]].concat()
+}
+
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values.get(values.len() / 2).copied().unwrap_or_default()
@@ -278,16 +283,16 @@ async fn plain_table(
     );
     let mut floors: Vec<Option<(ColdStarts, u64)>> = vec![None; bin_dirs.len()];
     for subject in subjects {
+        let event = event_of(events_dir, subject)?;
+        let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
         for (index, bin_dir) in bin_dirs.iter().enumerate() {
             let zips = zips.filter(|_| index == 0);
             let label =
                 if several { format!("{} [{}]", subject.binary, build_mark(index)) } else { subject.binary.to_owned() };
             let binary = bin_dir.join(subject.binary);
-            let event = event_of(events_dir, subject)?;
-            let failed = |e: Failure| -> Failure { format!("{}: {e}", subject.binary).into() };
             // The process's own costs: its connections are opened by its first call here, as
             // the TLS table shows what opening them during init changes.
-            let mut env = [roots, &[("CONNECT_AT_INIT", "false".to_owned())]].concat();
+            let mut env = without_connect_at_init(roots);
             env.extend(subject.handler.map(|handler| ("_HANDLER", handler.to_owned())));
             let figures = cold_starts(&binary, &event, &env).await.map_err(failed)?;
             let alone = if subject.calls_dynamodb {
@@ -354,11 +359,10 @@ async fn tls_table(
             ("AWS_ENDPOINT_URL_DYNAMODB", terminator.url.clone()),
         ]
     };
-    let without_connect_at_init =
-        [trusting(&trust.system_roots_and_test_ca), vec![("CONNECT_AT_INIT", "false".to_owned())]].concat();
+    let system_roots_without_connect_at_init = without_connect_at_init(&trusting(&trust.system_roots_and_test_ca));
     let setups: [(&str, Vec<(&str, String)>); 3] = [
         ("system roots, connect at init", trusting(&trust.system_roots_and_test_ca)),
-        ("system roots, no connect at init", without_connect_at_init),
+        ("system roots, no connect at init", system_roots_without_connect_at_init),
         ("test CA only, connect at init", trusting(&trust.test_ca_only)),
     ];
     println!(
@@ -418,7 +422,7 @@ async fn profile_table(
         let event = event_of(events_dir, subject)?;
         let failed = |e: Failure| -> Failure { format!("{} under perf: {e}", subject.binary).into() };
         // Init without DynamoDB, as in the first table.
-        let init_env = [roots, &[("CONNECT_AT_INIT", "false".to_owned())]].concat();
+        let init_env = without_connect_at_init(roots);
         let init_data = data_dir.join(format!("{}-init.data", subject.binary));
         let init = profile::measure_init(&binary, &init_env, PROFILED_INITS, &init_data).await.map_err(failed)?;
         print_profile_row(subject.binary, "init", &init, None);

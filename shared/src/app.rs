@@ -1,5 +1,6 @@
 //! What a function builds once at cold start and hands to every invocation.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, SharedCredentialsProvider};
@@ -163,21 +164,18 @@ pub fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
 ///
 /// Built by hand rather than by `aws-config`'s loader: Lambda only ever hands credentials
 /// over in the environment, and the loader's other sources (profile files, STS web
-/// identity, IMDS, ECS) were about 0.5 MB of every binary (README, "Performance").
+/// identity, IMDS, ECS) were about 0.7 MB of every binary (README, "Performance").
 pub fn sdk_config() -> Result<SdkConfig, ConfigError> {
     let bounds = CallBounds::from_env()?;
     // `vars_os`: `vars` panics on a variable that is not UTF-8, and none of ours can be.
-    let vars =
-        std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
-    sdk_config_from(&|name| std::env::var(name).ok(), vars, bounds)
+    let env = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    sdk_config_from(&env, bounds)
 }
 
-fn sdk_config_from(
-    var: &dyn Fn(&str) -> Option<String>,
-    vars: impl IntoIterator<Item = (String, String)>,
-    bounds: CallBounds,
-) -> Result<SdkConfig, ConfigError> {
-    let set = |name: &str| var(name).filter(|value| !value.is_empty());
+fn sdk_config_from(env: &HashMap<String, String>, bounds: CallBounds) -> Result<SdkConfig, ConfigError> {
+    let set = |name: &str| env.get(name).filter(|value| !value.is_empty()).cloned();
     let region = set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION")).ok_or(ConfigError::Missing("AWS_REGION"))?;
     let credentials = Credentials::new(
         set("AWS_ACCESS_KEY_ID").ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?,
@@ -190,7 +188,7 @@ fn sdk_config_from(
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .service_config(EndpointUrls::from_vars(vars))
+        .service_config(EndpointUrls::from_env(env))
         .http_client(http_client())
         .timeout_config(bounds.timeout_config())
         .retry_config(bounds.retry_config())
@@ -206,8 +204,9 @@ struct EndpointUrls(Vec<(String, String)>);
 impl EndpointUrls {
     const PREFIX: &'static str = "AWS_ENDPOINT_URL";
 
-    fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
-        Self(vars.into_iter().filter(|(name, value)| name.starts_with(Self::PREFIX) && !value.is_empty()).collect())
+    fn from_env(env: &HashMap<String, String>) -> Self {
+        let overrides = env.iter().filter(|(name, value)| name.starts_with(Self::PREFIX) && !value.is_empty());
+        Self(overrides.map(|(name, value)| (name.clone(), value.clone())).collect())
     }
 
     fn get(&self, name: &str) -> Option<String> {
@@ -256,13 +255,14 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
     use std::io::{BufRead, BufReader, Write};
 
+    fn env_of(env: &[(&str, &str)]) -> HashMap<String, String> {
+        env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
+    }
+
     fn config_from(env: &[(&str, &str)]) -> Result<SdkConfig, ConfigError> {
-        let env: HashMap<String, String> =
-            env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
-        sdk_config_from(&|name| env.get(name).cloned(), env.clone(), CallBounds::default())
+        sdk_config_from(&env_of(env), CallBounds::default())
     }
 
     const LAMBDA: [(&str, &str); 3] =
@@ -283,10 +283,11 @@ mod tests {
 
     #[test]
     fn a_service_endpoint_wins_over_the_global_one() {
-        let urls = EndpointUrls::from_vars(
-            [("AWS_ENDPOINT_URL", "http://all"), ("AWS_ENDPOINT_URL_DYNAMODB", "http://ddb"), ("HOME", "/root")]
-                .map(|(name, value)| (name.to_owned(), value.to_owned())),
-        );
+        let urls = EndpointUrls::from_env(&env_of(&[
+            ("AWS_ENDPOINT_URL", "http://all"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://ddb"),
+            ("HOME", "/root"),
+        ]));
         let key = |service| {
             ServiceConfigKey::builder().service_id(service).env("AWS_ENDPOINT_URL").profile("endpoint_url").build()
         };
