@@ -13,7 +13,7 @@ BASE_PORT="${LOAD_BASE_PORT:-18200}"
 out="$repo_root/target/load"
 rm -rf "$out" && mkdir -p "$out"
 
-cargo build --quiet --package tools
+cargo build --quiet --package dev
 # 10 restricted chats with 2 admins each, 200 users asking to join them.
 ./target/debug/dev load-world "$out" 10 2 200
 export SEED_FILE="$out/fixture.json"
@@ -29,4 +29,4 @@ k6 run --quiet --no-usage-report --log-format raw --console-output "$out/receive
   --env LOAD_SECONDS="${LOAD_SECONDS:-30}" \
   scripts/load.js
 
-./target/debug/dev load-check "$out/run.json" "$out/received.jsonl"
+./target/debug/dev load-check --local "$out/run.json" "$out/received.jsonl"

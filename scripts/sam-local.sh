@@ -134,7 +134,7 @@ docker run -d --name "$run_id-dynamodb" --network "$run_id" --network-alias dyna
   -jar DynamoDBLocal.jar -inMemory -sharedDb >/dev/null
 dynamodb_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$run_id\").IPAddress}}" "$run_id-dynamodb")
 export AWS_ENDPOINT_URL_DYNAMODB="http://$dynamodb_ip:8000" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-cargo build --quiet --package tools
+cargo build --quiet --package dev
 for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/$dynamodb_ip/8000") 2>/dev/null && break; sleep 0.5; done
 
 # The invokes run in $LANES lanes at once (default 3), each with its own table, so that

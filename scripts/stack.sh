@@ -11,7 +11,7 @@ export DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 export AWS_ENDPOINT_URL_DYNAMODB="${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:$DYNAMODB_PORT}"
 
 echo "stack: building"
-cargo build --quiet --package tools
+cargo build --quiet --package dev
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

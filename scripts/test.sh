@@ -20,7 +20,7 @@ echo "== asyncapi.yaml"; node scripts/validate-asyncapi.mjs asyncapi.yaml
 echo "== cargo test, and scripts/fuzz.sh beside it (its log: target/fuzz.log)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo build --package tools --locked --quiet
+cargo build --package dev --locked --quiet
 scripts/fuzz.sh >target/fuzz.log 2>&1 &
 fuzz_pid=$!
 cargo test --workspace --locked 2>&1 | tee "$log"

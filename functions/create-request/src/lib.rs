@@ -1,17 +1,21 @@
 //! `POST /requests`: ask to join a restricted group chat.
 
+use app::delivery::deliver_or_defer;
+use app::metrics;
+use aws::bus::Publisher;
+use edge::bodies::CreateBody;
+use edge::config::Function;
+use edge::{http, App};
 use lambda_http::{http::StatusCode, Body, Request, Response};
-use shared::publish::{deliver_or_defer, Publisher};
-use shared::{http, requests, App};
 
 /// Carries out the committed change's outbox (events, dismissals) before answering;
 /// a failure is left to the outbox sweeper and never turns the change into an error.
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
-    let body = http::json_body::<requests::CreateBody>(&event);
+    let body = http::json_body::<CreateBody>(&event);
     http::respond(app, &event, |caller| async move {
         let (chat, message) = body?.parse()?;
-        let committed = requests::create(app, caller, chat, message).await?;
-        shared::metrics::count(shared::metrics::REQUESTS_CREATED, 1);
+        let committed = app::requests::create(&app.store, caller, chat, message).await?;
+        metrics::count(metrics::REQUESTS_CREATED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::CREATED, serde_json::json!({ "request": committed.value })))
     })
@@ -21,5 +25,5 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    shared::http::run_publishing(handle).await
+    edge::run::rest_publishing(Function::CreateRequest, handle).await
 }

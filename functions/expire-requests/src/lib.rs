@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
+use app::delivery::deliver_or_defer;
+use app::ports::StoreError;
+use app::{metrics, AppError};
+use aws::bus::Publisher;
+use aws::store::Store;
+use domain::time::timestamp_seconds_ago;
+use edge::config::Function;
 use futures::stream::{self, StreamExt};
 use lambda_runtime::{service_fn, LambdaEvent};
-use shared::domain::time::timestamp_seconds_ago;
-use shared::publish::{deliver_or_defer, Publisher};
-use shared::store::{keys, Store, StoreError};
-use shared::{requests, ApiError};
 use tracing::Instrument;
 
 /// Requests expired at once.
@@ -23,9 +26,9 @@ pub struct ExpiryReport {
     pub failed: usize,
 }
 
-/// Expires what is due: every page of every expiry shard (GSI3 `EXPIRY#00`..`15`), so
-/// nothing due waits behind anything else; a request that fails is counted and left
-/// for the next run, never blocking the others.
+/// Expires what is due: every page of every expiry shard, so nothing due waits behind
+/// anything else; a request that fails is counted and left for the next run, never
+/// blocking the others.
 pub async fn handle(
     store: &Store,
     publisher: &Publisher,
@@ -35,7 +38,7 @@ pub async fn handle(
     async {
         let before = timestamp_seconds_ago(i64::try_from(expiry.as_secs()).unwrap_or(i64::MAX));
         let mut report = ExpiryReport::default();
-        for shard in 0..keys::COUNT_SHARDS {
+        for shard in Store::EXPIRY_SHARDS {
             let mut start = None;
             loop {
                 let (due, next) = store.due_for_expiry(shard, &before, start).await?;
@@ -62,7 +65,7 @@ pub async fn handle(
                 "expired requests"
             );
         }
-        shared::metrics::count(shared::metrics::REQUESTS_EXPIRED, report.expired);
+        metrics::count(metrics::REQUESTS_EXPIRED, report.expired);
         Ok(report)
     }
     .instrument(tracing::info_span!("invocation", request_id))
@@ -75,13 +78,13 @@ enum Outcome {
     Failed,
 }
 
-async fn expire_one(store: &Store, publisher: &Publisher, id: shared::domain::ObjectId) -> Outcome {
-    match requests::expire(store, id).await {
+async fn expire_one(store: &Store, publisher: &Publisher, id: domain::ObjectId) -> Outcome {
+    match app::requests::expire(store, id).await {
         Ok(committed) => {
             deliver_or_defer(store, publisher, &committed.outbox).await;
             Outcome::Expired
         }
-        Err(ApiError::RequestNotPending | ApiError::RequestNotFound) => Outcome::Skipped,
+        Err(AppError::RequestNotPending | AppError::RequestNotFound) => Outcome::Skipped,
         Err(error) => {
             tracing::warn!(request = %id, %error, "could not expire a request; the next run tries again");
             Outcome::Failed
@@ -92,12 +95,11 @@ async fn expire_one(store: &Store, publisher: &Publisher, id: shared::domain::Ob
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
-    let config = shared::app::sdk_config()?;
-    let store = shared::App::store_from(&config).await?;
-    let publisher = shared::publish::Publisher::from_env(&config)?;
+    let (config, sdk) = edge::run::init(Function::ExpireRequests)?;
+    let store = edge::run::store(&config, &sdk).await;
+    let publisher = edge::run::publisher(&config, &sdk)?;
     // `None`: expiry is off (REQUEST_EXPIRY_DAYS=0) and each run does nothing.
-    let expiry = shared::app::request_expiry_from_env()?;
+    let expiry = config.request_expiry;
     let (store, publisher) = (&store, &publisher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         match expiry {

@@ -1,13 +1,15 @@
 //! `GET /events`: the caller's events after a given one, to catch up after being offline.
 
+use edge::config::Function;
+use edge::views::EventsPageView;
+use edge::{http, App};
 use lambda_http::{http::StatusCode, Body, Request, Response};
-use shared::{http, requests, App};
 
 pub async fn handle(app: &App, event: Request) -> Response<Body> {
     let query = http::events_query(&event);
     http::respond(app, &event, |caller| async move {
-        let page = requests::events(app, caller, query?).await?;
-        Ok((StatusCode::OK, page))
+        let page = app::requests::events(&app.store, &app.rules, caller, query?).await?;
+        Ok((StatusCode::OK, EventsPageView::from(page)))
     })
     .await
 }
@@ -15,5 +17,5 @@ pub async fn handle(app: &App, event: Request) -> Response<Body> {
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    shared::http::run(handle).await
+    edge::run::rest(Function::ListEvents, handle).await
 }

@@ -2,12 +2,13 @@
 //! recipient. Fails the invocation when a connection could not be reached, so the event
 //! is retried and, when retries run out, kept in the dead-letter queue.
 
+use app::metrics::{self, Unit};
+use aws::push::{PushError, PushReport, Pusher};
+use aws::store::Store;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use domain::OutboundEvent;
+use edge::config::Function;
 use lambda_runtime::{service_fn, LambdaEvent};
-use shared::domain::OutboundEvent;
-use shared::metrics::{self, Unit};
-use shared::push::{PushError, PushReport, Pusher};
-use shared::store::Store;
 use tracing::Instrument;
 
 pub async fn handle(
@@ -57,10 +58,9 @@ pub async fn handle(
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
-    let config = shared::app::sdk_config()?;
-    let store = shared::App::store_from(&config).await?;
-    let pusher = shared::push::Pusher::from_env(&config)?;
+    let (config, sdk) = edge::run::init(Function::Notifier)?;
+    let store = edge::run::store(&config, &sdk).await;
+    let pusher = edge::run::pusher(&config, &sdk)?;
     let (store, pusher) = (&store, &pusher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<OutboundEvent>>| async move {
         handle(store, pusher, &event.context.request_id, event.payload).await.map_err(lambda_runtime::Error::from)

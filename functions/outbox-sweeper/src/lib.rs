@@ -1,14 +1,16 @@
 //! Runs on a schedule: carries out the outbox items whose immediate delivery failed,
 //! sets aside the ones that keep failing, and reports what it saw as metrics.
 
+use app::delivery::{drain, DrainReport};
+use app::metrics::{self, Unit};
+use app::ports::StoreError;
+use aws::bus::Publisher;
+use aws::store::Store;
+use edge::config::Function;
 use lambda_runtime::{service_fn, LambdaEvent};
-use shared::metrics::{self, Unit};
-use shared::publish::{drain, DrainReport, Publisher};
-use shared::store::{Store, StoreError};
 use tracing::Instrument;
 
-/// Carries out outbox items older than `min_age_seconds` (`OUTBOX_MIN_AGE_SECONDS`,
-/// default [`shared::publish::SWEEP_MIN_AGE_SECONDS`]). Round trips: the sweep's, plus
+/// Carries out outbox items older than `min_age_seconds` (`OUTBOX_MIN_AGE_SECONDS`). Round trips: the sweep's, plus
 /// one `Query` counting the items set aside (an empty partition when all is well).
 pub async fn handle(
     store: &Store,
@@ -44,14 +46,10 @@ pub async fn handle(
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
-    let config = shared::app::sdk_config()?;
-    let store = shared::App::store_from(&config).await?;
-    let publisher = shared::publish::Publisher::from_env(&config)?;
-    let min_age = match std::env::var("OUTBOX_MIN_AGE_SECONDS") {
-        Ok(text) => text.parse::<i64>().map_err(|_| format!("OUTBOX_MIN_AGE_SECONDS is not a number: {text:?}"))?,
-        Err(_) => shared::publish::SWEEP_MIN_AGE_SECONDS,
-    };
+    let (config, sdk) = edge::run::init(Function::OutboxSweeper)?;
+    let store = edge::run::store(&config, &sdk).await;
+    let publisher = edge::run::publisher(&config, &sdk)?;
+    let min_age = config.sweep_min_age_seconds;
     let (store, publisher) = (&store, &publisher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
         handle(store, publisher, min_age, &event.context.request_id).await.map_err(lambda_runtime::Error::from)

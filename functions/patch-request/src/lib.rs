@@ -1,19 +1,23 @@
 //! `PATCH /requests/{id}`: an admin accepts or rejects a pending request.
 
+use app::delivery::deliver_or_defer;
+use app::metrics;
+use aws::bus::Publisher;
+use edge::bodies::DecisionBody;
+use edge::config::Function;
+use edge::{http, App};
 use lambda_http::{http::StatusCode, Body, Request, Response};
-use shared::publish::{deliver_or_defer, Publisher};
-use shared::{http, requests, App};
 
 /// Carries out the committed change's outbox (events, dismissals) before answering;
 /// a failure is left to the outbox sweeper and never turns the change into an error.
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let id = http::path_id(&event);
-    let body = http::json_body::<requests::DecisionBody>(&event);
+    let body = http::json_body::<DecisionBody>(&event);
     http::respond(app, &event, |caller| async move {
         let id = id?;
         let (decision, reason) = body?.parse()?;
-        let committed = requests::decide(app, caller, id, decision, reason).await?;
-        shared::metrics::count(shared::metrics::REQUESTS_DECIDED, 1);
+        let committed = app::requests::decide(&app.store, &app.rules, caller, id, decision, reason).await?;
+        metrics::count(metrics::REQUESTS_DECIDED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))
     })
@@ -23,5 +27,5 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    shared::http::run_publishing(handle).await
+    edge::run::rest_publishing(Function::PatchRequest, handle).await
 }

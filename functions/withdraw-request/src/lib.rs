@@ -1,16 +1,19 @@
 //! `DELETE /requests/{id}`: the requester withdraws a pending request.
 
+use app::delivery::deliver_or_defer;
+use app::metrics;
+use aws::bus::Publisher;
+use edge::config::Function;
+use edge::{http, App};
 use lambda_http::{http::StatusCode, Body, Request, Response};
-use shared::publish::{deliver_or_defer, Publisher};
-use shared::{http, requests, App};
 
 /// Carries out the committed change's outbox (the admins' `chat-join-request-closed`,
 /// the dismissals) before answering; a failure is left to the outbox sweeper.
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let id = http::path_id(&event);
     http::respond(app, &event, |caller| async move {
-        let committed = requests::withdraw(app, caller, id?).await?;
-        shared::metrics::count(shared::metrics::REQUESTS_WITHDRAWN, 1);
+        let committed = app::requests::withdraw(&app.store, caller, id?).await?;
+        metrics::count(metrics::REQUESTS_WITHDRAWN, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))
     })
@@ -20,5 +23,5 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_http::Error> {
-    shared::http::run_publishing(handle).await
+    edge::run::rest_publishing(Function::WithdrawRequest, handle).await
 }

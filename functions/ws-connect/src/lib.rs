@@ -1,19 +1,20 @@
 //! WebSocket `$connect`: checks `?token=` with the same verifier as REST and records the
 //! connection under its user. Any other status than 200 makes API Gateway refuse it.
 
+use aws::store::Connection;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use domain::time::{epoch_seconds_in, now_timestamp};
+use edge::config::Function;
+use edge::App;
 use lambda_runtime::{service_fn, LambdaEvent};
-use shared::domain::time::{epoch_seconds_in, now_timestamp};
-use shared::store::Connection;
-use shared::App;
 use tracing::Instrument;
 
 /// API Gateway closes a WebSocket connection after 2 hours at most.
 pub const CONNECTION_TTL_SECONDS: i64 = 2 * 3600;
 
 pub async fn handle(app: &App, event: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
-    let (connection_id, span) = shared::telemetry::websocket_invocation(&event);
+    let (connection_id, span) = edge::telemetry::websocket_invocation(&event);
     async {
         let token = event.query_string_parameters.first("token").unwrap_or_default();
         let user = match app.auth.authenticate_token(token) {
@@ -59,8 +60,8 @@ fn response(status: i64, code: &str) -> ApiGatewayProxyResponse {
 /// The function as Lambda runs it, from init on: its `main`, and the bench's one
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
-    let app = shared::App::from_env(&shared::app::sdk_config()?).await?;
+    let (config, sdk) = edge::run::init(Function::WsConnect)?;
+    let app = App::new(&config, &sdk).await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
         Ok::<_, lambda_runtime::Error>(handle(app, event.payload).await)

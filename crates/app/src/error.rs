@@ -1,0 +1,70 @@
+//! The one error a use case can end in. It names what happened, never how to say it
+//! over HTTP: the edge maps each variant to the contract's status and code, in one
+//! place, and the scheduled functions match on it directly.
+
+use domain::{NotDecider, NotJoinable};
+
+use crate::ports::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("request not found")]
+    RequestNotFound,
+    #[error("chat not found")]
+    ChatNotFound,
+    #[error("chat is not a group chat")]
+    ChatNotGroup,
+    #[error("chat is not restricted: join it directly")]
+    ChatNotRestricted,
+    #[error("you are already a participant of this chat")]
+    AlreadyParticipant,
+    #[error("you already have a pending request for this chat")]
+    RequestAlreadyPending,
+    #[error("your last request to this chat was rejected; you may ask again in {retry_after} seconds")]
+    RequestCooldown { retry_after: u64 },
+    #[error("you are not a participant of this chat")]
+    NotChatMember,
+    #[error("only an admin of this chat may decide its requests")]
+    NotChatAdmin,
+    #[error("this request has already been decided")]
+    RequestNotPending,
+    /// `GET /events?after=` named no event kept for the caller.
+    #[error("after must be the id of one of your events of the last 7 days")]
+    EventNotKept,
+    /// A dependency timed out, throttled, could not be reached or stayed contended:
+    /// nothing was half done, and the same call may succeed in a moment.
+    #[error("a dependency is unavailable; try again shortly")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Everything the caller cannot act on. The source is logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        if error.is_transient() {
+            Self::Unavailable(Box::new(error))
+        } else {
+            Self::Internal(Box::new(error))
+        }
+    }
+}
+
+impl From<NotJoinable> for AppError {
+    fn from(reason: NotJoinable) -> Self {
+        match reason {
+            NotJoinable::NotGroup => Self::ChatNotGroup,
+            NotJoinable::NotRestricted => Self::ChatNotRestricted,
+            NotJoinable::AlreadyParticipant => Self::AlreadyParticipant,
+        }
+    }
+}
+
+impl From<NotDecider> for AppError {
+    fn from(reason: NotDecider) -> Self {
+        match reason {
+            NotDecider::NotMember => Self::NotChatMember,
+            NotDecider::NotAdmin => Self::NotChatAdmin,
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The use cases of the join-request service, in domain terms, over two small traits:
+//! [`ports::Storage`] and [`ports::Bus`]. Nothing here knows HTTP or a DynamoDB key:
+//! a call returns its value or an [`AppError`], and the edge says how to answer.
+
+pub mod delivery;
+mod error;
+pub mod metrics;
+pub mod ports;
+pub mod requests;
+mod retry;
+
+pub use error::AppError;
+pub use retry::{backoff, MAX_ATTEMPTS};
+
+/// The rules of the calls that the deployment sets (its configuration section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// Points for the `join-group-chat` score action.
+    pub join_group_chat_points: i64,
+    /// How long a rejected requester waits before asking the same chat again (0: off).
+    pub rejection_cooldown_seconds: u64,
+    /// How far behind now `GET /events` lists.
+    pub events_settle_seconds: i64,
+}

@@ -1,0 +1,338 @@
+//! What the use cases need from the world, as two small traits: [`Storage`] (the
+//! DynamoDB store in `aws`, an in-memory one in this crate's unit tests) and [`Bus`]
+//! (EventBridge in `aws`). The types here are the traits' vocabulary: what a call reads
+//! in one round ([`Lookup`], [`Loaded`]), what it commits in one transaction
+//! ([`CreatePlan`], [`ClosePlan`]) and why a commit can fail ([`Guard`], [`TxError`]).
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use domain::{
+    Admission, ChatSnapshot, JoinRequest, Notification, NotificationRef, ObjectId, OutboundEvent, Outbox, Participant,
+    RequestStatus, Score, User,
+};
+use serde::{Deserialize, Serialize};
+
+/// Why a storage call failed. Messages only: the adapter's own error types stay in the
+/// adapter, and the use cases only need to tell what may succeed if tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {message}")]
+    Refused { operation: &'static str, message: String },
+    /// Timed out, throttled past the SDK's retries, unreachable, or the store's own
+    /// transient failure: the call may succeed if made again.
+    #[error("DynamoDB {operation} is unavailable: {message}")]
+    Unavailable { operation: &'static str, message: String },
+    #[error("item {item} does not have the expected shape: {reason}")]
+    Shape { item: String, reason: String },
+    #[error("could not write an item: {0}")]
+    Encode(String),
+    #[error("{operation} left items unprocessed after {attempts} attempts")]
+    Unprocessed { operation: &'static str, attempts: u32 },
+    #[error("the change is still contended after {0} attempts")]
+    Contended(u32),
+    #[error("{0}")]
+    TooLarge(String),
+    /// A condition that no race can fail did fail: a bug or a corrupted item.
+    #[error("a transaction failed on a condition that cannot fail: {0:?}")]
+    UnexpectedCondition(Guard),
+}
+
+impl StoreError {
+    /// Whether making the same call again may succeed: the caller is told `503`.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Contended(_) | Self::Unprocessed { .. })
+    }
+}
+
+/// Which condition cancelled a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Another pending request of the same user for the same chat exists (or a
+    /// rejection's cooldown that has not run out).
+    PendingMarker,
+    /// The request is no longer pending.
+    RequestPending,
+    /// The requester's participant entry changed since it was read.
+    RequesterEntry,
+    /// The decider is no longer an active admin.
+    DeciderRights,
+    /// The chat item is gone.
+    ChatExists,
+    /// The requester's score changed shape since it was read.
+    ScoreShape,
+    /// An id that must be new already exists. Ids are random enough that this means
+    /// a bug, not a race.
+    FreshItem,
+}
+
+impl Guard {
+    /// Whether losing on this condition means "what was read changed meanwhile": read
+    /// again and plan again, and the next read says what holds now. The other guards
+    /// decide the outcome ([`Guard::RequestPending`]) or cannot fail in a race.
+    pub fn is_race(self) -> bool {
+        match self {
+            Self::PendingMarker | Self::RequesterEntry | Self::DeciderRights | Self::ChatExists | Self::ScoreShape => {
+                true
+            }
+            Self::RequestPending | Self::FreshItem => false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    #[error("condition failed: {0:?}")]
+    Failed(Guard),
+    /// Another transaction touched the same items, or one was throttled: the same
+    /// change may commit if tried again.
+    #[error("another transaction touched the same items, or one was throttled")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a call may need to read besides the request itself, fetched by key in
+/// one round.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    pub users: Vec<ObjectId>,
+    /// Each with the participants it shows.
+    pub chats: Vec<ObjectId>,
+    pub scores: Vec<ObjectId>,
+    /// (chat, user): one user's participant entry in one chat.
+    pub memberships: Vec<(ObjectId, ObjectId)>,
+    /// Chats whose request counts to read.
+    pub counts: Vec<ObjectId>,
+    /// (user, chat): the pending (or cooldown) marker.
+    pub markers: Vec<(ObjectId, ObjectId)>,
+}
+
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub users: HashMap<ObjectId, User>,
+    pub chats: HashMap<ObjectId, ChatSnapshot>,
+    pub scores: HashMap<ObjectId, StoredScore>,
+    pub memberships: HashMap<(ObjectId, ObjectId), Participant>,
+    pub counts: HashMap<ObjectId, RequestCounts>,
+    pub markers: HashMap<(ObjectId, ObjectId), Marker>,
+}
+
+impl Loaded {
+    pub fn membership(&self, chat: ObjectId, user: ObjectId) -> Option<&Participant> {
+        self.memberships.get(&(chat, user))
+    }
+}
+
+/// A chat's requests counted by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestCounts(HashMap<RequestStatus, u64>);
+
+impl RequestCounts {
+    /// In one status, or all of them.
+    pub fn of(&self, status: Option<RequestStatus>) -> u64 {
+        match status {
+            Some(status) => self.0.get(&status).copied().unwrap_or_default(),
+            None => self.0.values().sum(),
+        }
+    }
+
+    pub fn add(&mut self, status: RequestStatus, count: u64) {
+        *self.0.entry(status).or_default() += count;
+    }
+}
+
+/// A score as stored, and whether its item has an `actions` map at all (another
+/// writer's item may not), which decides how an action is added to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredScore {
+    pub score: Score,
+    pub has_actions: bool,
+}
+
+/// A stored request with the admins that were told of it, so closing it can dismiss
+/// their notifications without a query.
+#[derive(Debug, Clone)]
+pub struct StoredRequest {
+    pub request: JoinRequest,
+    pub notified: Vec<NotificationRef>,
+}
+
+/// What the uniqueness marker of (user, chat) says, as a create reads it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Marker {
+    /// The pending request, if one is.
+    #[serde(default)]
+    pub request: Option<ObjectId>,
+    /// Until when a new request is refused, after a rejection.
+    #[serde(default)]
+    pub cooldown_until: Option<String>,
+}
+
+/// A create: the requester's entry checked (absent or left), the uniqueness marker,
+/// the request, one notification per admin, the chat's count and the outbox.
+pub struct CreatePlan<'a> {
+    pub request: &'a JoinRequest,
+    pub notifications: &'a [Notification],
+    pub outbox: &'a Outbox,
+}
+
+/// What accepting adds to a decision.
+pub struct Acceptance<'a> {
+    /// How the requester's participant entry changes.
+    pub admission: &'a Admission,
+    /// The requester's score as read (`None`: they have none yet), and the action to
+    /// count in it.
+    pub score: Option<&'a StoredScore>,
+    pub action: &'a str,
+    pub points: i64,
+}
+
+/// A pending request closing: decided by an admin, withdrawn, or expired.
+pub struct ClosePlan<'a> {
+    /// The request as it is once closed.
+    pub closed: &'a JoinRequest,
+    /// The admin deciding, whose rights are checked at commit; `None` otherwise.
+    pub decider: Option<ObjectId>,
+    /// `Some` on accept.
+    pub acceptance: Option<Acceptance<'a>>,
+    /// On a rejection while the cooldown is on: until when the requester may not ask
+    /// the chat again.
+    pub cooldown_until: Option<String>,
+    pub outbox: &'a Outbox,
+}
+
+/// An event as kept for its recipient, as `GET /events` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptEvent {
+    pub id: ObjectId,
+    pub event: String,
+    pub data: serde_json::Value,
+    /// When the change that caused it was made.
+    pub created_at: String,
+}
+
+/// Where a read of kept events starts.
+#[derive(Debug, Clone, Copy)]
+pub enum EventsFrom<'a> {
+    /// The events kept since this time.
+    Since(&'a str),
+    /// The events kept after this one (exclusive).
+    After(ObjectId),
+}
+
+/// An outbox item as stored: the outbox and how often carrying it out has failed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StoredOutbox {
+    #[serde(flatten)]
+    pub outbox: Outbox,
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// An outbox item that does not decode: its id, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undecodable {
+    pub id: ObjectId,
+    pub reason: String,
+}
+
+/// One page of the outbox, and where the next starts.
+pub struct OutboxPage<C> {
+    pub entries: Vec<Result<StoredOutbox, Undecodable>>,
+    pub next: Option<C>,
+}
+
+/// The storage the use cases run on. Each method says its cost in its implementation;
+/// every one is bounded in time by the adapter.
+pub trait Storage: Send + Sync {
+    /// Where the next page of [`Storage::outbox_page`] starts.
+    type Cursor: Send;
+
+    /// A request, read strongly consistent.
+    fn request(&self, id: ObjectId) -> impl Future<Output = Result<Option<StoredRequest>, StoreError>> + Send;
+
+    /// Everything `lookup` names, in one round.
+    fn load(&self, lookup: &Lookup) -> impl Future<Output = Result<Loaded, StoreError>> + Send;
+
+    /// All requests of `user` (in one status, if given), newest first.
+    fn requests_of(
+        &self,
+        user: ObjectId,
+        status: Option<RequestStatus>,
+    ) -> impl Future<Output = Result<Vec<JoinRequest>, StoreError>> + Send;
+
+    /// The newest `take` requests to `chat` (in one status, if given), newest first.
+    fn requests_to(
+        &self,
+        chat: ObjectId,
+        status: Option<RequestStatus>,
+        take: usize,
+    ) -> impl Future<Output = Result<Vec<JoinRequest>, StoreError>> + Send;
+
+    /// A create, all or nothing.
+    fn commit_create(&self, plan: &CreatePlan<'_>) -> impl Future<Output = Result<(), TxError>> + Send;
+
+    /// A close (decision, withdrawal, expiry), all or nothing.
+    fn commit_close(&self, plan: &ClosePlan<'_>) -> impl Future<Output = Result<(), TxError>> + Send;
+
+    /// `user`'s kept events from `from`, written before `settled_before`, oldest first,
+    /// at most `limit`, and whether there are more. `None` when `from` names an event
+    /// that is not kept for `user`.
+    fn kept_events(
+        &self,
+        user: ObjectId,
+        from: EventsFrom<'_>,
+        settled_before: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Option<(Vec<KeptEvent>, bool)>, StoreError>> + Send;
+
+    /// Keeps the events of one change for their recipients; keeping one twice keeps it
+    /// where it was.
+    fn keep_events(
+        &self,
+        events: &[OutboundEvent],
+        created_at: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Marks notifications dismissed; a missing one is skipped.
+    fn dismiss_notifications(
+        &self,
+        notifications: &[NotificationRef],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The outbox item is done.
+    fn delete_outbox(&self, id: ObjectId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// One page of the outbox items created before `before`, oldest first.
+    fn outbox_page(
+        &self,
+        before: &str,
+        limit: usize,
+        start: Option<Self::Cursor>,
+    ) -> impl Future<Output = Result<OutboxPage<Self::Cursor>, StoreError>> + Send;
+
+    /// Records a failed attempt at an outbox item (`attempts` in all, and why); with
+    /// `set_aside`, moves it where the sweeper no longer reads it. Returns whether it was
+    /// recorded: `false` for an item delivered and deleted meanwhile.
+    fn outbox_failed(
+        &self,
+        id: ObjectId,
+        attempts: u32,
+        reason: &str,
+        set_aside: bool,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Why the bus did not take every event.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BusError(#[from] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// The event bus the outbox publishes to.
+pub trait Bus: Send + Sync {
+    /// Succeeds only if every event was taken.
+    fn publish(&self, events: &[OutboundEvent]) -> impl Future<Output = Result<(), BusError>> + Send;
+}

@@ -1,0 +1,376 @@
+//! The two writes that change state, each one `TransactWriteItems`. Every item carries
+//! the condition that makes a race lose cleanly, and a [`Guard`] that names it so a
+//! cancelled transaction maps to the precise contract error.
+//!
+//! What each names, by construction:
+//! - a create: the requester's own participant entry (checked), their pending marker,
+//!   the request, its notifications and its outbox. Nothing of the chat itself, so any
+//!   number of users can ask to join one chat at once without touching a shared item.
+//! - a decision: the request, its pending marker, the decider's own entry (checked), and
+//!   on accept the requester's entry, the chat item (its participant count), the
+//!   requester's score; and the outbox. A fixed number of items, whatever the number of
+//!   admins: the notifications are dismissed through the outbox.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
+
+use app::ports::{Acceptance, ClosePlan, CreatePlan, Guard, StoreError, TxError};
+use domain::{Admission, Notification, ObjectId, Outbox, RequestStatus, Score};
+
+use super::items::{self, encode, key_item, s, Item};
+use super::{keys, sdk_error, Store};
+
+/// DynamoDB's limit on actions in one transaction.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// A create writes 5 items besides one notification per admin.
+pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 5;
+
+type Values = HashMap<String, AttributeValue>;
+type Names = HashMap<String, String>;
+
+fn names<const N: usize>(pairs: [(&str, &str); N]) -> Names {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Values {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn invalid(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Refused { operation: "TransactWriteItems", message: e.to_string() }
+}
+
+const IS_NEW: &str = "attribute_not_exists(PK)";
+
+/// One transaction being built: its items and, in step, the guard of each.
+struct Transaction {
+    table: String,
+    items: Vec<TransactWriteItem>,
+    guards: Vec<Option<Guard>>,
+}
+
+/// One write of a transaction, before it is bound to the table.
+enum Write<'a> {
+    Put { item: Item, names: Names, values: Values },
+    Update { key: keys::Key, expression: &'a str, names: Names, values: Values },
+    Check { key: keys::Key, names: Names, values: Values },
+    Delete { key: keys::Key },
+}
+
+impl Transaction {
+    fn new(table: &str) -> Self {
+        Self { table: table.to_owned(), items: Vec::new(), guards: Vec::new() }
+    }
+
+    fn add(&mut self, write: Write<'_>, condition: Option<(&str, Guard)>) -> Result<(), StoreError> {
+        let table = self.table.clone();
+        let expression = condition.map(|(c, _)| c.to_owned());
+        let optional = |values: Values| (!values.is_empty()).then_some(values);
+        let item = match write {
+            Write::Put { item, names, values } => {
+                let put = Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values(optional(values));
+                TransactWriteItem::builder().put(put.build().map_err(invalid)?).build()
+            }
+            Write::Update { key, expression: update, names, values } => {
+                let update = Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(&key)))
+                    .update_expression(update)
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values(optional(values));
+                TransactWriteItem::builder().update(update.build().map_err(invalid)?).build()
+            }
+            Write::Check { key, names, values } => {
+                let check = ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(&key)))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names))
+                    .set_expression_attribute_values(optional(values));
+                TransactWriteItem::builder().condition_check(check.build().map_err(invalid)?).build()
+            }
+            Write::Delete { key } => {
+                let delete = Delete::builder().table_name(table).set_key(Some(key_item(&key)));
+                TransactWriteItem::builder().delete(delete.build().map_err(invalid)?).build()
+            }
+        };
+        self.guards.push(condition.map(|(_, guard)| guard));
+        self.items.push(item);
+        Ok(())
+    }
+
+    fn put_new(&mut self, item: Item, guard: Guard) -> Result<(), StoreError> {
+        self.add(Write::Put { item, names: Names::new(), values: Values::new() }, Some((IS_NEW, guard)))
+    }
+
+    fn outbox(&mut self, outbox: &Outbox) -> Result<(), StoreError> {
+        if outbox.is_empty() {
+            return Ok(());
+        }
+        self.put_new(items::outbox(outbox)?, Guard::FreshItem)
+    }
+}
+
+/// The score update that counts `action` once, written so that every other field of
+/// the item (other actions, other writers' attributes) is left as it is: `SET` of
+/// paths, never a whole-item put, except when there is no item at all.
+fn count_action(tx: &mut Transaction, user: ObjectId, acceptance: &Acceptance<'_>) -> Result<(), StoreError> {
+    let key = keys::score(user);
+    let points = acceptance.points;
+    let tally = |count: i64| {
+        AttributeValue::M(HashMap::from([("count".into(), number(count)), ("points".into(), number(points))]))
+    };
+    let Some(stored) = acceptance.score else {
+        let score = Score::default().counted(acceptance.action, points);
+        return tx.put_new(encode(&key, items::SCORE, &score)?, Guard::ScoreShape);
+    };
+    // DynamoDB refuses a name placeholder that the expressions do not use.
+    let names_for = |tally_fields: bool| {
+        let mut chosen = names([("#total", "total"), ("#actions", "actions"), ("#action", acceptance.action)]);
+        if tally_fields {
+            chosen.extend(names([("#count", "count"), ("#points", "points")]));
+        }
+        chosen
+    };
+    let add_total = "#total = if_not_exists(#total, :zero) + :points";
+    let (expression, condition, names, values) = if !stored.has_actions {
+        let actions = AttributeValue::M(HashMap::from([(acceptance.action.to_owned(), tally(1))]));
+        (
+            format!("SET {add_total}, #actions = :actions"),
+            "attribute_exists(PK) AND attribute_not_exists(#actions)",
+            names([("#total", "total"), ("#actions", "actions")]),
+            values([(":zero", number(0)), (":points", number(points)), (":actions", actions)]),
+        )
+    } else if !stored.score.actions.contains_key(acceptance.action) {
+        (
+            format!("SET {add_total}, #actions.#action = :tally"),
+            "attribute_exists(#actions) AND attribute_not_exists(#actions.#action)",
+            names_for(false),
+            values([(":zero", number(0)), (":points", number(points)), (":tally", tally(1))]),
+        )
+    } else {
+        (
+            format!(
+                "SET {add_total}, \
+                 #actions.#action.#count = if_not_exists(#actions.#action.#count, :zero) + :one, \
+                 #actions.#action.#points = if_not_exists(#actions.#action.#points, :zero) + :points"
+            ),
+            "attribute_exists(#actions.#action)",
+            names_for(true),
+            values([(":zero", number(0)), (":one", number(1)), (":points", number(points))]),
+        )
+    };
+    tx.add(Write::Update { key, expression: &expression, names, values }, Some((condition, Guard::ScoreShape)))
+}
+
+/// The request's move between statuses in its chat's counts: one `ADD` on the shard
+/// its id picks (created: `from` is `None`).
+fn count(
+    tx: &mut Transaction,
+    chat: ObjectId,
+    request: ObjectId,
+    from: Option<RequestStatus>,
+    to: RequestStatus,
+) -> Result<(), StoreError> {
+    let kind = (":kind", s(items::REQUEST_COUNT));
+    let (expression, names, values) = match from {
+        None => ("SET entity = :kind ADD #to :one", names([("#to", to.as_str())]), values([(":one", number(1)), kind])),
+        Some(from) => (
+            "SET entity = :kind ADD #from :minus, #to :one",
+            names([("#from", from.as_str()), ("#to", to.as_str())]),
+            values([(":one", number(1)), (":minus", number(-1)), kind]),
+        ),
+    };
+    let key = keys::request_count(chat, keys::count_shard_of(request));
+    tx.add(Write::Update { key, expression, names, values }, None)
+}
+
+/// The requester's entry written as `admission` planned it, each with the condition
+/// that the entry is still as it was read.
+fn admit(tx: &mut Transaction, chat: ObjectId, user: ObjectId, admission: &Admission) -> Result<(), StoreError> {
+    let key = keys::member(chat, user);
+    match admission {
+        Admission::NewEntry(entry) => tx.put_new(items::member(chat, entry)?, Guard::RequesterEntry),
+        Admission::Reactivate(entry) => {
+            let order = domain::chat::shown_order(entry).unwrap_or_default();
+            tx.add(
+                Write::Update {
+                    key,
+                    expression: "SET lastReadAt = :now, #order = :order REMOVE leftAt, isAdmin",
+                    names: names([("#order", keys::LSI1SK)]),
+                    values: values([(":now", s(entry.last_read_at.clone())), (":order", s(order))]),
+                },
+                Some(("attribute_exists(leftAt)", Guard::RequesterEntry)),
+            )
+        }
+        Admission::AlreadyActive => tx.add(
+            Write::Check { key, names: Names::new(), values: Values::new() },
+            Some(("attribute_exists(PK) AND attribute_not_exists(leftAt)", Guard::RequesterEntry)),
+        ),
+    }
+}
+
+impl Store {
+    /// The requester's entry checked (absent or left), the uniqueness marker, the
+    /// request, one notification per admin, the chat's count shard and the outbox: all
+    /// or nothing. Items: 5 + admins.
+    pub async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
+        let request = plan.request;
+        if plan.notifications.len() > MAX_NOTIFIED_ADMINS {
+            return Err(StoreError::TooLarge(format!(
+                "chat {} has {} active admins; at most {MAX_NOTIFIED_ADMINS} can be notified in one transaction",
+                request.chat,
+                plan.notifications.len()
+            ))
+            .into());
+        }
+        let mut tx = Transaction::new(&self.table);
+        tx.add(
+            Write::Check { key: keys::member(request.chat, request.user), names: Names::new(), values: Values::new() },
+            Some(("attribute_not_exists(PK) OR attribute_exists(leftAt)", Guard::RequesterEntry)),
+        )?;
+        // The marker may be a rejection's cooldown marker, replaced once it has run out.
+        let marker = items::pending_marker(request)?;
+        tx.add(
+            Write::Put {
+                item: marker,
+                names: names([("#request", "request")]),
+                values: values([(":now", s(request.created_at.clone()))]),
+            },
+            Some((
+                "attribute_not_exists(PK) OR (attribute_not_exists(#request) AND cooldownUntil <= :now)",
+                Guard::PendingMarker,
+            )),
+        )?;
+        let notified: Vec<_> = plan.notifications.iter().map(Notification::reference).collect();
+        tx.put_new(items::request(request, &notified)?, Guard::FreshItem)?;
+        for notification in plan.notifications {
+            let key = keys::notification(notification.user, notification.id);
+            tx.put_new(encode(&key, items::NOTIFICATION, notification)?, Guard::FreshItem)?;
+        }
+        count(&mut tx, request.chat, request.id, None, RequestStatus::Pending)?;
+        tx.outbox(plan.outbox)?;
+        self.commit(tx).await
+    }
+
+    /// Status change (only from pending), marker removal, the decider's rights checked,
+    /// and on accept the requester's entry, the chat's count and the score; the outbox
+    /// (events and the notifications to dismiss), and the chat's count shard. Items: 4
+    /// (withdrawal), 5 (reject) or 8 (accept), whatever the number of admins.
+    pub async fn commit_close(&self, plan: &ClosePlan<'_>) -> Result<(), TxError> {
+        let closed = plan.closed;
+        let now = closed.updated_at.clone().unwrap_or_default();
+        let mut expression =
+            String::from("SET #status = :status, updatedAt = :now, GSI2PK = :statusIndex, GSI4PK = :chatStatusIndex");
+        let mut update_values = values([
+            (":status", s(closed.status.as_str())),
+            (":pending", s(RequestStatus::Pending.as_str())),
+            (":now", s(now.clone())),
+            (":statusIndex", s(keys::requests_of_in(closed.user, closed.status))),
+            (":chatStatusIndex", s(keys::requests_to_in(closed.chat, closed.status))),
+        ]);
+        if let (Some(decider), Some(decided_at)) = (closed.decided_by, &closed.decided_at) {
+            expression.push_str(", decidedBy = :decider, decidedAt = :decidedAt");
+            update_values.insert(":decider".into(), s(decider.to_string()));
+            update_values.insert(":decidedAt".into(), s(decided_at.clone()));
+        }
+        if let Some(reason) = &closed.reason {
+            expression.push_str(", reason = :reason");
+            update_values.insert(":reason".into(), s(reason.as_str()));
+        }
+        let mut tx = Transaction::new(&self.table);
+        tx.add(
+            Write::Update {
+                key: keys::request(closed.id),
+                expression: &expression,
+                names: names([("#status", "status")]),
+                values: update_values,
+            },
+            Some(("#status = :pending", Guard::RequestPending)),
+        )?;
+        match &plan.cooldown_until {
+            // The pending rule is freed either way; after a rejection with a cooldown the
+            // marker stays, as the cooldown's, until then.
+            Some(until) => {
+                let cooldown = items::cooldown_marker(closed.user, closed.chat, until)?;
+                tx.add(Write::Put { item: cooldown, names: Names::new(), values: Values::new() }, None)?;
+            }
+            None => tx.add(Write::Delete { key: keys::pending_marker(closed.user, closed.chat) }, None)?,
+        }
+        if let Some(decider) = plan.decider {
+            // Admin rights are checked by DynamoDB at commit, not only when they were read.
+            tx.add(
+                Write::Check {
+                    key: keys::member(closed.chat, decider),
+                    names: Names::new(),
+                    values: values([(":true", AttributeValue::Bool(true))]),
+                },
+                Some(("isAdmin = :true AND attribute_not_exists(leftAt)", Guard::DeciderRights)),
+            )?;
+        }
+        if let Some(acceptance) = &plan.acceptance {
+            admit(&mut tx, closed.chat, closed.user, acceptance.admission)?;
+            if acceptance.admission.entry().is_some() {
+                tx.add(
+                    Write::Update {
+                        key: keys::chat(closed.chat),
+                        expression: "SET updatedAt = :now ADD participantsCount :one",
+                        names: Names::new(),
+                        values: values([(":now", s(now.clone())), (":one", number(1))]),
+                    },
+                    Some(("attribute_exists(PK)", Guard::ChatExists)),
+                )?;
+            }
+            count_action(&mut tx, closed.user, acceptance)?;
+        }
+        count(&mut tx, closed.chat, closed.id, Some(RequestStatus::Pending), closed.status)?;
+        tx.outbox(plan.outbox)?;
+        self.commit(tx).await
+    }
+
+    async fn commit(&self, tx: Transaction) -> Result<(), TxError> {
+        if tx.items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::TooLarge(format!(
+                "the change needs {} items in one transaction; DynamoDB allows {MAX_TRANSACTION_ITEMS}",
+                tx.items.len()
+            ))
+            .into());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(tx.items)).send().await;
+        let Err(error) = result else { return Ok(()) };
+        let reasons = error.as_service_error().and_then(|e| {
+            match e {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ) => Some(cancelled.cancellation_reasons()),
+            _ => None,
+        }
+        });
+        let Some(reasons) = reasons else {
+            return Err(sdk_error("TransactWriteItems", error).into());
+        };
+        let code_at = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        if let Some(guard) = (0..reasons.len())
+            .filter(|&i| code_at(i) == "ConditionalCheckFailed")
+            .find_map(|i| tx.guards.get(i).copied().flatten())
+        {
+            return Err(TxError::Failed(guard));
+        }
+        if (0..reasons.len()).any(|i| matches!(code_at(i), "TransactionConflict" | "ThrottlingError")) {
+            return Err(TxError::Conflict);
+        }
+        Err(sdk_error("TransactWriteItems", error).into())
+    }
+}

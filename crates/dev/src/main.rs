@@ -1,0 +1,352 @@
+//! `dev`: the developer's commands. Not deployed. `dev --help` lists them, and
+//! `dev COMMAND --help` says what each does and reads.
+//!
+//! The local commands (`stack`, `seed`, `token`, `watch`) fill in the local stack's
+//! settings for whatever the environment leaves unset ([`LOCAL`]). The operator's
+//! commands (`outbox`, `load-check`) read the environment as it is, as a function in
+//! AWS would (region, credentials, `TABLE_NAME`), unless `--local` says otherwise.
+//!
+//! Exit codes: 0 done, 1 the command failed, 2 a wrong command line (clap's usage).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use aws::store::Store;
+use clap::{Args, Parser, Subcommand};
+use dev::fixture::Fixture;
+use dev::stack::{serve, Listeners, Services};
+use dev::{mint_hs256, DEFAULT_LOCAL_SECRET};
+use edge::config::{Config, Env, Section};
+
+const TOKEN_TTL_SECONDS: u64 = 24 * 3600;
+type Failure = Box<dyn std::error::Error>;
+
+#[derive(Parser)]
+#[command(name = "dev", about = "The join-request service's developer commands (never deployed).")]
+struct Cli {
+    #[command(flatten)]
+    ports: Ports,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the local stack listens.
+#[derive(Args)]
+struct Ports {
+    /// The REST API's port.
+    #[arg(long, env = "REST_PORT", default_value_t = 3000, global = true)]
+    rest_port: u16,
+    /// The WebSocket API's and the Management API's port.
+    #[arg(long, env = "WS_PORT", default_value_t = 3001, global = true)]
+    ws_port: u16,
+    /// The local EventBridge's port.
+    #[arg(long, env = "EVENTS_PORT", default_value_t = 3002, global = true)]
+    events_port: u16,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local stack: load the fixture, print URLs and tokens, serve REST,
+    /// WebSocket, the Management API and EventBridge until Ctrl-C.
+    Stack {
+        /// The fixture to load.
+        #[arg(long, env = "SEED_FILE", default_value = "fixtures/demo.json")]
+        seed_file: PathBuf,
+        /// How often the local expirer runs (every 15 minutes in AWS).
+        #[arg(long, env = "EXPIRE_EVERY_SECONDS", default_value_t = 10)]
+        expire_every_seconds: u64,
+    },
+    /// Create the table if missing and load a fixture, then print a token per user.
+    Seed {
+        /// Drop the table first, so the fixture loads into an empty one.
+        #[arg(long)]
+        fresh: bool,
+        /// The fixture to load.
+        #[arg(env = "SEED_FILE", default_value = "fixtures/demo.json")]
+        file: PathBuf,
+    },
+    /// Print a token for USER_ID, valid 24 hours, signed with $JWT_SECRET.
+    Token {
+        /// A user's id: 24 lower-case hex digits.
+        user_id: String,
+    },
+    /// Connect to the local WebSocket API with TOKEN and print every event.
+    Watch {
+        /// A token, as `dev token` prints it.
+        token: String,
+    },
+    /// The outbox items the sweeper set aside, and putting one back.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Print a fixture: the demo data plus one restricted chat of N participants.
+    BigChat {
+        /// Active participants of the generated chat.
+        participants: usize,
+        /// How many of them are admins.
+        #[arg(default_value_t = 20)]
+        admins: usize,
+    },
+    /// Write DIR/fixture.json and DIR/run.json (the people and their tokens) for
+    /// scripts/load.sh.
+    LoadWorld { dir: PathBuf, chats: usize, admins_per_chat: usize, requesters: usize },
+    /// Check the contract's invariants after a load run: the whole table, and what each
+    /// admin connection received (RECEIVED_FILE, one JSON line per connection).
+    LoadCheck {
+        run_file: PathBuf,
+        received_file: PathBuf,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List the outbox items the sweeper set aside.
+    Aside {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Put a set-aside outbox item back for the sweeper to retry.
+    Replay {
+        /// The item's id (or its key, OUTBOX#<id>).
+        id: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Which table an operator's command reaches.
+#[derive(Args)]
+struct Target {
+    /// The local stack's table (its settings for what the environment leaves unset)
+    /// instead of the one the environment names (AWS_REGION, credentials, TABLE_NAME).
+    #[arg(long)]
+    local: bool,
+}
+
+/// The local stack's settings, for what the environment leaves unset: its endpoints,
+/// dummy credentials, the local secret. Never applied to a command that reaches AWS.
+const LOCAL: &[(&str, &str)] = &[
+    ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+    ("EVENT_BUS_NAME", "join-requests-local"),
+    ("TABLE_NAME", "join-requests"),
+    ("JWT_SECRET", DEFAULT_LOCAL_SECRET),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_ACCESS_KEY_ID", "local"),
+    ("AWS_SECRET_ACCESS_KEY", "local"),
+    // One process for the whole stack, whose table is created after its App: the
+    // connections opened at init would only meet a missing table.
+    ("CONNECT_AT_INIT", "false"),
+    // One line per call from the stack; the functions' own logs with RUST_LOG=info.
+    ("RUST_LOG", "warn,stack=info"),
+];
+
+/// The environment, with the local stack's settings where it has none.
+fn local_env(ports: &Ports) -> Env {
+    let mut values: HashMap<String, String> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+    let events = format!("http://127.0.0.1:{}", ports.events_port);
+    let management = format!("http://127.0.0.1:{}", ports.ws_port);
+    let ported = [("AWS_ENDPOINT_URL_EVENTBRIDGE", events.as_str()), ("WEBSOCKET_ENDPOINT", management.as_str())];
+    for (name, value) in LOCAL.iter().chain(ported.iter()) {
+        values.entry((*name).to_owned()).or_insert_with(|| (*value).to_owned());
+    }
+    Env::of_pairs(values.iter().map(|(name, value)| (name.as_str(), value.as_str())))
+}
+
+fn env_for(target: &Target, ports: &Ports) -> Env {
+    if target.local {
+        local_env(ports)
+    } else {
+        Env::of_process()
+    }
+}
+
+/// Every section: the local stack runs every function in one process.
+const ALL_SECTIONS: &[Section] =
+    &[Section::Auth, Section::Decisions, Section::Events, Section::Bus, Section::Push, Section::Sweep, Section::Expiry];
+
+async fn store_of(env: &Env) -> Result<Store, Failure> {
+    let config = Config::of_sections(&[], env)?;
+    edge::telemetry::init(&config.logs);
+    let sdk = aws::sdk::sdk_config(&config.aws);
+    Ok(edge::run::store(&config, &sdk).await)
+}
+
+fn secret_of(env: &Env) -> Result<String, Failure> {
+    let config = Config::of_sections(&[Section::Auth], env)?;
+    config.auth.and_then(|auth| auth.secret).ok_or_else(|| "JWT_SECRET must be set to mint tokens".into())
+}
+
+async fn seed(store: &Store, path: &std::path::Path, secret: &str) -> Result<(), Failure> {
+    let fixture = Fixture::read(path)?;
+    let users: Vec<_> = fixture.users.iter().map(|u| (u.id, u.username.clone())).collect();
+    let (user_count, chat_count) = fixture.load(store).await?;
+    println!("loaded {user_count} users and {chat_count} chats from {} into table {}", path.display(), store.table());
+    println!("tokens (valid 24 h, signed with JWT_SECRET):");
+    for (id, username) in users {
+        println!("  {username:<14} {id}  {}", mint_hs256(secret, &id.to_string(), TOKEN_TTL_SECONDS)?);
+    }
+    Ok(())
+}
+
+async fn stack(ports: &Ports, seed_file: &std::path::Path, expire_every: Duration) -> Result<(), Failure> {
+    let env = local_env(ports);
+    let config = Config::of_sections(ALL_SECTIONS, &env)?;
+    edge::telemetry::init(&config.logs);
+    let bind = |port: u16| tokio::net::TcpListener::bind(("127.0.0.1", port));
+    let listeners = Listeners {
+        rest: bind(ports.rest_port).await.map_err(|e| format!("REST_PORT {}: {e}", ports.rest_port))?,
+        websocket: bind(ports.ws_port).await.map_err(|e| format!("WS_PORT {}: {e}", ports.ws_port))?,
+        events: bind(ports.events_port).await.map_err(|e| format!("EVENTS_PORT {}: {e}", ports.events_port))?,
+    };
+    let sdk = aws::sdk::sdk_config(&config.aws);
+    let app = edge::App::new(&config, &sdk).await?;
+    seed(&app.store, seed_file, &secret_of(&env)?).await?;
+    let services = Services {
+        publisher: edge::run::publisher(&config, &sdk)?,
+        pusher: edge::run::pusher(&config, &sdk)?,
+        app,
+        sweep_every: Duration::from_secs(5),
+        sweep_min_age_seconds: config.sweep_min_age_seconds,
+        expire_every,
+        request_expiry: config.request_expiry,
+    };
+    let dynamodb = config.aws.endpoints.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB");
+    println!();
+    println!("REST API      http://127.0.0.1:{}/requests", ports.rest_port);
+    println!("WebSocket     ws://127.0.0.1:{}/?token=<token>", ports.ws_port);
+    println!("Management    http://127.0.0.1:{}/@connections/<id>", ports.ws_port);
+    println!("EventBridge   http://127.0.0.1:{}", ports.events_port);
+    println!("DynamoDB      {}", dynamodb.map(|(_, url)| url.as_str()).unwrap_or_default());
+    println!("ready; Ctrl-C stops");
+    tokio::select! {
+        () = serve(listeners, services) => Ok(()),
+        signal = tokio::signal::ctrl_c() => {
+            signal?;
+            println!("stopping");
+            Ok(())
+        }
+    }
+}
+
+/// A small WebSocket client: connects with `token` and prints every message.
+async fn watch(websocket_port: u16, token: &str) -> Result<(), Failure> {
+    use futures::StreamExt;
+    let url = format!("ws://127.0.0.1:{websocket_port}/?token={token}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .map_err(|e| format!("cannot connect to ws://127.0.0.1:{websocket_port}: {e}"))?;
+    eprintln!("connected; waiting for events (Ctrl-C stops)");
+    while let Some(message) = socket.next().await {
+        match message? {
+            tokio_tungstenite::tungstenite::Message::Text(text) => println!("{text}"),
+            tokio_tungstenite::tungstenite::Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    eprintln!("connection closed");
+    Ok(())
+}
+
+/// The demo fixture plus one generated restricted chat (`68b000000000000000000001`)
+/// of `participants` active participants, `admins` of them admins.
+fn big_chat(participants: usize, admins: usize) -> Result<(), Failure> {
+    let mut fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("fixtures/demo.json")?)?;
+    let chat = serde_json::to_value(dev::fixture::FixtureChat::generated(0, participants, admins))?;
+    fixture["chats"].as_array_mut().ok_or("fixtures/demo.json has no chats list")?.push(chat);
+    println!("{fixture}");
+    Ok(())
+}
+
+async fn outbox_aside(store: &Store) -> Result<(), Failure> {
+    let items = store.outbox_set_aside(100).await?;
+    if items.is_empty() {
+        println!("no outbox item is set aside");
+    }
+    for item in items {
+        println!(
+            "{}  created {}  {} attempts  last error: {}",
+            item.key, item.created_at, item.attempts, item.last_error
+        );
+    }
+    Ok(())
+}
+
+async fn outbox_replay(store: &Store, id: &str) -> Result<(), Failure> {
+    let id = domain::ObjectId::parse(id.trim_start_matches("OUTBOX#"))?;
+    if store.replay_outbox(id).await? {
+        println!("outbox item {id} is back in the outbox; the next sweep carries it out");
+        Ok(())
+    } else {
+        Err(format!("no outbox item {id} is set aside").into())
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let ports = &cli.ports;
+    match cli.command {
+        Command::Stack { seed_file, expire_every_seconds } => {
+            stack(ports, &seed_file, Duration::from_secs(expire_every_seconds)).await
+        }
+        Command::Seed { fresh, file } => {
+            let env = local_env(ports);
+            let store = store_of(&env).await?;
+            if fresh {
+                store.drop_table().await?;
+            }
+            seed(&store, &file, &secret_of(&env)?).await
+        }
+        Command::Token { user_id } => {
+            domain::ObjectId::parse(&user_id)?;
+            println!("{}", mint_hs256(&secret_of(&local_env(ports))?, &user_id, TOKEN_TTL_SECONDS)?);
+            Ok(())
+        }
+        Command::Watch { token } => watch(ports.ws_port, &token).await,
+        Command::Outbox(OutboxCommand::Aside { target }) => {
+            outbox_aside(&store_of(&env_for(&target, ports)).await?).await
+        }
+        Command::Outbox(OutboxCommand::Replay { id, target }) => {
+            outbox_replay(&store_of(&env_for(&target, ports)).await?, &id).await
+        }
+        Command::BigChat { participants, admins } => big_chat(participants, admins),
+        Command::LoadWorld { dir, chats, admins_per_chat, requesters } => {
+            let secret = secret_of(&local_env(ports))?;
+            let (fixture, run) = dev::load::world(chats, admins_per_chat, requesters, &secret)?;
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("fixture.json"), fixture.to_string())?;
+            std::fs::write(dir.join("run.json"), run.to_string())?;
+            Ok(())
+        }
+        Command::LoadCheck { run_file, received_file, target } => {
+            let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run_file)?)?;
+            let received = std::fs::read_to_string(received_file)?;
+            let store = store_of(&env_for(&target, ports)).await?;
+            for line in dev::load::check(&store, &run, &received).await? {
+                println!("invariants: {line}");
+            }
+            println!("invariants: all hold");
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

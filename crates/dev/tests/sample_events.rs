@@ -1,0 +1,85 @@
+//! Every sample event in `events/` is fed to its function's handler, on the demo data
+//! and the documented local secret, so the samples in the README cannot rot.
+
+use dev::kit::{answer, expected_answers, repo_root, request_from, TestEnv};
+use edge::auth::{JwtSettings, JwtVerifier};
+use serde_json::Value;
+
+/// The local stack's documented default secret, which signs the sample tokens.
+const LOCAL_SECRET: &str = "local-development-secret";
+
+fn sample_files() -> Vec<String> {
+    let root = repo_root().join("events");
+    let mut files = Vec::new();
+    for function in std::fs::read_dir(&root).unwrap() {
+        let function = function.unwrap().path();
+        if !function.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&function).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                files.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
+    let (app, publisher) = (&env.app, &env.aws.publisher);
+    let request = request_from(event);
+    let response = match file.split('/').next().unwrap() {
+        "list-requests" => list_requests::handle(app, request).await,
+        "get-request" => get_request::handle(app, request).await,
+        "create-request" => create_request::handle(app, publisher, request).await,
+        "patch-request" => patch_request::handle(app, publisher, request).await,
+        "withdraw-request" => withdraw_request::handle(app, publisher, request).await,
+        "chat-requests" => chat_requests::handle(app, request).await,
+        "list-events" => list_events::handle(app, request).await,
+        "decide-requests" => decide_requests::handle(app, publisher, request).await,
+        other => panic!("no handler for events/{other}"),
+    };
+    answer(event, response)
+}
+
+#[tokio::test]
+async fn every_rest_sample_event_gets_its_documented_response() {
+    let expectations = expected_answers();
+    let listed: Vec<String> = expectations.keys().cloned().collect();
+    assert_eq!(sample_files(), listed, "every sample event has an expectation and every expectation a file");
+    let files =
+        listed.into_iter().filter(|f| !f.starts_with("ws-") && !f.starts_with("notifier") && !f.starts_with("expire-"));
+
+    for file in files {
+        // Each sample runs on fresh demo data, as `cargo lambda invoke` would after a seed.
+        let mut env = TestEnv::with_demo().await;
+        env.app.auth =
+            JwtVerifier::new(&JwtSettings { secret: Some(LOCAL_SECRET.into()), ..Default::default() }).unwrap();
+        let text = std::fs::read_to_string(repo_root().join("events").join(&file)).unwrap();
+        let event: Value = serde_json::from_str(&text).unwrap();
+        let (status, body) = run(&env, &file, &event).await;
+        let expected = &expectations[&file];
+        assert_eq!(Some(u64::from(status)), expected["status"].as_u64(), "{file}: {body}");
+        assert_eq!(body.get("code"), expected.get("code"), "{file}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_scheduled_sample_event_runs_expiry_on_the_demo_data() {
+    let env = TestEnv::with_demo().await;
+    let text = std::fs::read_to_string(repo_root().join("events/expire-requests/scheduled.json")).unwrap();
+    let scheduled: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(scheduled.detail_type, "Scheduled Event");
+    let report =
+        expire_requests::handle(&env.direct, &env.aws.publisher, std::time::Duration::from_secs(3600), "sample")
+            .await
+            .unwrap();
+    assert_eq!(report.expired, 0, "the demo request is younger than an hour");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let report = expire_requests::handle(&env.direct, &env.aws.publisher, std::time::Duration::from_secs(1), "sample")
+        .await
+        .unwrap();
+    assert_eq!(report.expired, 1, "the demo request, once older than the expiry");
+}

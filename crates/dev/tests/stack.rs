@@ -1,0 +1,343 @@
+//! The local stack end to end, through real sockets: HTTP for REST, real WebSocket
+//! clients, and the SDK clients reaching the stack's EventBridge and Management API.
+
+use std::time::Duration;
+
+use aws::store::Connection;
+use dev::kit::{clients, contract, repo_root, token, TestEnv};
+use dev::stack::{serve, Listeners, Services, RULE_DETAIL_TYPES};
+use domain::time::{epoch_seconds_in, timestamp_seconds_ago};
+use domain::ObjectId;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+const AMY: &str = "65a000000000000000000001";
+const BEN: &str = "65a000000000000000000002";
+const LEA: &str = "65a000000000000000000006";
+const SAM: &str = "65a000000000000000000007";
+const DEMO_REQUEST: &str = "65d000000000000000000001";
+const CHAT1: &str = "65b000000000000000000001";
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+struct Stack {
+    env: TestEnv,
+    rest: u16,
+    websocket: u16,
+}
+
+async fn listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+async fn start() -> Stack {
+    let env = TestEnv::with_demo().await;
+    let ((rest, rest_port), (websocket, websocket_port), (events, events_port)) =
+        (listener().await, listener().await, listener().await);
+    let (publisher, pusher) = clients(events_port, websocket_port);
+    let app = edge::App {
+        store: env.store().clone(),
+        auth: edge::auth::JwtVerifier::new(&edge::auth::JwtSettings {
+            secret: Some(dev::kit::SECRET.into()),
+            ..Default::default()
+        })
+        .unwrap(),
+        rules: dev::kit::rules(),
+    };
+    let services = Services {
+        app,
+        publisher,
+        pusher,
+        sweep_every: Duration::from_millis(200),
+        sweep_min_age_seconds: 30,
+        expire_every: Duration::from_millis(200),
+        request_expiry: None,
+    };
+    tokio::spawn(serve(Listeners { rest, websocket, events }, services));
+    Stack { env, rest: rest_port, websocket: websocket_port }
+}
+
+/// A raw answer: status, headers, body.
+type Raw = (u16, hyper::HeaderMap, Bytes);
+
+impl Stack {
+    async fn raw(&self, method: &str, path: &str, user: Option<&str>, body: Option<Value>) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", self.rest)).await.unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        let mut request = hyper::Request::builder().method(method).uri(path).header("host", "127.0.0.1");
+        if let Some(user) = user {
+            request = request.header("authorization", format!("Bearer {}", token(user)));
+        }
+        let request = request.body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default()))).unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        (parts.status.as_u16(), parts.headers, body.collect().await.unwrap().to_bytes())
+    }
+
+    async fn http(&self, method: &str, path: &str, user: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, _, bytes) = self.raw(method, path, Some(user), body).await;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        contract::check_response(method, path, status, &body);
+        (status, body)
+    }
+
+    async fn connect(&self, user: &str) -> Socket {
+        let url = format!("ws://127.0.0.1:{}/?token={}", self.websocket, token(user));
+        tokio_tungstenite::connect_async(url.as_str()).await.unwrap().0
+    }
+}
+
+async fn next_event(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the socket stays open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            let message = serde_json::from_str(&text).unwrap();
+            contract::check_message(&message);
+            return message;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_and_its_acceptance_flow_through_the_local_stack() {
+    let stack = start().await;
+    let mut amy_phone = stack.connect(AMY).await;
+    let mut amy_laptop = stack.connect(AMY).await;
+    let mut ben = stack.connect(BEN).await;
+    let mut sam = stack.connect(SAM).await;
+
+    let (status, created) = stack.http("POST", "/requests", SAM, Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!(status, 201, "{created}");
+    let request_id = created["request"]["_id"].as_str().unwrap().to_owned();
+    for socket in [&mut amy_phone, &mut amy_laptop, &mut ben] {
+        let event = next_event(socket).await;
+        assert_eq!(event["event"], "chat-join-request");
+        assert_eq!(event["data"]["request"]["_id"], request_id.as_str());
+        assert_eq!(event["data"]["request"]["chat"]["areYouAdmin"], true);
+    }
+
+    let (status, listed) = stack.http("GET", "/requests?status=pending&limit=5", SAM, None).await;
+    assert_eq!((status, listed["count"].as_u64()), (200, Some(1)));
+    let (status, fetched) = stack.http("GET", &format!("/requests/{request_id}"), SAM, None).await;
+    assert_eq!((status, fetched["request"]["status"].as_str()), (200, Some("pending")));
+
+    let (status, decided) =
+        stack.http("PATCH", &format!("/requests/{request_id}"), AMY, Some(json!({"status": "accepted"}))).await;
+    assert_eq!(status, 200, "{decided}");
+    let mut names = vec![next_event(&mut sam).await, next_event(&mut sam).await]
+        .into_iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    names.sort();
+    assert_eq!(names, ["chat-request-accepted", "score-updated"]);
+
+    let notifications: Vec<Value> = stack
+        .env
+        .notifications_of(AMY)
+        .await
+        .into_iter()
+        .filter(|item| item["request"] == request_id.as_str())
+        .collect();
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0]["dismissed"], true, "the admins' notifications are dismissed in the table");
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_at_connect() {
+    let stack = start().await;
+    for query in ["?token=not.a.token", "", "?token="] {
+        let url = format!("ws://127.0.0.1:{}/{query}", stack.websocket);
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401, "{query}"),
+            other => panic!("{query}: expected a 401 refusal, got {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_vanished_without_closing_is_forgotten_on_the_next_push() {
+    let stack = start().await;
+    let mut ben = stack.connect(BEN).await;
+    // A connection API Gateway never reported closed: the record outlived its socket.
+    let ghost = Connection {
+        connection_id: "vanished-without-closing".into(),
+        user: ObjectId::parse(BEN).unwrap(),
+        // Older than the grace a connection still connecting gets on a 410.
+        connected_at: timestamp_seconds_ago(60),
+        ttl: epoch_seconds_in(3600),
+    };
+    stack.env.store().put_connection(&ghost).await.unwrap();
+    assert_eq!(stack.env.store().connections_of(ghost.user).await.unwrap().len(), 2);
+
+    let (status, _) = stack.http("POST", "/requests", LEA, Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!(status, 201);
+    assert_eq!(next_event(&mut ben).await["event"], "chat-join-request");
+    for _ in 0..50 {
+        let left = stack.env.store().connections_of(ghost.user).await.unwrap();
+        if left.len() == 1 {
+            assert_ne!(left[0].connection_id, ghost.connection_id);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the vanished connection was not forgotten");
+}
+
+#[tokio::test]
+async fn closing_a_socket_runs_disconnect() {
+    let stack = start().await;
+    let mut amy = stack.connect(AMY).await;
+    let amy_id = ObjectId::parse(AMY).unwrap();
+    assert_eq!(stack.env.store().connections_of(amy_id).await.unwrap().len(), 1);
+    amy.close(None).await.unwrap();
+    for _ in 0..50 {
+        if stack.env.store().connections_of(amy_id).await.unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("$disconnect did not forget the connection");
+}
+
+#[test]
+fn the_local_rule_matches_the_template() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let source = format!("source: [{}]", aws::bus::EVENT_SOURCE);
+    let detail_types = format!("detail-type: [{}]", RULE_DETAIL_TYPES.join(", "));
+    assert!(template.contains(&source), "template.yaml must route `{source}`");
+    assert!(template.contains(&detail_types), "template.yaml must route `{detail_types}`");
+}
+
+/// The next event named `name` on `socket`, skipping others.
+async fn next_named(socket: &mut Socket, name: &str) -> Value {
+    loop {
+        let event = next_event(socket).await;
+        if event["event"] == name {
+            return event;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_admins_queue_a_bulk_accept_and_a_withdrawal_through_the_local_stack() {
+    let stack = start().await;
+    let mut amy_phone = stack.connect(AMY).await;
+    let mut amy_laptop = stack.connect(AMY).await;
+    let mut lea = stack.connect(LEA).await;
+
+    let (status, created) =
+        stack.http("POST", "/requests", LEA, Some(json!({ "chat": CHAT1, "message": "Back from my break!" }))).await;
+    assert_eq!(status, 201, "{created}");
+    let leas = created["request"]["_id"].as_str().unwrap().to_owned();
+    let told = next_named(&mut amy_phone, "chat-join-request").await;
+    assert_eq!(told["data"]["request"]["message"], "Back from my break!");
+
+    let (status, queue) = stack.http("GET", &format!("/chats/{CHAT1}/requests?status=pending"), AMY, None).await;
+    assert_eq!(status, 200, "{queue}");
+    assert_eq!(queue["count"], 2, "lea's and the demo request");
+    assert_eq!(queue["requests"][0]["_id"], leas.as_str(), "newest first");
+    assert_eq!(queue["requests"][0]["user"]["username"], "lea.left");
+    let (status, refused) = stack.http("GET", &format!("/chats/{CHAT1}/requests"), SAM, None).await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("NOT_CHAT_MEMBER")));
+
+    let body = json!({ "status": "accepted", "requests": [leas, DEMO_REQUEST] });
+    let (status, decided) = stack.http("POST", &format!("/chats/{CHAT1}/requests/decisions"), AMY, Some(body)).await;
+    assert_eq!(status, 200, "{decided}");
+    let results = decided["results"].as_array().unwrap();
+    assert_eq!((results[0]["status"].as_u64(), results[1]["status"].as_u64()), (Some(200), Some(200)));
+    assert_eq!(next_named(&mut lea, "chat-request-accepted").await["data"]["request"]["_id"], leas.as_str());
+    for socket in [&mut amy_phone, &mut amy_laptop] {
+        let mut closed = vec![
+            next_named(socket, "chat-join-request-closed").await["data"]["request"]["_id"].as_str().unwrap().to_owned(),
+            next_named(socket, "chat-join-request-closed").await["data"]["request"]["_id"].as_str().unwrap().to_owned(),
+        ];
+        closed.sort();
+        let mut expected = vec![leas.clone(), DEMO_REQUEST.to_owned()];
+        expected.sort();
+        assert_eq!(closed, expected, "the decider's own connections are told too");
+    }
+
+    let (status, created) = stack.http("POST", "/requests", SAM, Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!(status, 201);
+    let sams = created["request"]["_id"].as_str().unwrap().to_owned();
+    let (status, withdrawn) = stack.http("DELETE", &format!("/requests/{sams}"), SAM, None).await;
+    assert_eq!((status, withdrawn["request"]["status"].as_str()), (200, Some("cancelled")), "{withdrawn}");
+    let closed = next_named(&mut amy_phone, "chat-join-request-closed").await;
+    assert_eq!(
+        (closed["data"]["request"]["_id"].as_str(), closed["data"]["request"]["status"].as_str()),
+        (Some(sams.as_str()), Some("cancelled"))
+    );
+}
+
+#[tokio::test]
+async fn every_documented_operation_reaches_its_function_through_the_stack() {
+    let stack = start().await;
+    for (method, resource) in dev::local::events::REST_ROUTES {
+        let path = resource.replace("{id}", CHAT1);
+        let (status, _, body) = stack.raw(method, &path, None, None).await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, body["code"].as_str()), (401, Some("UNAUTHORIZED")), "{method} {path}: {body}");
+        contract::check_response(method, resource, status, &body);
+    }
+}
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_405_with_the_methods_it_takes() {
+    let stack = start().await;
+    for (method, path, allow) in [
+        ("PUT", "/requests", "GET, POST"),
+        ("TRACE", "/requests", "GET, POST"),
+        ("POST", &format!("/requests/{DEMO_REQUEST}") as &str, "DELETE, GET, PATCH"),
+        ("GET", &format!("/chats/{CHAT1}/requests/decisions"), "POST"),
+    ] {
+        let (status, headers, body) = stack.raw(method, path, Some(SAM), None).await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, body["code"].as_str()), (405, Some("METHOD_NOT_ALLOWED")), "{method} {path}");
+        assert_eq!(headers.get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
+    }
+    let (status, _, body) = stack.raw("GET", "/nowhere", Some(SAM), None).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["code"].as_str()), (404, Some("NOT_FOUND")));
+}
+
+#[tokio::test]
+async fn the_stack_serves_both_documents_and_a_docs_page_that_needs_no_internet() {
+    let stack = start().await;
+    let (status, headers, body) = stack.raw("GET", "/openapi.json", None, None).await;
+    assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, "application/json"));
+    let mut served: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(served["servers"][0]["url"], "http://127.0.0.1", "the first server is the stack itself");
+    served["servers"][0]["url"] = contract::document(contract::OPENAPI)["servers"][0]["url"].clone();
+    assert_eq!(&served, contract::document(contract::OPENAPI), "/openapi.json is openapi.yaml");
+    for (path, file) in [("/openapi.yaml", contract::OPENAPI), ("/asyncapi.yaml", contract::ASYNCAPI)] {
+        let (status, _, body) = stack.raw("GET", path, None, None).await;
+        let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        assert_eq!((status, body.as_ref()), (200, text.as_bytes()), "{path}");
+    }
+
+    let (status, headers, page) = stack.raw("GET", "/docs", None, None).await;
+    assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, "text/html; charset=utf-8"));
+    let page = String::from_utf8(page.to_vec()).unwrap();
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "{page}");
+    assert!(page.contains("validatorUrl: null"), "no online validator badge");
+    let assets: Vec<&str> =
+        page.split(['"', '\'']).filter(|part| part.starts_with("/docs/") || part.starts_with("/openapi")).collect();
+    assert!(assets.len() >= 3, "{assets:?}");
+    for asset in assets {
+        let (status, _, body) = stack.raw("GET", asset, None, None).await;
+        assert_eq!(status, 200, "{asset}");
+        assert!(body.len() > 1000, "{asset} is there: {} bytes", body.len());
+    }
+}

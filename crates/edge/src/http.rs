@@ -1,0 +1,129 @@
+//! The edge between API Gateway REST (v1 proxy) events and the use cases in
+//! [`app::requests`]: authentication, parsing, the span, and the response.
+
+use std::future::Future;
+
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::Instrument;
+
+use domain::page::EventsQuery;
+use domain::{ObjectId, PageQuery};
+
+use crate::error::ApiError;
+use crate::run::App;
+
+/// Runs one REST call: opens the invocation's span (request id, then user id), checks
+/// the token, runs `call`, and turns its result into the response. Every error goes
+/// through [`ApiError::status`] and [`ApiError::body`], here and nowhere else.
+pub async fn respond<F, Fut, T>(app: &App, event: &Request, call: F) -> Response<Body>
+where
+    F: FnOnce(ObjectId) -> Fut,
+    Fut: Future<Output = Result<(StatusCode, T), ApiError>>,
+    T: Serialize,
+{
+    let span = tracing::info_span!(
+        "invocation",
+        request_id = %request_id(event),
+        user_id = tracing::field::Empty,
+        method = %event.method(),
+        path = %event.uri().path(),
+    );
+    async {
+        let result = match authenticate(app, event) {
+            Ok(caller) => {
+                tracing::Span::current().record("user_id", tracing::field::display(caller));
+                call(caller).await
+            }
+            Err(error) => Err(error),
+        };
+        let response = match result {
+            Ok((status, value)) => match serde_json::to_string(&value) {
+                Ok(text) => json_response(status, text),
+                Err(error) => {
+                    tracing::error!(%error, "response did not serialize");
+                    error_response(&ApiError::App(app::AppError::Internal(Box::new(error))))
+                }
+            },
+            Err(error) => error_response(&error),
+        };
+        tracing::info!(status = response.status().as_u16(), "done");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn authenticate(app: &App, event: &Request) -> Result<ObjectId, ApiError> {
+    let header = event.headers().get(AUTHORIZATION).and_then(|value| value.to_str().ok());
+    app.auth.authenticate_header(header).map_err(ApiError::Unauthorized)
+}
+
+/// API Gateway's request id when there is one (it ties our logs to API Gateway's),
+/// else the Lambda invocation's.
+fn request_id(event: &Request) -> String {
+    match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        _ => None,
+    }
+    .or_else(|| event.lambda_context_ref().map(|context| context.request_id.clone()))
+    .unwrap_or_default()
+}
+
+fn error_response(error: &ApiError) -> Response<Body> {
+    match error {
+        ApiError::App(app::AppError::Internal(source)) => tracing::error!(error = %source, "internal error"),
+        ApiError::App(app::AppError::Unavailable(source)) => tracing::warn!(error = %source, "unavailable"),
+        ApiError::Unauthorized(reason) => tracing::info!(reason = %reason, "unauthorized"),
+        other => tracing::info!(code = other.code(), "refused"),
+    }
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, error.body().to_string());
+    if let Some(seconds) = error.retry_after_seconds() {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn json_response(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The `{id}` path parameter.
+pub fn path_id(event: &Request) -> Result<ObjectId, ApiError> {
+    let parameters = event.path_parameters();
+    let text = parameters.first("id").ok_or(ApiError::InvalidId)?;
+    ObjectId::parse(text).map_err(|_| ApiError::InvalidId)
+}
+
+pub fn events_query(event: &Request) -> Result<EventsQuery, ApiError> {
+    let parameters = event.query_string_parameters();
+    Ok(EventsQuery::parse(|name| parameters.all(name).unwrap_or_default())?)
+}
+
+pub fn page_query(event: &Request) -> Result<PageQuery, ApiError> {
+    let parameters = event.query_string_parameters();
+    Ok(PageQuery::parse(|name| parameters.all(name).unwrap_or_default())?)
+}
+
+/// A JSON object body of type `T`. Anything else (no body, not JSON, an array, a string,
+/// a number, wrong fields) is `INVALID_BODY` with serde's reason, which names the field.
+/// The object check comes first because serde reads a struct from an array too.
+pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = event.body().as_ref();
+    if bytes.is_empty() {
+        return Err(ApiError::InvalidBody("a JSON body is required".into()));
+    }
+    let invalid = |error: serde_json::Error| ApiError::InvalidBody(format!("invalid body: {error}"));
+    match serde_json::from_slice::<serde_json::Value>(bytes).map_err(invalid)? {
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object).map_err(invalid),
+        _ => Err(ApiError::InvalidBody("the body must be a JSON object".into())),
+    }
+}
