@@ -2,13 +2,15 @@
 # Every check CI runs: formatting, lints, the SAM template, the API documents, unit,
 # integration and end-to-end tests, fuzzing, and every sample event through
 # `sam local invoke`. The integration tests start their own DynamoDB Local (see
-# tests/src/lib.rs); fuzz.sh and sam-local.sh start their own too.
+# crates/dev/src/kit/mod.rs); fuzz.sh and sam-local.sh start their own too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 echo "== cargo fmt";    cargo fmt --all -- --check
 echo "== cargo clippy"; cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc";    RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" \
+                          cargo doc --workspace --no-deps --locked --quiet --exclude bench --exclude all --exclude floor
 echo "== cfn-lint";     cfn-lint template.yaml
 echo "== sam validate"; sam validate --lint --region us-east-1 --template template.yaml
 echo "== checkov";      checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download

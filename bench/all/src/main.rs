@@ -1,6 +1,6 @@
 //! Every function in one binary: Lambda sets `_HANDLER` to the function's `Handler`,
 //! and this runs the function of that name. The bench measures it against one binary
-//! per function (size, init, build time); the README says which wins.
+//! per function (size, init, build time); docs/performance.md says which wins.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -9,6 +9,11 @@ pub mod ports;
 pub mod requests;
 mod retry;
 
+#[cfg(test)]
+mod memory;
+#[cfg(test)]
+mod use_case_tests;
+
 pub use error::AppError;
 pub use retry::{backoff, MAX_ATTEMPTS};
 

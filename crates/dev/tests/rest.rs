@@ -158,7 +158,7 @@ async fn issuer_and_audience_are_checked_when_configured() {
 #[tokio::test]
 async fn rs256_verifies_with_the_public_key_and_refuses_hs256_signed_with_it() {
     use edge::auth::{JwtSettings, JwtVerifier};
-    let dir = dev::kit::repo_root().join("tests/keys");
+    let dir = dev::kit::repo_root().join("crates/dev/tests/keys");
     let private = std::fs::read(dir.join("test-rsa-private.pem")).unwrap();
     let public = std::fs::read_to_string(dir.join("test-rsa-public.pem")).unwrap();
     let verifier =

@@ -1,5 +1,5 @@
 //! Every sample event in `events/` is fed to its function's handler, on the demo data
-//! and the documented local secret, so the samples in the README cannot rot.
+//! and the documented local secret, so the samples in the docs cannot rot.
 
 use dev::kit::{answer, expected_answers, repo_root, request_from, TestEnv};
 use edge::auth::{JwtSettings, JwtVerifier};

@@ -302,7 +302,7 @@ async fn a_create_transaction_names_only_the_requesters_and_the_requests_items()
                 || (sk.starts_with("NOTIFICATION#") && attribute("request") == request)
                 || (pk.starts_with("OUTBOX#") && sk == "OUTBOX" && attribute("_id") == pk["OUTBOX#".len()..])
                 // The chat's count shard that this request's id picks: one of 16, so two
-                // creates share it one time in 16 (see the README).
+                // creates share it one time in 16 (see docs/data-model.md).
                 || (pk == format!("CHAT#{chat}") && sk == inspect::request_count_key(id(chat), id(request)).1);
             assert!(belongs, "{requester}'s create names {pk} / {sk}, which is not theirs nor their request's");
             keys.insert((pk, sk));

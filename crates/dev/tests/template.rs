@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use dev::kit::template;
+use edge::config::{Config, Env, Function, SetBy, Variable, VARIABLES};
 use serde_yaml::Value;
 
 fn names(map: &Value) -> BTreeSet<String> {
@@ -24,45 +25,77 @@ fn the_dead_letter_queue_takes_messages_only_from_the_notifiers_rule() {
     }
 }
 
+/// The environment as AWS gives it: every variable Lambda or the template sets, each to
+/// a value its parser takes, so that each function reads its sections to the end.
+fn complete_env() -> Env {
+    let value = |v: &Variable| match v.name {
+        "JWT_SECRET" | "JWT_SECRET_ARN" | "JWT_PUBLIC_KEY" | "JWT_ISSUER" | "JWT_AUDIENCE" => "x",
+        "AWS_ENDPOINT_URL" | "AWS_ENDPOINT_URL_DYNAMODB" | "AWS_ENDPOINT_URL_EVENTBRIDGE" => "http://127.0.0.1:9",
+        "WEBSOCKET_ENDPOINT" => "http://127.0.0.1:9",
+        "CONNECT_AT_INIT" => "true",
+        _ => v.default.filter(|d| d.parse::<i64>().is_ok()).unwrap_or("7"),
+    };
+    Env::of_pairs(VARIABLES.iter().filter(|v| v.set_by != SetBy::Default).map(|v| (v.name, value(v))))
+}
+
 #[test]
-fn each_function_gets_only_the_environment_it_reads() {
+fn each_function_gets_exactly_the_environment_it_reads() {
     let template = template();
     let global = names(&template["Globals"]["Function"]["Environment"]["Variables"]);
-    let every_function_reads = ["TABLE_NAME", "RUST_LOG", "AWS_ENDPOINT_URL_DYNAMODB"].map(str::to_owned);
-    assert_eq!(global, BTreeSet::from(every_function_reads), "what every function reads");
-    let jwt = ["JWT_SECRET", "JWT_SECRET_ARN", "JWT_PUBLIC_KEY", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_LEEWAY_SECONDS"];
-    let expected: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
-        ("ListRequestsFunction", jwt.to_vec()),
-        ("GetRequestFunction", jwt.to_vec()),
-        ("CreateRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
-        (
-            "PatchRequestFunction",
-            [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS", "REJECTION_COOLDOWN_SECONDS"]].concat(),
-        ),
-        ("WithdrawRequestFunction", [jwt.as_slice(), &["EVENT_BUS_NAME"]].concat()),
-        ("ChatRequestsFunction", jwt.to_vec()),
-        ("ListEventsFunction", jwt.to_vec()),
-        (
-            "DecideRequestsFunction",
-            [jwt.as_slice(), &["EVENT_BUS_NAME", "JOIN_GROUP_CHAT_POINTS", "REJECTION_COOLDOWN_SECONDS"]].concat(),
-        ),
-        ("WsConnectFunction", jwt.to_vec()),
-        ("WsDisconnectFunction", vec![]),
-        ("NotifierFunction", vec!["WEBSOCKET_ENDPOINT"]),
-        ("OutboxSweeperFunction", vec!["EVENT_BUS_NAME"]),
-        ("ExpireRequestsFunction", vec!["EVENT_BUS_NAME", "REQUEST_EXPIRY_DAYS"]),
-    ]);
     let resources = template["Resources"].as_mapping().unwrap();
-    let functions: BTreeSet<&str> = resources
+    let functions: BTreeMap<String, &Value> = resources
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
-        .filter_map(|(k, _)| k.as_str())
+        .map(|(_, r)| (r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_default().to_owned(), r))
         .collect();
-    assert_eq!(functions, expected.keys().copied().collect(), "every function is listed here");
-    for (function, variables) in expected {
-        let own = names(&template["Resources"][function]["Properties"]["Environment"]["Variables"]);
-        let wanted: BTreeSet<String> = variables.iter().map(|v| v.to_string()).collect();
-        assert_eq!(own, wanted, "{function}");
+    let known: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_owned()).collect();
+    assert_eq!(functions.keys().cloned().collect::<BTreeSet<_>>(), known, "every function of the template, by binary");
+    for function in Function::ALL {
+        let env = complete_env();
+        Config::of_function(function, &env).unwrap_or_else(|e| panic!("{}: {e}", function.name()));
+        let from_template: BTreeSet<String> = env
+            .read_so_far()
+            .into_iter()
+            .filter(|name| VARIABLES.iter().any(|v| v.name == *name && v.set_by == SetBy::Template))
+            .map(str::to_owned)
+            .collect();
+        let own = names(&functions[function.name()]["Properties"]["Environment"]["Variables"]);
+        let given: BTreeSet<String> = global.union(&own).cloned().collect();
+        assert_eq!(given, from_template, "{}: what the template gives is what it reads", function.name());
+    }
+}
+
+#[test]
+fn the_documented_variables_are_the_configuration_s() {
+    let text = std::fs::read_to_string(dev::kit::repo_root().join("docs/configuration.md")).unwrap();
+    let cell = |row: &str, n: usize| row.split('|').nth(n).unwrap_or_default().trim().trim_matches('`').to_owned();
+    let documented: Vec<(String, String, String)> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("| variable | section |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|row| (cell(row, 1), cell(row, 2), cell(row, 3)))
+        .collect();
+    let configured: Vec<(String, String, String)> = VARIABLES
+        .iter()
+        .map(|v| (v.name.to_owned(), format!("{:?}", v.section), v.default.unwrap_or("–").to_owned()))
+        .collect();
+    assert_eq!(documented, configured, "docs/configuration.md lists VARIABLES, in order, with their defaults");
+
+    let sections: BTreeMap<String, String> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("| function | sections"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .flat_map(|row| {
+            let listed = cell(row, 2);
+            cell(row, 1).split(", ").map(move |f| (f.to_owned(), listed.clone())).collect::<Vec<_>>()
+        })
+        .collect();
+    for function in Function::ALL {
+        let taken: Vec<String> = function.sections().iter().map(|s| format!("{s:?}")).collect();
+        let expected = if taken.is_empty() { "–".to_owned() } else { taken.join(", ") };
+        assert_eq!(sections.get(function.name()), Some(&expected), "{}", function.name());
     }
 }
 
@@ -106,4 +139,45 @@ fn every_function_may_open_its_connection_at_init_and_that_read_only() {
     assert_eq!(statement["Action"], serde_yaml::from_str::<Value>("[dynamodb:GetItem]").unwrap());
     let leading_keys = &statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"];
     assert_eq!(leading_keys, &Value::Sequence(vec![Value::from(aws::store::inspect::CONNECT_AT_INIT)]));
+}
+
+#[test]
+fn the_local_table_is_the_table_the_template_declares() {
+    use aws::store::{IndexDefinition, TABLE};
+    let template = template();
+    let table = &template["Resources"]["Table"]["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    let attributes: Vec<(String, String)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    let defined: Vec<(String, String)> = TABLE.attributes.iter().map(|a| (a.to_string(), "S".to_owned())).collect();
+    assert_eq!(attributes, defined, "the attribute definitions");
+    let key_schema = |schema: &Value| -> (String, String) {
+        let of = |kind: &str| {
+            let element = schema.as_sequence().unwrap().iter().find(|k| k["KeyType"] == kind).unwrap();
+            element["AttributeName"].as_str().unwrap().to_owned()
+        };
+        (of("HASH"), of("RANGE"))
+    };
+    assert_eq!(key_schema(&table["KeySchema"]), (TABLE.partition.to_owned(), TABLE.sort.to_owned()));
+    let indexes = |name: &str| -> Vec<(String, String, String)> {
+        table[name]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|index| {
+                assert_eq!(index["Projection"]["ProjectionType"], "ALL", "{index:?}");
+                let (partition, sort) = key_schema(&index["KeySchema"]);
+                (index["IndexName"].as_str().unwrap().to_owned(), partition, sort)
+            })
+            .collect()
+    };
+    let defined = |all: &[IndexDefinition]| -> Vec<(String, String, String)> {
+        all.iter().map(|i| (i.name.to_owned(), i.partition.to_owned(), i.sort.to_owned())).collect()
+    };
+    assert_eq!(indexes("GlobalSecondaryIndexes"), defined(TABLE.global_indexes));
+    assert_eq!(indexes("LocalSecondaryIndexes"), defined(TABLE.local_indexes));
 }

@@ -1,5 +1,5 @@
-//! The DynamoDB adapter: one table, the keys in [`keys`], the item shapes in
-//! [`items`], and the transactions that make the contract's rules hold under
+//! The DynamoDB adapter: one table, the keys in `keys` (private: built and parsed only
+//! there), the item shapes in `items`, and the transactions that make the contract's rules hold under
 //! concurrency.
 
 pub mod inspect;
@@ -89,7 +89,7 @@ impl Store {
     /// Opens [`CONNECTIONS_AT_INIT`] connections to DynamoDB during init (TCP and, in
     /// AWS, the TLS handshake; the credentials resolved, the first request signed), so
     /// that the first invocation after a cold start does not pay for them: that many
-    /// eventually consistent `GetItem`s of [`keys::connect_at_init`], which no item
+    /// eventually consistent `GetItem`s of [`inspect::CONNECT_AT_INIT`], which no item
     /// has, at once, with one attempt each. The connections stay in the client's pool.
     pub async fn open_connections(&self) -> Result<(), StoreError> {
         let key = key_item(&keys::connect_at_init());

@@ -104,7 +104,7 @@ async fn dispatch(
 }
 
 /// A path with no route is `404`; a route's path with another method is `405` with
-/// the methods it has. (API Gateway answers both with `403`; see the README.)
+/// the methods it has. (API Gateway answers both with `403`; see docs/api.md.)
 fn no_route(path: &str) -> Response<Full<Bytes>> {
     let methods = crate::local::events::methods_of(path);
     if methods.is_empty() {
