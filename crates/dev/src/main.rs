@@ -110,7 +110,7 @@ enum OutboxCommand {
     },
     /// Put a set-aside outbox item back for the sweeper to retry.
     Replay {
-        /// The item's id (or its key, OUTBOX#<id>).
+        /// The item's id, as `dev outbox aside` lists it.
         id: String,
         #[command(flatten)]
         target: Target,
@@ -269,16 +269,17 @@ async fn outbox_aside(store: &Store) -> Result<(), Failure> {
         println!("no outbox item is set aside");
     }
     for item in items {
+        let fields = &item.fields;
         println!(
             "{}  created {}  {} attempts  last error: {}",
-            item.key, item.created_at, item.attempts, item.last_error
+            item.id, fields.created_at, fields.attempts, fields.last_error
         );
     }
     Ok(())
 }
 
 async fn outbox_replay(store: &Store, id: &str) -> Result<(), Failure> {
-    let id = domain::ObjectId::parse(id.trim_start_matches("OUTBOX#"))?;
+    let id = domain::ObjectId::parse(id)?;
     if store.replay_outbox(id).await? {
         println!("outbox item {id} is back in the outbox; the next sweep carries it out");
         Ok(())

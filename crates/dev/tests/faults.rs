@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use app::delivery::MAX_OUTBOX_ATTEMPTS;
-use aws::store::Connection;
+use aws::store::{inspect, Connection};
 use dev::kit::{
     answer, connect, demo_fixture, id, request_from, rest_event, retry_after, route_published, token, TestEnv,
 };
@@ -113,15 +113,17 @@ async fn eventbridge_down_during_200_creates_loses_no_event() {
 }
 
 /// An outbox item that can never be carried out: an event too big for any `PutEvents`.
-fn poison_outbox(n: usize, created_at: &str) -> Value {
-    json!({
-        "PK": format!("OUTBOX#69e{n:021x}"), "SK": "OUTBOX", "entity": "Outbox",
-        "GSI1PK": "OUTBOX", "GSI1SK": format!("{created_at}#69e{n:021x}"),
-        "_id": format!("69e{n:021x}"), "createdAt": created_at,
+fn poison_outbox(n: usize, created_at: &str) -> ((String, String), Value) {
+    let outbox = id(&format!("69e{n:021x}"));
+    let (index, order) = inspect::outbox_index(created_at, outbox);
+    let item = json!({
+        "entity": inspect::OUTBOX_ENTITY, "GSI1PK": index, "GSI1SK": order,
+        "_id": outbox, "createdAt": created_at,
         "events": [{"event": "chat-join-request", "data": {"padding": "p".repeat(300 * 1024)},
                     "recipients": [{"id": format!("69f{n:021x}"), "to": AMY}]}],
         "dismiss": [],
-    })
+    });
+    (inspect::outbox_key(outbox), item)
 }
 
 #[tokio::test]
@@ -130,15 +132,16 @@ async fn poison_outbox_items_never_delay_a_good_one_and_are_set_aside_for_an_ope
     fixture["requests"] = json!([]);
     let env = TestEnv::with_fixture(fixture).await;
     let old = timestamp_seconds_ago(3600);
-    let mut poison: Vec<Value> = (0..4).map(|n| poison_outbox(n, &old)).collect();
+    let mut poison: Vec<_> = (0..4).map(|n| poison_outbox(n, &old)).collect();
     // And one that does not even decode.
-    poison.push(json!({
-        "PK": "OUTBOX#69e0000000000000000000ff", "SK": "OUTBOX", "entity": "Outbox",
-        "GSI1PK": "OUTBOX", "GSI1SK": format!("{old}#69e0000000000000000000ff"), "events": 5,
-    }));
-    for item in poison {
-        let item: dev::kit::Item = serde_dynamo::to_item(item).unwrap();
-        env.raw.put_item().table_name(env.direct.table()).set_item(Some(item)).send().await.unwrap();
+    let broken = id("69e0000000000000000000ff");
+    let (index, order) = inspect::outbox_index(&old, broken);
+    poison.push((
+        inspect::outbox_key(broken),
+        json!({ "entity": inspect::OUTBOX_ENTITY, "GSI1PK": index, "GSI1SK": order, "events": 5 }),
+    ));
+    for (key, item) in poison {
+        env.plant(key, item).await;
     }
     env.aws.fail_publishing(true);
     let (status, body) = env.api().create(SAM, CHAT1).await;
@@ -158,7 +161,7 @@ async fn poison_outbox_items_never_delay_a_good_one_and_are_set_aside_for_an_ope
     assert!(env.outbox().await.is_empty(), "nothing left for the sweeper");
     let aside = env.direct.outbox_set_aside(100).await.unwrap();
     assert_eq!(aside.len(), 5, "{aside:?}");
-    assert!(aside.iter().all(|item| !item.last_error.is_empty()), "each says why: {aside:?}");
+    assert!(aside.iter().all(|item| !item.fields.last_error.is_empty()), "each says why: {aside:?}");
     assert_eq!(env.direct.outbox_set_aside_count().await.unwrap(), 5);
     assert_eq!(env.sweep().await, app::delivery::DrainReport::default(), "set aside: out of the sweeper's way");
 
@@ -174,7 +177,7 @@ async fn assert_nothing_half_written(env: &TestEnv, users: &[String]) -> usize {
     let mut whole = 0;
     for user in users {
         let requests = env.direct.requests_of(id(user), None).await.unwrap();
-        let marker = env.items_of(&format!("USER#{user}"), "PENDING#").await;
+        let marker = env.markers_of(user).await;
         assert_eq!(requests.len(), marker.len(), "{user}: request and marker together");
         for request in &requests {
             for admin in [AMY, BEN] {
@@ -315,15 +318,7 @@ async fn a_decision_never_recreates_a_notification_the_app_removed() {
     let env = TestEnv::with_demo().await;
     let bens = env.notifications_of(BEN).await;
     let note = bens.iter().find(|n| n["request"] == DEMO_REQUEST).unwrap()["_id"].as_str().unwrap().to_owned();
-    let (pk, sk) = aws::store::inspect::notification_key(id(BEN), id(&note));
-    env.raw
-        .delete_item()
-        .table_name(env.direct.table())
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk))
-        .send()
-        .await
-        .unwrap();
+    env.remove(inspect::notification_key(id(BEN), id(&note))).await;
     let (status, body) = env.api().decide(AMY, DEMO_REQUEST, "rejected").await;
     assert_eq!(status, 200, "{body}");
     assert!(env.notifications_of(BEN).await.iter().all(|n| n["request"] != DEMO_REQUEST), "no stub re-created");

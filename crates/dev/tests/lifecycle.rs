@@ -155,7 +155,7 @@ async fn withdrawing_and_accepting_at_once_exactly_one_wins_and_its_effects_happ
             assert_eq!(stored.status.as_str(), "cancelled");
             assert!(member.is_none() && score.is_none(), "round {round}: no effect of an accept that lost");
         }
-        assert!(env.items_of(&format!("USER#{RAJ}"), "PENDING#").await.is_empty());
+        assert!(env.markers_of(RAJ).await.is_empty());
     }
 }
 
@@ -365,7 +365,7 @@ async fn within_the_cooldown_a_rejected_requester_gets_429_with_retry_after_and_
     let retry_after = body["retryAfter"].as_u64().expect("retryAfter in the body");
     assert!((1..=3).contains(&retry_after), "{retry_after}");
     assert_eq!(header, Some(retry_after.to_string()), "and in Retry-After");
-    assert!(env.items_of(&format!("USER#{RAJ}"), "PENDING#").await[0].get("request").is_none(), "no pending request");
+    assert!(env.markers_of(RAJ).await[0].get("request").is_none(), "no pending request");
     assert_eq!(api.create(SAM, CHAT1).await.0, 201, "others are not affected");
 
     tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;

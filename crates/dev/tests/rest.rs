@@ -456,7 +456,7 @@ async fn accepting_adds_the_participant_dismisses_notifications_and_counts_the_s
     assert_eq!(score.total, 10);
     let tally = score.actions["join-group-chat"];
     assert_eq!((tally.count, tally.points), (1, 10));
-    assert!(env.items_of(&format!("USER#{RAJ}"), "PENDING#").await.is_empty(), "the pending marker is gone");
+    assert!(env.markers_of(RAJ).await.is_empty(), "the pending marker is gone");
 
     let events = env.aws.published();
     let accepted = events.iter().find(|e| e["event"] == "chat-request-accepted").unwrap();
@@ -766,15 +766,7 @@ async fn a_message_of_only_non_breaking_spaces_is_empty() {
 async fn a_request_whose_chat_the_app_deleted_shows_a_null_chat() {
     let env = TestEnv::with_demo().await;
     let api = env.api();
-    let (pk, sk) = aws::store::inspect::chat_key(id(CHAT1));
-    env.raw
-        .delete_item()
-        .table_name(env.direct.table())
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk))
-        .send()
-        .await
-        .unwrap();
+    env.remove(aws::store::inspect::chat_key(id(CHAT1))).await;
     // `answer` checks this against openapi.yaml, where `chat` may be null.
     let (status, body) = api.get(RAJ, DEMO_REQUEST).await;
     assert_eq!((status, &body["request"]["chat"]), (200, &Value::Null), "{body}");

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aws::bus::{MAX_BYTES_PER_CALL, MAX_ENTRIES_PER_CALL};
-use aws::store::inspect;
+use aws::store::inspect::{self, KeyOf};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use dev::fixture::{Fixture, FixtureChat};
 use dev::kit::Item;
@@ -116,10 +116,7 @@ async fn a_chat_of_200000_participants_and_20_admins_works_within_every_bound() 
         let bound = if entity == inspect::OUTBOX_ENTITY { MAX_OUTBOX_BYTES } else { 8 * KB };
         assert!(size <= bound, "{entity} item of {size} B");
     }
-    assert!(
-        writes.iter().all(|w| key_of(w) != (format!("CHAT#{BIG}"), "CHAT".to_owned())),
-        "a create never touches the chat item"
-    );
+    assert!(writes.iter().all(|w| key_of(w) != inspect::chat_key(id(BIG))), "a create never touches the chat item");
     env.sweep().await;
 
     assert_published_within_bounds(&env);
@@ -294,16 +291,19 @@ async fn a_create_transaction_names_only_the_requesters_and_the_requests_items()
                 Some(AttributeValue::S(text)) => text.clone(),
                 _ => String::new(),
             };
-            let belongs = (pk == format!("CHAT#{chat}")
-                && sk == format!("MEMBER#{requester}")
-                && write.condition_check.is_some())
-                || (pk == format!("USER#{requester}") && sk == format!("PENDING#{chat}"))
-                || (pk == format!("REQUEST#{request}") && sk == "REQUEST")
-                || (sk.starts_with("NOTIFICATION#") && attribute("request") == request)
-                || (pk.starts_with("OUTBOX#") && sk == "OUTBOX" && attribute("_id") == pk["OUTBOX#".len()..])
+            let belongs = match KeyOf::parse(&pk, &sk) {
+                KeyOf::Member { chat: c, user } => {
+                    (c, user) == (id(chat), id(requester)) && write.condition_check.is_some()
+                }
+                KeyOf::Marker { user, chat: c } => (user, c) == (id(requester), id(chat)),
+                KeyOf::Request(r) => r == id(request),
+                KeyOf::Notification { .. } => attribute("request") == request,
+                KeyOf::Outbox(outbox) => attribute("_id") == outbox.to_string(),
                 // The chat's count shard that this request's id picks: one of 16, so two
                 // creates share it one time in 16 (see docs/data-model.md).
-                || (pk == format!("CHAT#{chat}") && sk == inspect::request_count_key(id(chat), id(request)).1);
+                KeyOf::Count { .. } => (pk.clone(), sk.clone()) == inspect::request_count_key(id(chat), id(request)),
+                _ => false,
+            };
             assert!(belongs, "{requester}'s create names {pk} / {sk}, which is not theirs nor their request's");
             keys.insert((pk, sk));
         }
@@ -311,7 +311,7 @@ async fn a_create_transaction_names_only_the_requesters_and_the_requests_items()
     }
     let shared_items: Vec<_> = touched[1].intersection(&touched[2]).collect();
     assert!(
-        shared_items.iter().all(|(_, sk)| sk.starts_with("COUNT#")),
+        shared_items.iter().all(|(pk, sk)| matches!(KeyOf::parse(pk, sk), KeyOf::Count { .. })),
         "two creates for one chat share no item but, by chance, a count shard: {shared_items:?}"
     );
 }
@@ -351,11 +351,6 @@ async fn a_hundred_requests_accepted_at_once_by_two_admins_are_each_decided_once
 
 // ---- the score belongs to the whole app --------------------------------------------
 
-async fn put_raw(env: &TestEnv, item: Value) {
-    let item: Item = serde_dynamo::to_item(item).unwrap();
-    env.raw.put_item().table_name(env.direct.table()).set_item(Some(item)).send().await.unwrap();
-}
-
 #[tokio::test]
 async fn accepting_adds_to_a_score_another_writer_made_and_leaves_its_fields_alone() {
     let raj = "65a000000000000000000005";
@@ -377,14 +372,12 @@ async fn accepting_adds_to_a_score_another_writer_made_and_leaves_its_fields_alo
     ] {
         let env = TestEnv::with_demo().await;
         let mut item = stored.clone();
-        item["PK"] = json!(format!("USER#{raj}"));
-        item["SK"] = json!("SCORE");
-        item["entity"] = json!("Score");
-        put_raw(&env, item).await;
+        item[inspect::ENTITY] = json!(inspect::SCORE_ENTITY);
+        env.plant(inspect::score_key(id(raj)), item).await;
 
         let (status, body) = env.api().decide(AMY, request, "accepted").await;
         assert_eq!(status, 200, "{name}: {body}");
-        let score = env.items_of(&format!("USER#{raj}"), "SCORE").await.remove(0);
+        let score = env.score_item(raj).await.expect("the score item");
         assert_eq!(score["total"], total_after, "{name}: {score}");
         assert_eq!(score["actions"]["join-group-chat"]["count"], count_after, "{name}");
         for (field, value) in stored.as_object().unwrap() {

@@ -13,8 +13,54 @@ pub const CONNECT_AT_INIT: &str = keys::CONNECT_AT_INIT;
 /// The `entity` of an outbox item.
 pub const OUTBOX_ENTITY: &str = items::OUTBOX;
 
-/// The `entity` attribute's name.
+/// The `entity` attribute's name, and the values of the entities tests plant.
 pub const ENTITY: &str = items::ENTITY;
+pub const SCORE_ENTITY: &str = items::SCORE;
+pub const MEMBER_ENTITY: &str = items::MEMBER;
+
+/// What a (partition, sort) key names, as the store reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOf {
+    User(ObjectId),
+    Chat(ObjectId),
+    Member { chat: ObjectId, user: ObjectId },
+    Marker { user: ObjectId, chat: ObjectId },
+    Request(ObjectId),
+    Notification { admin: ObjectId },
+    Score(ObjectId),
+    Count { chat: ObjectId },
+    Outbox(ObjectId),
+    Other,
+}
+
+impl KeyOf {
+    pub fn parse(pk: &str, sk: &str) -> Self {
+        let key = keys::Key { pk: pk.to_owned(), sk: sk.to_owned() };
+        let id_after = |prefix: &str| sk.strip_prefix(prefix).and_then(|id| ObjectId::parse(id).ok());
+        if let Some(user) = keys::owner_of(&key) {
+            return match sk {
+                "PROFILE" => Self::User(user),
+                "SCORE" => Self::Score(user),
+                _ if sk.starts_with("NOTIFICATION#") => Self::Notification { admin: user },
+                _ => keys::marker_chat(&key).map_or(Self::Other, |chat| Self::Marker { user, chat }),
+            };
+        }
+        if let Some(chat) = keys::chat_of(&key) {
+            return match sk {
+                "CHAT" => Self::Chat(chat),
+                _ if sk.starts_with("COUNT#") => Self::Count { chat },
+                _ => id_after("MEMBER#").map_or(Self::Other, |user| Self::Member { chat, user }),
+            };
+        }
+        if let Some(id) = keys::outbox_id(&key) {
+            return Self::Outbox(id);
+        }
+        match pk.strip_prefix("REQUEST#").and_then(|id| ObjectId::parse(id).ok()) {
+            Some(id) if sk == "REQUEST" => Self::Request(id),
+            _ => Self::Other,
+        }
+    }
+}
 
 /// (partition, sort) of a user's profile, a chat, a request, a connection.
 pub fn user_key(user: ObjectId) -> (String, String) {
@@ -56,6 +102,31 @@ pub fn notification_key(admin: ObjectId, notification: ObjectId) -> (String, Str
 /// An outbox item.
 pub fn outbox_key(outbox: ObjectId) -> (String, String) {
     pair(keys::outbox(outbox))
+}
+
+/// A user's score item.
+pub fn score_key(user: ObjectId) -> (String, String) {
+    pair(keys::score(user))
+}
+
+/// (partition, sort-key prefix) of a user's pending and cooldown markers.
+pub fn markers_of(user: ObjectId) -> (String, &'static str) {
+    (keys::requests_of(user), "PENDING#")
+}
+
+/// (partition, sort-key prefix) of an admin's notifications.
+pub fn notifications_of(admin: ObjectId) -> (String, &'static str) {
+    (keys::requests_of(admin), "NOTIFICATION#")
+}
+
+/// The partition of a chat's item and its participants.
+pub fn chat_partition(chat: ObjectId) -> String {
+    keys::chat_partition(chat)
+}
+
+/// (GSI1PK, GSI1SK) of an outbox item waiting for the sweeper.
+pub fn outbox_index(created_at: &str, outbox: ObjectId) -> (String, String) {
+    (keys::OUTBOX_INDEX_PARTITION.to_owned(), keys::outbox_order(created_at, outbox))
 }
 
 /// The GSI2 partition of a user's requests in one status.

@@ -2,10 +2,12 @@
 //! there), the item shapes in `items`, and the transactions that make the contract's rules hold under
 //! concurrency.
 
+mod connections;
+mod inbox;
 pub mod inspect;
 mod items;
 mod keys;
-mod realtime;
+mod outbox;
 mod table;
 mod transactions;
 
@@ -23,8 +25,9 @@ use domain::{ChatSnapshot, JoinRequest, ObjectId, Participant, RequestStatus, Us
 use items::{decode, item_key, key_item, kind_of, Item};
 use keys::Key;
 
+pub use connections::Connection;
 pub use items::{item_size, Record};
-pub use realtime::{Connection, SetAside};
+pub use outbox::{SetAside, SetAsideFields};
 pub use table::{IndexDefinition, TableDefinition, TABLE};
 pub use transactions::MAX_NOTIFIED_ADMINS;
 
@@ -540,5 +543,31 @@ impl Store {
                 return Ok(found);
             }
         }
+    }
+}
+
+/// Writes in flight at once when one call writes many items one by one.
+const CONCURRENT_WRITES: usize = 16;
+
+impl Store {
+    /// A `Query` of GSI1 partition `partition` (`#pk = :pk` in the key condition).
+    pub(super) fn gsi1(&self, partition: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .expression_attribute_names("#pk", keys::GSI1PK)
+            .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
+    }
+
+    pub(super) async fn delete(&self, key: &keys::Key) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem", e))?;
+        Ok(())
     }
 }

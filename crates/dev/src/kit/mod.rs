@@ -12,7 +12,7 @@ use app::Rules;
 use aws::bus::Publisher;
 use aws::push::Pusher;
 use aws::sdk::CallBounds;
-use aws::store::Store;
+use aws::store::{inspect, Store};
 use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
@@ -294,7 +294,36 @@ impl TestEnv {
 
     /// An admin's stored notifications.
     pub async fn notifications_of(&self, admin: &str) -> Vec<Value> {
-        self.items_of(&format!("USER#{admin}"), "NOTIFICATION#").await
+        let (pk, prefix) = inspect::notifications_of(id(admin));
+        self.items_of(&pk, prefix).await
+    }
+
+    /// A user's pending and cooldown markers, one per chat.
+    pub async fn markers_of(&self, user: &str) -> Vec<Value> {
+        let (pk, prefix) = inspect::markers_of(id(user));
+        self.items_of(&pk, prefix).await
+    }
+
+    /// A user's score item as stored.
+    pub async fn score_item(&self, user: &str) -> Option<Value> {
+        let (pk, sk) = inspect::score_key(id(user));
+        self.items_of(&pk, &sk).await.into_iter().next()
+    }
+
+    /// Deletes the item under `key`, as the rest of the app may.
+    pub async fn remove(&self, (pk, sk): (String, String)) {
+        let key = |text| AttributeValue::S(text);
+        let delete = self.raw.delete_item().table_name(self.direct.table()).key("PK", key(pk)).key("SK", key(sk));
+        delete.send().await.expect("removed");
+    }
+
+    /// Writes `item` as it is under `key`, as another writer (or a corruption) may leave
+    /// it: for the tests of what the store makes of such items.
+    pub async fn plant(&self, (pk, sk): (String, String), mut item: Value) {
+        item["PK"] = Value::String(pk);
+        item["SK"] = Value::String(sk);
+        let item: Item = serde_dynamo::to_item(item).expect("an item");
+        self.raw.put_item().table_name(self.direct.table()).set_item(Some(item)).send().await.expect("planted");
     }
 
     /// Runs the outbox sweeper once over everything waiting, whatever its age: what a
@@ -345,10 +374,12 @@ impl TestEnv {
 
     /// Every participant item of a chat, active or not (for small chats: reads them all).
     pub async fn members(&self, chat: &str) -> Vec<Participant> {
-        let items = self.partition(&format!("CHAT#{chat}")).await;
+        let items = self.partition(&inspect::chat_partition(id(chat))).await;
         items
             .into_iter()
-            .filter(|item| matches!(item.get("entity"), Some(AttributeValue::S(e)) if e == "Member"))
+            .filter(
+                |item| matches!(item.get(inspect::ENTITY), Some(AttributeValue::S(e)) if e == inspect::MEMBER_ENTITY),
+            )
             .map(|item| serde_dynamo::from_item(item).unwrap())
             .collect()
     }
