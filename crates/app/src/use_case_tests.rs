@@ -90,14 +90,14 @@ async fn the_admins_are_told_in_the_outbox_of_the_create() {
 async fn accepting_admits_the_requester_counts_them_and_scores_once() {
     let store = world();
     let request = create(&store, id(SAM), id(CHAT), None).await.unwrap().value;
-    let decided = decide(&store, &rules(), id(AMY), request.id, Decision::Accepted, None).await.unwrap();
+    let decided = decide(&store, &rules(), id(AMY), request.id, Decision::Accepted, None, None).await.unwrap();
     assert_eq!(decided.value.status, RequestStatus::Accepted);
     assert!(store.member(id(CHAT), id(SAM)).is_some_and(|entry| entry.is_active()));
     assert_eq!(store.chat(id(CHAT)).unwrap().participants_count, 3);
     let score = store.score(id(SAM)).unwrap();
     assert_eq!((score.total, score.actions["join-group-chat"].count), (10, 1));
     assert!(store.marker(id(SAM), id(CHAT)).is_none(), "the pending rule is freed");
-    let again = decide(&store, &rules(), id(AMY), request.id, Decision::Rejected, None).await;
+    let again = decide(&store, &rules(), id(AMY), request.id, Decision::Rejected, None, None).await;
     assert!(matches!(again, Err(AppError::RequestNotPending)));
     assert_eq!(store.score(id(SAM)).unwrap().total, 10, "counted once");
 }
@@ -106,9 +106,9 @@ async fn accepting_admits_the_requester_counts_them_and_scores_once() {
 async fn only_an_active_admin_decides() {
     let store = world();
     let request = create(&store, id(SAM), id(CHAT), None).await.unwrap().value;
-    let by_member = decide(&store, &rules(), id(BOB), request.id, Decision::Accepted, None).await;
+    let by_member = decide(&store, &rules(), id(BOB), request.id, Decision::Accepted, None, None).await;
     assert!(matches!(by_member, Err(AppError::NotChatAdmin)));
-    let by_stranger = decide(&store, &rules(), id(999), request.id, Decision::Accepted, None).await;
+    let by_stranger = decide(&store, &rules(), id(999), request.id, Decision::Accepted, None, None).await;
     assert!(matches!(by_stranger, Err(AppError::NotChatMember)));
     let queue_of_member = queue(&store, id(BOB), id(CHAT), domain::PageQuery::parse(|_| Vec::<&str>::new()).unwrap());
     assert!(matches!(queue_of_member.await, Err(AppError::NotChatAdmin)));
@@ -119,7 +119,7 @@ async fn a_rejection_with_a_cooldown_refuses_asking_again_until_it_runs_out() {
     let store = world();
     let rules = Rules { rejection_cooldown_seconds: 3600, ..rules() };
     let request = create(&store, id(SAM), id(CHAT), None).await.unwrap().value;
-    decide(&store, &rules, id(AMY), request.id, Decision::Rejected, None).await.unwrap();
+    decide(&store, &rules, id(AMY), request.id, Decision::Rejected, None, None).await.unwrap();
     let again = create(&store, id(SAM), id(CHAT), None).await;
     assert!(matches!(again, Err(AppError::RequestCooldown { retry_after }) if retry_after > 3500), "{again:?}");
 }
@@ -131,7 +131,7 @@ async fn a_withdrawn_request_cannot_be_decided_and_only_its_requester_withdraws(
     assert!(matches!(withdraw(&store, id(BOB), request.id).await, Err(AppError::RequestNotFound)));
     let withdrawn = withdraw(&store, id(SAM), request.id).await.unwrap();
     assert_eq!(withdrawn.value.status, RequestStatus::Cancelled);
-    let decided = decide(&store, &rules(), id(AMY), request.id, Decision::Accepted, None).await;
+    let decided = decide(&store, &rules(), id(AMY), request.id, Decision::Accepted, None, None).await;
     assert!(matches!(decided, Err(AppError::RequestNotPending)));
     assert!(create(&store, id(SAM), id(CHAT), None).await.is_ok(), "free to ask again");
 }
@@ -142,7 +142,7 @@ async fn a_lost_race_is_read_again_and_the_change_commits_once() {
     *store.conflicts_to_inject.lock().unwrap() = 2;
     let request = create(&store, id(SAM), id(CHAT), None).await.unwrap().value;
     *store.conflicts_to_inject.lock().unwrap() = 2;
-    decide(&store, &rules(), id(AMY), request.id, Decision::Accepted, None).await.unwrap();
+    decide(&store, &rules(), id(AMY), request.id, Decision::Accepted, None, None).await.unwrap();
     assert_eq!(store.chat(id(CHAT)).unwrap().participants_count, 3, "admitted once");
 }
 
@@ -174,7 +174,7 @@ async fn delivering_keeps_each_event_for_catching_up_and_removes_the_outbox() {
     let unknown = domain::page::EventsQuery { after: Some(id(4242)), limit: 10 };
     assert!(matches!(events(&store, &rules(), id(AMY), unknown).await, Err(AppError::EventNotKept)));
 
-    let decided = decide(&store, &rules(), id(AMY), created.value.id, Decision::Accepted, None).await.unwrap();
+    let decided = decide(&store, &rules(), id(AMY), created.value.id, Decision::Accepted, None, None).await.unwrap();
     deliver(&store, &bus, &decided.outbox).await.unwrap();
     assert_eq!(store.dismissed(), 1, "the admin's notification is dismissed");
 }

@@ -16,7 +16,7 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
     http::respond(app, &event, |caller| async move {
         let id = id?;
         let (decision, reason) = body?.parse()?;
-        let committed = app::requests::decide(&app.store, &app.rules, caller, id, decision, reason).await?;
+        let committed = app::requests::decide(&app.store, &app.rules, caller, id, decision, reason, None).await?;
         metrics::count(metrics::REQUESTS_DECIDED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))

@@ -14,23 +14,12 @@ use crate::ports::{Acceptance, ClosePlan, Lookup, Storage};
 use crate::retry::{commit_with_retries, Attempt};
 use crate::Rules;
 
-/// `PATCH /requests/{id}`. Round trips: 3 (the request; then its chat, the participants
-/// it shows, the requester, the decider's and the requester's entries and the
-/// requester's score, together; then one transaction), more only when a race forces a
-/// re-read.
+/// `PATCH /requests/{id}` (`only_chat` `None`), and each decision of [`decide_many`]
+/// (which refuses a request of another chat than `only_chat` as not found). Round
+/// trips: 3 (the request; then its chat, the participants it shows, the requester, the
+/// decider's and the requester's entries and the requester's score, together; then one
+/// transaction), more only when a race forces a re-read.
 pub async fn decide<S: Storage>(
-    store: &S,
-    rules: &Rules,
-    caller: ObjectId,
-    id: ObjectId,
-    decision: Decision,
-    reason: Option<Note>,
-) -> Result<Committed<PopulatedRequest>, AppError> {
-    decide_in(store, rules, caller, id, decision, reason, None).await
-}
-
-/// [`decide`], refusing a request of another chat than `only_chat` as not found.
-async fn decide_in<S: Storage>(
     store: &S,
     rules: &Rules,
     caller: ObjectId,
@@ -125,7 +114,7 @@ pub async fn decide_many<S: Storage>(
     check_admin(&store.load(&lookup).await?, chat, caller)?;
     // Made eagerly, so the stream holds plain futures and the call stays `Send`.
     let decisions: Vec<_> =
-        ids.iter().map(|id| decide_in(store, rules, caller, *id, decision, reason.clone(), Some(chat))).collect();
+        ids.iter().map(|id| decide(store, rules, caller, *id, decision, reason.clone(), Some(chat))).collect();
     let outcomes: Vec<_> = futures::stream::iter(decisions).buffered(CONCURRENT_DECISIONS).collect().await;
     Ok(ids.iter().copied().zip(outcomes).collect())
 }

@@ -93,30 +93,23 @@ impl Store {
                     .map_err(build_error)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let global = TABLE
-            .global_indexes
-            .iter()
-            .map(|index| {
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .set_key_schema(Some(key_schema(index.partition, index.sort)?))
-                    .projection(all_attributes())
-                    .build()
-                    .map_err(build_error)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let local = TABLE
-            .local_indexes
-            .iter()
-            .map(|index| {
-                LocalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .set_key_schema(Some(key_schema(index.partition, index.sort)?))
-                    .projection(all_attributes())
-                    .build()
-                    .map_err(build_error)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // The SDK's global and local index builders share no trait: one macro for both.
+        macro_rules! indexes {
+            ($all:expr, $kind:ty) => {
+                $all.iter()
+                    .map(|index| {
+                        <$kind>::builder()
+                            .index_name(index.name)
+                            .set_key_schema(Some(key_schema(index.partition, index.sort)?))
+                            .projection(all_attributes())
+                            .build()
+                            .map_err(build_error)
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            };
+        }
+        let global = indexes!(TABLE.global_indexes, GlobalSecondaryIndex)?;
+        let local = indexes!(TABLE.local_indexes, LocalSecondaryIndex)?;
         let result = self
             .client
             .create_table()
