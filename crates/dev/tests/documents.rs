@@ -88,6 +88,7 @@ fn every_error() -> Vec<ApiError> {
         ApiError::InvalidQuery(InvalidPageQuery::Limit),
         ApiError::InvalidBody(String::new()),
         ApiError::InvalidId,
+        ApiError::PayloadTooLarge,
         ApiError::App(AppError::RequestNotFound),
         ApiError::App(AppError::ChatNotFound),
         ApiError::App(AppError::ChatNotGroup),

@@ -771,3 +771,25 @@ async fn a_request_whose_chat_the_app_deleted_shows_a_null_chat() {
     let (status, body) = api.get(RAJ, DEMO_REQUEST).await;
     assert_eq!((status, &body["request"]["chat"]), (200, &Value::Null), "{body}");
 }
+
+#[tokio::test]
+async fn a_body_over_64_kb_is_refused_before_it_is_parsed_and_a_byte_order_mark_is_ignored() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    // Not JSON at all: parsed, it would be INVALID_BODY; its size is checked first.
+    let over = Value::String("x".repeat(edge::http::MAX_BODY_BYTES + 1));
+    assert_error(&api.create_raw(SAM, Some(over.clone())).await, 413, "PAYLOAD_TOO_LARGE");
+    assert_error(&api.decide_raw(AMY, DEMO_REQUEST, Some(over.clone())).await, 413, "PAYLOAD_TOO_LARGE");
+    assert_error(&api.decide_many(AMY, CHAT1, over).await, 413, "PAYLOAD_TOO_LARGE");
+    assert!(env.direct.requests_of(id(SAM), None).await.unwrap().is_empty(), "nothing was created");
+
+    // 64 KB exactly is read: a valid body padded with white space.
+    let body = format!("{{\"chat\":\"{CHAT1}\"}}");
+    let padded = format!("{}{}}}", &body[..body.len() - 1], " ".repeat(edge::http::MAX_BODY_BYTES - body.len()));
+    assert_eq!(padded.len(), edge::http::MAX_BODY_BYTES);
+    assert_eq!(api.create_raw(SAM, Some(Value::String(padded))).await.0, 201);
+
+    let (status, created) = api.create_raw(LEA, Some(Value::String(format!("\u{feff}{body}")))).await;
+    assert_eq!(status, 201, "a byte order mark before the body is ignored: {created}");
+    assert_eq!(created["request"]["chat"], CHAT1);
+}

@@ -69,6 +69,10 @@ type Raw = (u16, hyper::HeaderMap, Bytes);
 
 impl Stack {
     async fn raw(&self, method: &str, path: &str, user: Option<&str>, body: Option<Value>) -> Raw {
+        self.send(method, path, user, Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())).await
+    }
+
+    async fn send(&self, method: &str, path: &str, user: Option<&str>, body: Bytes) -> Raw {
         let stream = TcpStream::connect(("127.0.0.1", self.rest)).await.unwrap();
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
         tokio::spawn(connection);
@@ -76,7 +80,7 @@ impl Stack {
         if let Some(user) = user {
             request = request.header("authorization", format!("Bearer {}", token(user)));
         }
-        let request = request.body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default()))).unwrap();
+        let request = request.body(Full::new(body)).unwrap();
         let response = sender.send_request(request).await.unwrap();
         let (parts, body) = response.into_parts();
         (parts.status.as_u16(), parts.headers, body.collect().await.unwrap().to_bytes())
@@ -340,4 +344,17 @@ async fn the_stack_serves_both_documents_and_a_docs_page_that_needs_no_internet(
         assert_eq!(status, 200, "{asset}");
         assert!(body.len() > 1000, "{asset} is there: {} bytes", body.len());
     }
+}
+
+#[tokio::test]
+async fn the_local_stack_refuses_a_body_over_10_mb_as_api_gateway_does() {
+    let stack = start().await;
+    let too_long = Bytes::from(vec![b' '; 10 * 1024 * 1024 + 1]);
+    let (status, _, body) = stack.send("POST", "/requests", Some(SAM), too_long).await;
+    assert_eq!(status, 413);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), json!({"message": "Request too long"}));
+    // Under it, the function answers: here its own 64 KB limit.
+    let (status, _, body) = stack.send("POST", "/requests", Some(SAM), Bytes::from(vec![b' '; 100 * 1024])).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
 }

@@ -17,6 +17,8 @@ pub enum ApiError {
     InvalidBody(String),
     #[error("an id is 24 lower-case hex characters")]
     InvalidId,
+    #[error("the body is over 64 KB")]
+    PayloadTooLarge,
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -30,6 +32,7 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => 401,
             Self::InvalidQuery(_) | Self::InvalidBody(_) | Self::InvalidId => 400,
+            Self::PayloadTooLarge => 413,
             Self::App(error) => match error {
                 AppError::ChatNotGroup | AppError::ChatNotRestricted | AppError::EventNotKept => 400,
                 AppError::NotChatMember | AppError::NotChatAdmin => 403,
@@ -48,6 +51,7 @@ impl ApiError {
             Self::InvalidQuery(_) => "INVALID_QUERY",
             Self::InvalidBody(_) => "INVALID_BODY",
             Self::InvalidId => "INVALID_ID",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::App(error) => match error {
                 AppError::EventNotKept => "INVALID_QUERY",
                 AppError::RequestNotFound => "REQUEST_NOT_FOUND",

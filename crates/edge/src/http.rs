@@ -96,6 +96,13 @@ fn json_response(status: StatusCode, text: String) -> Response<Body> {
     response
 }
 
+/// The largest body a call reads: the largest valid body is well under 16 KB, and
+/// nothing is parsed of a larger one.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// UTF-8's byte order mark, which some clients put before a JSON body.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 /// The `{id}` path parameter.
 pub fn path_id(event: &Request) -> Result<ObjectId, ApiError> {
     let parameters = event.path_parameters();
@@ -116,8 +123,15 @@ pub fn page_query(event: &Request) -> Result<PageQuery, ApiError> {
 /// A JSON object body of type `T`. Anything else (no body, not JSON, an array, a string,
 /// a number, wrong fields) is `INVALID_BODY` with serde's reason, which names the field.
 /// The object check comes first because serde reads a struct from an array too.
+///
+/// A body over [`MAX_BODY_BYTES`] is `PAYLOAD_TOO_LARGE` before any of it is parsed; a
+/// UTF-8 byte order mark before it is ignored.
 pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = event.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let bytes = bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes);
     if bytes.is_empty() {
         return Err(ApiError::InvalidBody("a JSON body is required".into()));
     }

@@ -27,6 +27,9 @@ pub async fn serve(listener: TcpListener, services: Arc<Services>) {
     }
 }
 
+/// API Gateway REST's limit on a request's body.
+const API_GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
 async fn handle(services: &Services, request: Request<Incoming>, source_ip: String) -> Response<Full<Bytes>> {
     let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
@@ -36,8 +39,13 @@ async fn handle(services: &Services, request: Request<Incoming>, source_ip: Stri
             return reply;
         }
     }
-    let body = match body.collect().await {
+    // As API Gateway does (its REQUEST_TOO_LARGE answer): a body over 10 MB is refused
+    // while it is read, never held whole.
+    let body = match http_body_util::Limited::new(body, API_GATEWAY_MAX_BODY_BYTES).collect().await {
         Ok(body) => body.to_bytes(),
+        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, json!({ "message": "Request too long" }));
+        }
         Err(_) => Bytes::new(),
     };
     let headers: Vec<(String, String)> = parts
