@@ -13,10 +13,13 @@
 # Network: one internal Docker network made here (no route out), DynamoDB Local on it
 # as `dynamodb`, each invoke on it (`--docker-network`). Everything made here is
 # removed on exit. The table is reloaded with the demo fixture before each invoke, as
-# tests/tests/sample_events.rs does.
+# crates/dev/tests/sample_events.rs does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+# The functions reach DynamoDB Local through the template's DynamoDbEndpoint parameter
+# alone: an endpoint in this shell would be copied into the containers by SAM CLI.
+unset AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL
 
 case "$(uname -m)" in
   x86_64) arch=x86_64 ;;
@@ -133,7 +136,11 @@ docker network create --internal "$run_id" >/dev/null
 docker run -d --name "$run_id-dynamodb" --network "$run_id" --network-alias dynamodb "$dynamodb_image" \
   -jar DynamoDBLocal.jar -inMemory -sharedDb >/dev/null
 dynamodb_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$run_id\").IPAddress}}" "$run_id-dynamodb")
-export AWS_ENDPOINT_URL_DYNAMODB="http://$dynamodb_ip:8000" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+# Not exported: SAM CLI copies a variable the template declares from this shell into
+# every container, which would hide a broken DynamoDbEndpoint parameter. `dev seed` gets
+# it on its own command line; the functions only through the template's parameter.
+seed_endpoint="http://$dynamodb_ip:8000"
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 cargo build --quiet --package dev
 for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/$dynamodb_ip/8000") 2>/dev/null && break; sleep 0.5; done
 
@@ -176,7 +183,7 @@ run_lane() {
                 "WEBSOCKET_ENDPOINT": "http://websocket.invalid", "EVENT_BUS_NAME": "join-requests-local"}}
 EOF
   while read -r file expected; do
-    TABLE_NAME=$table ./target/debug/dev seed --fresh >/dev/null
+    AWS_ENDPOINT_URL_DYNAMODB=$seed_endpoint TABLE_NAME=$table ./target/debug/dev seed --fresh >/dev/null
     function=$(function_of "$file")
     name="$function-$(basename "$file" .json)"
     answer=$(sam local invoke "$function" --template .aws-sam/build/template.yaml --event "events/$file" \

@@ -18,6 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "ws-disconnect" => ws_disconnect::run().await,
         "notifier" => notifier::run().await,
         "outbox-sweeper" => outbox_sweeper::run().await,
+        "preflight" => preflight::run().await,
         other => Err(format!("_HANDLER {other:?} names no function").into()),
     }
 }

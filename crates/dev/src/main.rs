@@ -167,14 +167,24 @@ fn env_for(target: &Target, ports: &Ports) -> Env {
 }
 
 /// Every section: the local stack runs every function in one process.
-const ALL_SECTIONS: &[Section] =
-    &[Section::Auth, Section::Decisions, Section::Events, Section::Bus, Section::Push, Section::Sweep, Section::Expiry];
+const ALL_SECTIONS: &[Section] = &[
+    Section::Aws,
+    Section::Table,
+    Section::Auth,
+    Section::Cors,
+    Section::Decisions,
+    Section::Events,
+    Section::Bus,
+    Section::Push,
+    Section::Sweep,
+    Section::Expiry,
+];
 
 async fn store_of(env: &Env) -> Result<Store, Failure> {
-    let config = Config::of_sections(&[], env)?;
+    let config = Config::of_sections(&[Section::Aws, Section::Table], env)?;
     edge::telemetry::init(&config.logs);
-    let sdk = aws::sdk::sdk_config(&config.aws);
-    Ok(edge::run::store(&config, &sdk).await)
+    let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
+    Ok(edge::run::store(&config, &sdk).await?)
 }
 
 fn secret_of(env: &Env) -> Result<String, Failure> {
@@ -204,7 +214,7 @@ async fn stack(ports: &Ports, seed_file: &std::path::Path, expire_every: Duratio
         websocket: bind(ports.ws_port).await.map_err(|e| format!("WS_PORT {}: {e}", ports.ws_port))?,
         events: bind(ports.events_port).await.map_err(|e| format!("EVENTS_PORT {}: {e}", ports.events_port))?,
     };
-    let sdk = aws::sdk::sdk_config(&config.aws);
+    let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
     let app = edge::App::new(&config, &sdk).await?;
     seed(&app.store, seed_file, &secret_of(&env)?).await?;
     let services = Services {
@@ -216,7 +226,8 @@ async fn stack(ports: &Ports, seed_file: &std::path::Path, expire_every: Duratio
         expire_every,
         request_expiry: config.request_expiry,
     };
-    let dynamodb = config.aws.endpoints.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB");
+    let dynamodb =
+        config.aws.iter().flat_map(|aws| aws.endpoints.iter()).find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB");
     println!();
     println!("REST API      http://127.0.0.1:{}/requests", ports.rest_port);
     println!("WebSocket     ws://127.0.0.1:{}/?token=<token>", ports.ws_port);

@@ -13,7 +13,7 @@ use edge::auth::AuthError;
 use edge::ApiError;
 use serde_json::Value;
 
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+const METHODS: [&str; 6] = ["get", "post", "put", "patch", "delete", "options"];
 
 type Route = (String, String);
 

@@ -793,3 +793,57 @@ async fn a_body_over_64_kb_is_refused_before_it_is_parsed_and_a_byte_order_mark_
     assert_eq!(status, 201, "a byte order mark before the body is ignored: {created}");
     assert_eq!(created["request"]["chat"], CHAT1);
 }
+
+const APP_ORIGIN: &str = "https://app.example.com";
+
+fn cors_header<'a>(response: &'a lambda_http::Response<lambda_http::Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|value| value.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_preflight_names_the_paths_methods_to_an_allowed_origin_and_nothing_to_another() {
+    let mut env = TestEnv::with_demo().await;
+    env.app.cors = edge::cors::AllowedOrigins::parse(APP_ORIGIN).unwrap();
+    let path = format!("/requests/{DEMO_REQUEST}");
+    let asking = [("Origin", APP_ORIGIN), ("Access-Control-Request-Method", "PATCH")];
+    let event = dev::kit::rest_event_with("OPTIONS", &path, &asking, &[], None);
+    let response = preflight::handle(&env.app.cors, request_from(&event)).await;
+    assert_eq!(response.status().as_u16(), 204, "no token needed");
+    assert_eq!(cors_header(&response, "access-control-allow-origin"), Some(APP_ORIGIN));
+    assert_eq!(cors_header(&response, "access-control-allow-methods"), Some("DELETE, GET, PATCH"));
+    let allowed_headers = cors_header(&response, "access-control-allow-headers").unwrap().to_ascii_lowercase();
+    for header in ["authorization", "content-type", "idempotency-key"] {
+        assert!(allowed_headers.contains(header), "{header} in {allowed_headers}");
+    }
+    assert_eq!(cors_header(&response, "access-control-max-age"), Some("600"));
+    let (status, body) = answer(&event, response);
+    assert_eq!((status, body), (204, Value::Null), "as openapi.yaml documents it");
+
+    let other = [("Origin", "https://evil.example.com"), ("Access-Control-Request-Method", "PATCH")];
+    let event = dev::kit::rest_event_with("OPTIONS", &path, &other, &[], None);
+    let response = preflight::handle(&env.app.cors, request_from(&event)).await;
+    assert!(response.headers().keys().all(|name| !name.as_str().starts_with("access-control-")), "nothing of CORS");
+}
+
+#[tokio::test]
+async fn every_answer_to_an_allowed_origin_carries_cors_headers_errors_too_and_another_origin_none() {
+    let mut env = TestEnv::with_demo().await;
+    env.app.cors = edge::cors::AllowedOrigins::parse(&format!("https://admin.example.com, {APP_ORIGIN}")).unwrap();
+    let bearer = format!("Bearer {}", token(RAJ));
+    for headers in [vec![("Origin", APP_ORIGIN), ("Authorization", bearer.as_str())], vec![("Origin", APP_ORIGIN)]] {
+        let event = dev::kit::rest_event_with("GET", "/requests", &headers, &[], None);
+        let response = list_requests::handle(&env.app, request_from(&event)).await;
+        assert_eq!(cors_header(&response, "access-control-allow-origin"), Some(APP_ORIGIN), "{}", response.status());
+        assert_eq!(cors_header(&response, "access-control-expose-headers"), Some("Retry-After, Idempotency-Replayed"));
+        assert_eq!(cors_header(&response, "vary"), Some("Origin"));
+    }
+    let event = dev::kit::rest_event_with("GET", "/requests", &[("Origin", "https://evil.example.com")], &[], None);
+    let response = list_requests::handle(&env.app, request_from(&event)).await;
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(cors_header(&response, "access-control-allow-origin"), None);
+
+    env.app.cors = edge::cors::AllowedOrigins::Any;
+    let event = dev::kit::rest_event_with("GET", "/requests", &[("Origin", "https://any.example.com")], &[], None);
+    let response = list_requests::handle(&env.app, request_from(&event)).await;
+    assert_eq!(cors_header(&response, "access-control-allow-origin"), Some("*"), "the default: any origin");
+}

@@ -39,6 +39,7 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
         "chat-requests" => chat_requests::handle(app, request).await,
         "list-events" => list_events::handle(app, request).await,
         "decide-requests" => decide_requests::handle(app, publisher, request).await,
+        "preflight" => preflight::handle(&app.cors, request).await,
         other => panic!("no handler for events/{other}"),
     };
     answer(event, response)

@@ -12,6 +12,7 @@ use app::Rules;
 use aws::sdk::{AwsSettings, CallBounds};
 
 use crate::auth::JwtSettings;
+use crate::cors::AllowedOrigins;
 
 /// The parts of the configuration, each read as a whole by the functions that take it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,6 +25,8 @@ pub enum Section {
     Table,
     /// Verifying bearer tokens.
     Auth,
+    /// Which browsers' origins may read the answers.
+    Cors,
     /// What a decision does.
     Decisions,
     /// `GET /events`.
@@ -97,6 +100,13 @@ pub const VARIABLES: &[Variable] = &[
     variable("JWT_ISSUER", Auth, None, Template, "required `iss` of the tokens"),
     variable("JWT_AUDIENCE", Auth, None, Template, "required `aud` of the tokens"),
     variable("JWT_LEEWAY_SECONDS", Auth, Some("0"), Template, "clock skew allowed on `exp` and `nbf`"),
+    variable(
+        "CORS_ALLOWED_ORIGINS",
+        Cors,
+        Some("*"),
+        Template,
+        "origins browsers may call from: `*`, or a comma-separated list",
+    ),
     variable("JOIN_GROUP_CHAT_POINTS", Decisions, Some("10"), Template, "points of the `join-group-chat` action"),
     variable("REJECTION_COOLDOWN_SECONDS", Decisions, Some("0"), Template, "wait after a rejection (0: off)"),
     variable("EVENTS_SETTLE_SECONDS", Events, Some("5"), Unset, "how far behind now `GET /events` lists"),
@@ -108,7 +118,7 @@ pub const VARIABLES: &[Variable] = &[
 ];
 
 /// Every function of the template, by the folder of its crate, with the sections it
-/// takes. Every function takes [`Section::Logs`], [`Section::Aws`] and [`Section::Table`].
+/// takes. Every function takes [`Section::Logs`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     ListRequests,
@@ -124,10 +134,11 @@ pub enum Function {
     Notifier,
     OutboxSweeper,
     ExpireRequests,
+    Preflight,
 }
 
 impl Function {
-    pub const ALL: [Function; 13] = [
+    pub const ALL: [Function; 14] = [
         Self::ListRequests,
         Self::GetRequest,
         Self::CreateRequest,
@@ -141,6 +152,7 @@ impl Function {
         Self::Notifier,
         Self::OutboxSweeper,
         Self::ExpireRequests,
+        Self::Preflight,
     ];
 
     /// The folder under `functions/`.
@@ -159,20 +171,24 @@ impl Function {
             Self::Notifier => "notifier",
             Self::OutboxSweeper => "outbox-sweeper",
             Self::ExpireRequests => "expire-requests",
+            Self::Preflight => "preflight",
         }
     }
 
-    /// The sections it takes besides logs, AWS and the table.
+    /// The sections it takes besides logs.
     pub fn sections(self) -> &'static [Section] {
         match self {
-            Self::ListRequests | Self::GetRequest | Self::ChatRequests | Self::WsConnect => &[Auth],
-            Self::CreateRequest | Self::WithdrawRequest => &[Auth, Bus],
-            Self::PatchRequest | Self::DecideRequests => &[Auth, Bus, Decisions],
-            Self::ListEvents => &[Auth, Events],
-            Self::WsDisconnect => &[],
-            Self::Notifier => &[Push],
-            Self::OutboxSweeper => &[Bus, Sweep],
-            Self::ExpireRequests => &[Bus, Expiry],
+            Self::ListRequests | Self::GetRequest | Self::ChatRequests => &[Aws, Table, Auth, Cors],
+            Self::WsConnect => &[Aws, Table, Auth],
+            Self::CreateRequest | Self::WithdrawRequest => &[Aws, Table, Auth, Cors, Bus],
+            Self::PatchRequest | Self::DecideRequests => &[Aws, Table, Auth, Cors, Bus, Decisions],
+            Self::ListEvents => &[Aws, Table, Auth, Cors, Events],
+            Self::WsDisconnect => &[Aws, Table],
+            Self::Notifier => &[Aws, Table, Push],
+            Self::OutboxSweeper => &[Aws, Table, Bus, Sweep],
+            Self::ExpireRequests => &[Aws, Table, Bus, Expiry],
+            // No AWS call at all: only the origins.
+            Self::Preflight => &[Cors],
         }
     }
 }
@@ -272,9 +288,10 @@ pub struct TableSettings {
 #[derive(Debug)]
 pub struct Config {
     pub logs: LogSettings,
-    pub aws: AwsSettings,
-    pub table: TableSettings,
+    pub aws: Option<AwsSettings>,
+    pub table: Option<TableSettings>,
     pub auth: Option<JwtSettings>,
+    pub cors: AllowedOrigins,
     pub rules: Rules,
     pub bus: Option<String>,
     pub push: Option<String>,
@@ -289,8 +306,8 @@ impl Config {
         Self::of_sections(function.sections(), env)
     }
 
-    /// Logs, AWS and the table, and `sections`; the local stack, which runs every
-    /// function in one process, takes them all.
+    /// Logs, and `sections`; the local stack, which runs every function in one process,
+    /// takes them all.
     pub fn of_sections(sections: &[Section], env: &Env) -> Result<Self, ConfigError> {
         let takes = |section| sections.contains(&section);
         let defaults = Env::default();
@@ -301,12 +318,10 @@ impl Config {
                 filter: env.required("RUST_LOG")?,
                 in_lambda: env.get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
             },
-            aws: aws_settings(env)?,
-            table: TableSettings {
-                name: env.required("TABLE_NAME")?,
-                connect_at_init: env.parsed("CONNECT_AT_INIT", |_: &bool| true)?,
-            },
+            aws: takes(Aws).then(|| aws_settings(env)).transpose()?,
+            table: takes(Table).then(|| table_settings(env)).transpose()?,
             auth: takes(Auth).then(|| jwt_settings(env)).transpose()?,
+            cors: allowed_origins(if takes(Cors) { env } else { &defaults })?,
             rules: Rules {
                 join_group_chat_points: decisions.parsed("JOIN_GROUP_CHAT_POINTS", |_| true)?,
                 rejection_cooldown_seconds: decisions.parsed("REJECTION_COOLDOWN_SECONDS", |_| true)?,
@@ -319,6 +334,19 @@ impl Config {
             request_expiry: if takes(Expiry) { request_expiry(env)? } else { request_expiry(&defaults)? },
         })
     }
+}
+
+fn table_settings(env: &Env) -> Result<TableSettings, ConfigError> {
+    Ok(TableSettings {
+        name: env.required("TABLE_NAME")?,
+        connect_at_init: env.parsed("CONNECT_AT_INIT", |_: &bool| true)?,
+    })
+}
+
+fn allowed_origins(env: &Env) -> Result<AllowedOrigins, ConfigError> {
+    let name = "CORS_ALLOWED_ORIGINS";
+    let text = env.required(name)?;
+    AllowedOrigins::parse(&text).ok_or(ConfigError::Invalid { name, value: text, meaning: Env::variable(name).meaning })
 }
 
 /// `REQUEST_EXPIRY_SECONDS` if set, else `REQUEST_EXPIRY_DAYS`; `None` when it is 0.
@@ -406,16 +434,16 @@ mod tests {
         }
         let mut default_region: Vec<_> = LAMBDA[1..].to_vec();
         default_region.push(("AWS_DEFAULT_REGION", "ap-south-1"));
-        assert_eq!(read(&default_region).unwrap().aws.region, "ap-south-1");
+        assert_eq!(read(&default_region).unwrap().aws.unwrap().region, "ap-south-1");
     }
 
     #[test]
     fn defaults_come_from_the_table_and_bad_values_are_refused_by_name() {
         let config = read(&LAMBDA).unwrap();
-        let bounds = &config.aws.bounds;
+        let bounds = &config.aws.as_ref().unwrap().bounds;
         assert_eq!((bounds.connect, bounds.attempt, bounds.call), (ms(1000), ms(1000), ms(2500)));
         assert_eq!(bounds.max_attempts, 3);
-        assert!(config.table.connect_at_init);
+        assert!(config.table.as_ref().unwrap().connect_at_init);
         assert_eq!(config.rules.join_group_chat_points, 10);
         assert_eq!(config.request_expiry, Some(Duration::from_secs(30 * 86_400)));
         for (name, value) in [("AWS_MAX_ATTEMPTS", "11"), ("AWS_CALL_TIMEOUT_MS", "0"), ("CONNECT_AT_INIT", "yes")] {

@@ -51,6 +51,8 @@ where
             },
             Err(error) => error_response(&error),
         };
+        let mut response = response;
+        app.cors.decorate(event.headers(), response.headers_mut());
         tracing::info!(status = response.status().as_u16(), "done");
         response
     }
@@ -65,7 +67,7 @@ fn authenticate(app: &App, event: &Request) -> Result<ObjectId, ApiError> {
 
 /// API Gateway's request id when there is one (it ties our logs to API Gateway's),
 /// else the Lambda invocation's.
-fn request_id(event: &Request) -> String {
+pub fn request_id(event: &Request) -> String {
     match event.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
         _ => None,

@@ -19,28 +19,37 @@ pub struct App {
     pub store: Store,
     pub auth: JwtVerifier,
     pub rules: app::Rules,
+    /// The origins whose browsers may read the answers.
+    pub cors: crate::cors::AllowedOrigins,
 }
 
-/// A function's configuration and SDK configuration, with its logs set up: the first
-/// thing every function does at init.
-pub fn init(function: Function) -> Result<(Config, SdkConfig), ConfigError> {
+/// A function's configuration, with its logs set up: the first thing every function
+/// does at init.
+pub fn configure(function: Function) -> Result<Config, ConfigError> {
     let config = Config::of_function(function, &Env::of_process())?;
     crate::telemetry::init(&config.logs);
-    let sdk = sdk_config(&config.aws);
+    Ok(config)
+}
+
+/// [`configure`], and the SDK configuration of a function that calls AWS.
+pub fn init(function: Function) -> Result<(Config, SdkConfig), ConfigError> {
+    let config = configure(function)?;
+    let sdk = sdk_config(config.aws.as_ref().ok_or(ConfigError::Missing("AWS_REGION"))?);
     Ok((config, sdk))
 }
 
 /// The store of `config`'s table. Opens its connections during init
 /// ([`Store::open_connections`]) unless `CONNECT_AT_INIT` is `false`; a failure there is
 /// only logged, as the first call connects on its own.
-pub async fn store(config: &Config, sdk: &SdkConfig) -> Store {
-    let store = Store::from_config(sdk, &config.table.name);
-    if config.table.connect_at_init {
+pub async fn store(config: &Config, sdk: &SdkConfig) -> Result<Store, ConfigError> {
+    let table = config.table.as_ref().ok_or(ConfigError::Missing("TABLE_NAME"))?;
+    let store = Store::from_config(sdk, &table.name);
+    if table.connect_at_init {
         if let Err(error) = store.open_connections().await {
             tracing::warn!(%error, "could not open the DynamoDB connections during init");
         }
     }
-    store
+    Ok(store)
 }
 
 /// The publisher to `config`'s bus.
@@ -60,7 +69,8 @@ impl App {
     /// Secrets Manager when `JWT_SECRET_ARN` is how it is configured.
     pub async fn new(config: &Config, sdk: &SdkConfig) -> Result<Self, ConfigError> {
         let jwt = config.auth.clone().ok_or(ConfigError::NoKey)?.resolve_secret(sdk).await?;
-        Ok(Self { store: store(config, sdk).await, auth: JwtVerifier::new(&jwt)?, rules: config.rules.clone() })
+        let auth = JwtVerifier::new(&jwt)?;
+        Ok(Self { store: store(config, sdk).await?, auth, rules: config.rules.clone(), cors: config.cors.clone() })
     }
 }
 

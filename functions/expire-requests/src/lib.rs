@@ -96,7 +96,7 @@ async fn expire_one(store: &Store, publisher: &Publisher, id: domain::ObjectId) 
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = edge::run::init(Function::ExpireRequests)?;
-    let store = edge::run::store(&config, &sdk).await;
+    let store = edge::run::store(&config, &sdk).await?;
     let publisher = edge::run::publisher(&config, &sdk)?;
     // `None`: expiry is off (REQUEST_EXPIRY_DAYS=0) and each run does nothing.
     let expiry = config.request_expiry;

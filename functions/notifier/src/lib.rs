@@ -59,7 +59,7 @@ pub async fn handle(
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = edge::run::init(Function::Notifier)?;
-    let store = edge::run::store(&config, &sdk).await;
+    let store = edge::run::store(&config, &sdk).await?;
     let pusher = edge::run::pusher(&config, &sdk)?;
     let (store, pusher) = (&store, &pusher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<OutboundEvent>>| async move {

@@ -47,7 +47,7 @@ pub async fn handle(
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = edge::run::init(Function::OutboxSweeper)?;
-    let store = edge::run::store(&config, &sdk).await;
+    let store = edge::run::store(&config, &sdk).await?;
     let publisher = edge::run::publisher(&config, &sdk)?;
     let min_age = config.sweep_min_age_seconds;
     let (store, publisher) = (&store, &publisher);

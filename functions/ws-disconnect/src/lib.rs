@@ -29,7 +29,7 @@ pub async fn handle(store: &Store, event: ApiGatewayWebsocketProxyRequest) -> Ap
 /// binary for every function (`bench/all`), call this.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     let (config, sdk) = edge::run::init(Function::WsDisconnect)?;
-    let store = edge::run::store(&config, &sdk).await;
+    let store = edge::run::store(&config, &sdk).await?;
     let store = &store;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
         Ok::<_, lambda_runtime::Error>(handle(store, event.payload).await)

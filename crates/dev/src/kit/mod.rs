@@ -253,7 +253,7 @@ impl TestEnv {
         Self {
             direct: store.clone(),
             raw: client,
-            app: App { store, auth, rules: rules() },
+            app: App { store, auth, rules: rules(), cors: defaults().cors },
             aws: FakeAws::start(),
             transactions: Transactions::default(),
         }
@@ -393,15 +393,13 @@ impl TestEnv {
 /// The deployment's rules at their defaults, except that `GET /events` lists at once
 /// (no settle time), as the tests read right after writing.
 pub fn rules() -> Rules {
-    // Only the rules are wanted; logs, AWS and the table need values to parse.
-    let env = Env::of_pairs([
-        ("EVENTS_SETTLE_SECONDS", "0"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("TABLE_NAME", "test"),
-    ]);
-    Config::of_sections(&[Section::Decisions, Section::Events], &env).expect("the default rules parse").rules
+    defaults().rules
+}
+
+/// The configuration of the REST functions at its defaults, but for `rules`.
+fn defaults() -> Config {
+    let env = Env::of_pairs([("EVENTS_SETTLE_SECONDS", "0")]);
+    Config::of_sections(&[Section::Decisions, Section::Events, Section::Cors], &env).expect("the defaults parse")
 }
 
 pub fn id(text: &str) -> ObjectId {
@@ -414,13 +412,23 @@ pub fn token(user: &str) -> String {
 
 /// An API Gateway REST (v1 proxy) event, as API Gateway would send it.
 pub fn rest_event(method: &str, path: &str, auth: Option<&str>, query: &[(&str, &str)], body: Option<Value>) -> Value {
+    let auth: Vec<(&str, &str)> = auth.map(|auth| ("Authorization", auth)).into_iter().collect();
+    rest_event_with(method, path, &auth, query, body)
+}
+
+/// [`rest_event`] with these headers besides `Content-Type` and `Host`.
+pub fn rest_event_with(
+    method: &str,
+    path: &str,
+    extra_headers: &[(&str, &str)],
+    query: &[(&str, &str)],
+    body: Option<Value>,
+) -> Value {
     let mut headers = vec![
         ("Content-Type".to_owned(), "application/json".to_owned()),
         ("Host".to_owned(), "api.example.com".to_owned()),
     ];
-    if let Some(auth) = auth {
-        headers.push(("Authorization".to_owned(), auth.to_owned()));
-    }
+    headers.extend(extra_headers.iter().map(|(name, value)| (name.to_string(), value.to_string())));
     let query: Vec<(String, String)> = query.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     let body = body.map(|b| match b {
         Value::String(text) => text,

@@ -5,49 +5,24 @@
 
 use serde_json::{json, Map, Value};
 
-/// The REST API's routes, as `template.yaml` declares them: method and resource.
-pub const REST_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/requests"),
-    ("POST", "/requests"),
-    ("GET", "/requests/{id}"),
-    ("PATCH", "/requests/{id}"),
-    ("DELETE", "/requests/{id}"),
-    ("GET", "/chats/{id}/requests"),
-    ("POST", "/chats/{id}/requests/decisions"),
-    ("GET", "/events"),
-];
+pub use edge::routes::REST_ROUTES;
 
 /// The route of `method` and `path`, and its path parameters (percent-decoded), as API
 /// Gateway matches them: one segment per `{name}`.
 pub fn match_route(method: &str, path: &str) -> Option<(&'static str, Map<String, Value>)> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    REST_ROUTES.iter().filter(|(m, _)| *m == method).find_map(|(_, resource)| {
-        let template: Vec<&str> = resource.split('/').collect();
-        if template.len() != segments.len() {
-            return None;
-        }
-        let mut parameters = Map::new();
-        for (expected, actual) in template.iter().zip(&segments) {
-            match expected.strip_prefix('{').and_then(|name| name.strip_suffix('}')) {
-                Some(name) if !actual.is_empty() => {
-                    parameters.insert(name.to_owned(), Value::String(super::percent_decode(actual, false)));
-                }
-                Some(_) => return None,
-                None if expected == actual => {}
-                None => return None,
-            }
-        }
-        Some((*resource, parameters))
+    let (resource, parameters) = edge::routes::resource_of(path)?;
+    REST_ROUTES.iter().any(|(m, r)| *m == method && *r == resource).then(|| {
+        let decoded = parameters
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), Value::String(super::percent_decode(value, false))))
+            .collect();
+        (resource, decoded)
     })
 }
 
 /// The methods of the routes whose path matches `path`: what a `405` lists in `Allow`.
 pub fn methods_of(path: &str) -> Vec<&'static str> {
-    let mut methods: Vec<&'static str> = REST_ROUTES.iter().map(|(method, _)| *method).collect();
-    methods.sort_unstable();
-    methods.dedup();
-    methods.retain(|method| match_route(method, path).is_some());
-    methods
+    edge::routes::resource_of(path).map(|(resource, _)| edge::routes::methods_of(resource)).unwrap_or_default()
 }
 
 /// The name-value pairs of a raw query string, percent-decoded, in order.

@@ -72,6 +72,12 @@ async fn handle(services: &Services, request: Request<Incoming>, source_ip: Stri
             Ok(request) => into_hyper(dispatch(services, &event, request).await),
         },
     };
+    // The stack's own answers stand in for API Gateway's, which carry CORS headers
+    // too (its gateway responses); the functions' carry them already.
+    let mut response = response;
+    if !response.headers().contains_key(hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        services.app.cors.decorate(&parts.headers, response.headers_mut());
+    }
     tracing::info!(
         target: "stack",
         "REST {} {} {} ({} ms)",
@@ -101,6 +107,7 @@ async fn dispatch(
         (Some("POST"), Some("/chats/{id}/requests/decisions")) => {
             decide_requests::handle(app, publisher, request).await
         }
+        (Some("OPTIONS"), Some(_)) => preflight::handle(&app.cors, request).await,
         _ => {
             let mut response = lambda_http::Response::new(lambda_http::Body::Text(
                 json!({"message": "route without a function", "code": "NOT_FOUND"}).to_string(),
