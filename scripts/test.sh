@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every check CI runs: formatting, lints, the SAM template, the API documents, unit,
-# integration and end-to-end tests, fuzzing, and every sample event through
-# `sam local invoke`. The integration tests start their own DynamoDB Local (see
-# crates/dev/src/kit/mod.rs); fuzz.sh and sam-local.sh start their own too.
+# integration and end-to-end tests, fuzzing, CORS in a real browser, and every sample
+# event through `sam local invoke`. The integration tests start their own DynamoDB
+# Local (see crates/dev/src/kit/mod.rs); fuzz.sh, browser.sh and sam-local.sh start
+# their own too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -38,6 +39,10 @@ grep -E '^== fuzz as|^  [0-9]+ generated|^=+ .* in [0-9.]+s =+$' target/fuzz.log
 # cargo prints one result line per test binary (many with 0 tests); the closing line
 # sums them so the total is read in one place.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
+
+# CORS in a real browser (Chromium through Playwright), against its own stack.
+echo "== browser"
+scripts/browser.sh
 
 # Last, because it needs the most: a release build of every function for SAM, and a
 # container per invoke.
