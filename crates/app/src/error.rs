@@ -29,8 +29,8 @@ pub enum AppError {
     #[error("this request has already been decided")]
     RequestNotPending,
     /// `GET /events?after=` named no event kept for the caller.
-    #[error("after must be the id of one of your events of the last 7 days")]
-    EventNotKept,
+    #[error("after names none of your events of the last 7 days: read again without it")]
+    EventNotFound,
     /// A dependency timed out, throttled, could not be reached or stayed contended:
     /// nothing was half done, and the same call may succeed in a moment.
     #[error("a dependency is unavailable; try again shortly")]

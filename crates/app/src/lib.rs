@@ -24,6 +24,7 @@ pub struct Rules {
     pub join_group_chat_points: i64,
     /// How long a rejected requester waits before asking the same chat again (0: off).
     pub rejection_cooldown_seconds: u64,
-    /// How far behind now `GET /events` lists.
-    pub events_settle_seconds: i64,
+    /// How long after its time a kept event may become visible: a cursor reads that
+    /// much again.
+    pub events_late_seconds: i64,
 }

@@ -13,7 +13,7 @@ use domain::{
 };
 
 use crate::ports::{
-    Bus, BusError, ClosePlan, CreatePlan, EventsFrom, Guard, KeptEvent, Loaded, Lookup, Marker, OutboxPage,
+    Bus, BusError, ClosePlan, CreatePlan, EventsFrom, Guard, KeptEvent, KeptPage, Loaded, Lookup, Marker, OutboxPage,
     RequestCounts, Storage, StoreError, StoredOutbox, StoredRequest, StoredScore, TxError,
 };
 
@@ -266,9 +266,10 @@ impl Storage for MemoryStore {
         &self,
         user: ObjectId,
         from: EventsFrom<'_>,
-        settled_before: &str,
+        _late_seconds: i64,
         limit: usize,
-    ) -> Result<Option<(Vec<KeptEvent>, bool)>, StoreError> {
+    ) -> Result<Option<KeptPage>, StoreError> {
+        // Kept at once and in order here: a cursor is the count of the user's events read.
         let state = self.state();
         let mine: Vec<&KeptEvent> = state.kept.iter().filter(|(to, _)| *to == user).map(|(_, e)| e).collect();
         let start = match from {
@@ -277,11 +278,14 @@ impl Storage for MemoryStore {
                 Some(at) => at + 1,
                 None => return Ok(None),
             },
+            EventsFrom::Cursor(text) => match text.strip_prefix("m").and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) if n <= mine.len() => n,
+                _ => return Ok(None),
+            },
         };
-        let settled: Vec<KeptEvent> =
-            mine[start..].iter().filter(|e| e.created_at.as_str() < settled_before).map(|e| (*e).clone()).collect();
-        let more = settled.len() > limit;
-        Ok(Some((settled.into_iter().take(limit).collect(), more)))
+        let events: Vec<KeptEvent> = mine[start..].iter().take(limit).map(|e| (*e).clone()).collect();
+        let end = start + events.len();
+        Ok(Some(KeptPage { events, cursor: format!("m{end}"), more: end < mine.len() }))
     }
 
     async fn keep_events(&self, events: &[OutboundEvent], created_at: &str) -> Result<(), StoreError> {

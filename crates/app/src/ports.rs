@@ -221,6 +221,16 @@ pub enum EventsFrom<'a> {
     Since(&'a str),
     /// The events kept after this one (exclusive).
     After(ObjectId),
+    /// Where an earlier answer's cursor says.
+    Cursor(&'a str),
+}
+
+/// A page of kept events, where the next read goes on, and whether it has more to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptPage {
+    pub events: Vec<KeptEvent>,
+    pub cursor: String,
+    pub more: bool,
 }
 
 /// An outbox item as stored: the outbox and how often carrying it out has failed.
@@ -278,16 +288,16 @@ pub trait Storage: Send + Sync {
     /// A close (decision, withdrawal, expiry), all or nothing.
     fn commit_close(&self, plan: &ClosePlan<'_>) -> impl Future<Output = Result<(), TxError>> + Send;
 
-    /// `user`'s kept events from `from`, written before `settled_before`, oldest first,
-    /// at most `limit`, and whether there are more. `None` when `from` names an event
-    /// that is not kept for `user`.
+    /// `user`'s kept events from `from`, oldest first, at most `limit`, up to this
+    /// moment, with a cursor that never skips an event kept up to `late_seconds` after
+    /// its time. `None` when `from` names no kept event of `user`.
     fn kept_events(
         &self,
         user: ObjectId,
         from: EventsFrom<'_>,
-        settled_before: &str,
+        late_seconds: i64,
         limit: usize,
-    ) -> impl Future<Output = Result<Option<(Vec<KeptEvent>, bool)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<KeptPage>, StoreError>> + Send;
 
     /// Keeps the events of one change for their recipients; keeping one twice keeps it
     /// where it was.

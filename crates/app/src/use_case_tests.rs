@@ -7,6 +7,7 @@ use crate::delivery::{deliver, drain, MAX_OUTBOX_ATTEMPTS};
 use crate::memory::{MemoryBus, MemoryStore};
 use crate::requests::{create, decide, decide_many, events, get, list, queue, withdraw};
 use crate::{AppError, Rules};
+use domain::page::After;
 
 const NOW: &str = "2026-01-01T00:00:00.000Z";
 
@@ -21,7 +22,7 @@ const BOB: u32 = 2;
 const SAM: u32 = 3;
 
 fn rules() -> Rules {
-    Rules { join_group_chat_points: 10, rejection_cooldown_seconds: 0, events_settle_seconds: -60 }
+    Rules { join_group_chat_points: 10, rejection_cooldown_seconds: 0, events_late_seconds: 5 }
 }
 
 fn user(n: u32) -> User {
@@ -169,10 +170,12 @@ async fn delivering_keeps_each_event_for_catching_up_and_removes_the_outbox() {
     assert_eq!(bus.published.lock().unwrap().len(), 1);
     let page = events(&store, &rules(), id(AMY), domain::page::EventsQuery { after: None, limit: 10 }).await.unwrap();
     assert_eq!(page.events.len(), 1, "kept for the admin");
-    let after = domain::page::EventsQuery { after: Some(page.events[0].id), limit: 10 };
+    let after = domain::page::EventsQuery { after: Some(After::Event(page.events[0].id)), limit: 10 };
     assert!(events(&store, &rules(), id(AMY), after).await.unwrap().events.is_empty());
-    let unknown = domain::page::EventsQuery { after: Some(id(4242)), limit: 10 };
-    assert!(matches!(events(&store, &rules(), id(AMY), unknown).await, Err(AppError::EventNotKept)));
+    let unknown = domain::page::EventsQuery { after: Some(After::Event(id(4242))), limit: 10 };
+    assert!(matches!(events(&store, &rules(), id(AMY), unknown).await, Err(AppError::EventNotFound)));
+    let cursor = domain::page::EventsQuery { after: Some(After::Cursor(page.cursor.clone())), limit: 10 };
+    assert!(events(&store, &rules(), id(AMY), cursor).await.unwrap().events.is_empty(), "nothing after the cursor");
 
     let decided = decide(&store, &rules(), id(AMY), created.value.id, Decision::Accepted, None, None).await.unwrap();
     deliver(&store, &bus, &decided.outbox).await.unwrap();

@@ -96,7 +96,7 @@ fn every_error() -> Vec<ApiError> {
         ApiError::App(AppError::AlreadyParticipant),
         ApiError::App(AppError::RequestAlreadyPending),
         ApiError::App(AppError::RequestCooldown { retry_after: 1 }),
-        ApiError::App(AppError::EventNotKept),
+        ApiError::App(AppError::EventNotFound),
         ApiError::App(AppError::NotChatMember),
         ApiError::App(AppError::NotChatAdmin),
         ApiError::App(AppError::RequestNotPending),

@@ -21,7 +21,7 @@ pub enum InvalidPageQuery {
     Status,
     #[error("{0} may be given only once")]
     Repeated(&'static str),
-    #[error("after must be the id of one of your events of the last 7 days")]
+    #[error("after must be a cursor or an event id of 1 to {MAX_AFTER_BYTES} characters")]
     After,
 }
 
@@ -69,11 +69,22 @@ impl PageQuery {
     }
 }
 
-/// A valid `GET /events` query: `after` an event id (optional), `limit` in 1..=100
-/// (default 100).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The longest `after` a client sends back: a cursor is well under it.
+pub const MAX_AFTER_BYTES: usize = 512;
+
+/// Where `GET /events` starts: after an event the client received, or where the last
+/// answer's `cursor` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    Event(super::id::ObjectId),
+    /// Opaque to everyone but the store that made it.
+    Cursor(String),
+}
+
+/// A valid `GET /events` query: `after` (optional), `limit` in 1..=100 (default 100).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventsQuery {
-    pub after: Option<super::id::ObjectId>,
+    pub after: Option<After>,
     pub limit: u32,
 }
 
@@ -90,7 +101,11 @@ impl EventsQuery {
         };
         let after = match single("after")? {
             None => None,
-            Some(text) => Some(super::id::ObjectId::parse(text).map_err(|_| InvalidPageQuery::After)?),
+            Some(text) if text.is_empty() || text.len() > MAX_AFTER_BYTES => return Err(InvalidPageQuery::After),
+            Some(text) => Some(match super::id::ObjectId::parse(text) {
+                Ok(id) => After::Event(id),
+                Err(_) => After::Cursor(text.to_owned()),
+            }),
         };
         Ok(Self { after, limit })
     }

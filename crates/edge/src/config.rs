@@ -109,7 +109,13 @@ pub const VARIABLES: &[Variable] = &[
     ),
     variable("JOIN_GROUP_CHAT_POINTS", Decisions, Some("10"), Template, "points of the `join-group-chat` action"),
     variable("REJECTION_COOLDOWN_SECONDS", Decisions, Some("0"), Template, "wait after a rejection (0: off)"),
-    variable("EVENTS_SETTLE_SECONDS", Events, Some("5"), Unset, "how far behind now `GET /events` lists"),
+    variable(
+        "EVENTS_LATE_SECONDS",
+        Events,
+        Some("5"),
+        Unset,
+        "how late a kept event may become visible; cursors read that much again",
+    ),
     variable("EVENT_BUS_NAME", Bus, None, Template, "the bus the outbox publishes to (required)"),
     variable("WEBSOCKET_ENDPOINT", Push, None, Template, "the Management API endpoint (required)"),
     variable("OUTBOX_MIN_AGE_SECONDS", Sweep, Some("30"), Unset, "age at which the sweeper takes an outbox item"),
@@ -325,7 +331,7 @@ impl Config {
             rules: Rules {
                 join_group_chat_points: decisions.parsed("JOIN_GROUP_CHAT_POINTS", |_| true)?,
                 rejection_cooldown_seconds: decisions.parsed("REJECTION_COOLDOWN_SECONDS", |_| true)?,
-                events_settle_seconds: events.parsed("EVENTS_SETTLE_SECONDS", |s: &i64| *s >= 0)?,
+                events_late_seconds: events.parsed("EVENTS_LATE_SECONDS", |s: &i64| *s >= 0)?,
             },
             bus: takes(Bus).then(|| env.required("EVENT_BUS_NAME")).transpose()?,
             push: takes(Push).then(|| env.required("WEBSOCKET_ENDPOINT")).transpose()?,

@@ -34,9 +34,9 @@ impl ApiError {
             Self::InvalidQuery(_) | Self::InvalidBody(_) | Self::InvalidId => 400,
             Self::PayloadTooLarge => 413,
             Self::App(error) => match error {
-                AppError::ChatNotGroup | AppError::ChatNotRestricted | AppError::EventNotKept => 400,
+                AppError::ChatNotGroup | AppError::ChatNotRestricted => 400,
                 AppError::NotChatMember | AppError::NotChatAdmin => 403,
-                AppError::RequestNotFound | AppError::ChatNotFound => 404,
+                AppError::RequestNotFound | AppError::ChatNotFound | AppError::EventNotFound => 404,
                 AppError::AlreadyParticipant | AppError::RequestAlreadyPending | AppError::RequestNotPending => 409,
                 AppError::RequestCooldown { .. } => 429,
                 AppError::Internal(_) => 500,
@@ -53,7 +53,7 @@ impl ApiError {
             Self::InvalidId => "INVALID_ID",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::App(error) => match error {
-                AppError::EventNotKept => "INVALID_QUERY",
+                AppError::EventNotFound => "EVENT_NOT_FOUND",
                 AppError::RequestNotFound => "REQUEST_NOT_FOUND",
                 AppError::ChatNotFound => "CHAT_NOT_FOUND",
                 AppError::ChatNotGroup => "CHAT_NOT_GROUP",

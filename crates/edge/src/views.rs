@@ -1,7 +1,8 @@
 //! The REST answers, as openapi.yaml shows them, built from what the use cases return.
 
 use app::ports::KeptEvent;
-use app::requests::{Committed, EventsPage, Queue, RequestPage};
+use app::ports::KeptPage;
+use app::requests::{Committed, Queue, RequestPage};
 use app::AppError;
 use domain::view::UserView;
 use domain::{Note, ObjectId, Outbox, PopulatedRequest, RequestStatus};
@@ -81,12 +82,13 @@ impl From<Queue> for QueueView {
 #[derive(Debug, Serialize)]
 pub struct EventsPageView {
     pub events: Vec<KeptEvent>,
+    pub cursor: String,
     pub more: bool,
 }
 
-impl From<EventsPage> for EventsPageView {
-    fn from(page: EventsPage) -> Self {
-        Self { events: page.events, more: page.more }
+impl From<KeptPage> for EventsPageView {
+    fn from(page: KeptPage) -> Self {
+        Self { events: page.events, cursor: page.cursor, more: page.more }
     }
 }
 

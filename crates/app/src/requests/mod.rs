@@ -11,7 +11,7 @@ mod read;
 pub use close::{expire, withdraw};
 pub use create::{create, create_with_id};
 pub use decide::{decide, decide_many, MAX_DECISIONS};
-pub use events::{events, EventsPage, KEEP_EVENTS_SECONDS, SETTLE_SECONDS};
+pub use events::{events, KEEP_EVENTS_SECONDS};
 pub use read::{get, list, queue, Queue, QueuedRequest, RequestPage};
 
 use domain::Outbox;

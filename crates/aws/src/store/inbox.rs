@@ -1,9 +1,10 @@
 //! The events kept for their recipients (7 days, by TTL), under their user partition,
 //! ordered in LSI1 by when they were written: what `GET /events` reads.
 
-use app::ports::{EventsFrom, KeptEvent, StoreError};
+use app::ports::{EventsFrom, KeptEvent, KeptPage, StoreError};
 use app::requests::KEEP_EVENTS_SECONDS;
 use aws_sdk_dynamodb::types::AttributeValue;
+use domain::time::timestamp_seconds_ago;
 use domain::{ObjectId, OutboundEvent};
 use futures::stream::{self, StreamExt};
 
@@ -68,35 +69,66 @@ impl Store {
         }))
     }
 
-    /// `user`'s kept events from `from` written before `settled_before`, oldest first,
-    /// at most `limit`, and whether there are more: one strongly consistent `Query` of
-    /// LSI1, after one `GetItem` for the place of an `after` event. `None` when that
-    /// event is not kept for `user`.
+    /// `user`'s kept events from `from`, oldest first, at most `limit`, up to this
+    /// moment: one strongly consistent `Query` of LSI1, after one `GetItem` for the
+    /// place of an `after` event. `None` when `from` names no kept event of `user`.
+    ///
+    /// The answer's cursor never skips an event kept late. An event's place is the time
+    /// it was written, and a write becomes visible at most `late_seconds` after that
+    /// (the call bound and clock skew). So what this read saw is complete up to `now -
+    /// late_seconds`; events it returned after that horizon are read again from it, once
+    /// the reading is caught up (`more: false`): a few repeats, which the client drops by
+    /// id, and no skip. While `more` is true the cursor goes on from the last event, so
+    /// paging always progresses; it carries the earliest horizon along.
     pub async fn kept_events(
         &self,
         user: ObjectId,
         from: EventsFrom<'_>,
-        settled_before: &str,
+        late_seconds: i64,
         limit: usize,
-    ) -> Result<Option<(Vec<KeptEvent>, bool)>, StoreError> {
-        let place = match from {
-            EventsFrom::Since(time) => keys::inbox_order_from(time),
+    ) -> Result<Option<KeptPage>, StoreError> {
+        let (after, unsafe_from) = match from {
+            EventsFrom::Since(time) => (keys::inbox_order_from(time), None),
             EventsFrom::After(event) => match self.kept_event_place(user, event).await? {
-                Some(place) => place,
+                Some(place) => (place, None),
                 None => return Ok(None),
             },
+            EventsFrom::Cursor(text) => match Cursor::decode(text, user) {
+                Some(cursor) if cursor.after >= keys::inbox_order_from(&timestamp_seconds_ago(KEEP_EVENTS_SECONDS)) => {
+                    (cursor.after, cursor.unsafe_from)
+                }
+                _ => return Ok(None),
+            },
         };
-        self.kept_events_after(user, &place, settled_before, limit).await.map(Some)
+        let (events, more, last) = self.kept_events_after(user, &after, limit).await?;
+        let horizon = keys::inbox_order_from(&timestamp_seconds_ago(late_seconds));
+        let last = last.unwrap_or_else(|| after.clone());
+        // Where events newer than the horizon begin among those this read returned.
+        let unsafe_here = (last > horizon).then(|| if after > horizon { after.clone() } else { horizon.clone() });
+        let unsafe_from = match (unsafe_from, unsafe_here) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let next = match (more, unsafe_from) {
+            (true, unsafe_from) => Cursor { after: last, unsafe_from },
+            (false, Some(rewind)) => Cursor { after: rewind.min(last), unsafe_from: None },
+            // Caught up, and nothing returned is recent: everything up to the horizon has
+            // been seen, so the cursor may start there (and stays fresh for 7 days).
+            (false, None) => Cursor { after: last.max(horizon), unsafe_from: None },
+        };
+        Ok(Some(KeptPage { events, cursor: next.encode(user), more }))
     }
 
+    /// The events after `place` (exclusive), at most `limit`, whether there are more,
+    /// and the place of the last one returned.
     async fn kept_events_after(
         &self,
         user: ObjectId,
         place: &str,
-        settled_before: &str,
         limit: usize,
-    ) -> Result<(Vec<KeptEvent>, bool), StoreError> {
-        // Keys are all the same length, so `place` plus a space is the least key after it.
+    ) -> Result<(Vec<KeptEvent>, bool, Option<String>), StoreError> {
+        // Keys are all the same length, so `place` plus a space is the least key after
+        // it; every event's place sorts before `EVENT#~` (its time starts with a digit).
         let from = format!("{place} ");
         let output = self
             .client
@@ -108,20 +140,72 @@ impl Store {
             .expression_attribute_names("#sk", keys::LSI1SK)
             .expression_attribute_values(":pk", AttributeValue::S(keys::requests_of(user)))
             .expression_attribute_values(":from", AttributeValue::S(from))
-            .expression_attribute_values(":to", AttributeValue::S(keys::inbox_order_from(settled_before)))
+            .expression_attribute_values(":to", AttributeValue::S(keys::INBOX_ORDER_END.to_owned()))
             .consistent_read(true)
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        let mut events: Vec<KeptEvent> = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| decode(&item_key(&item), item))
-            .collect::<Result<_, _>>()?;
-        let more = events.len() > limit;
-        events.truncate(limit);
-        Ok((events, more))
+        let mut items = output.items.unwrap_or_default();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let last = items.last().and_then(|item| match item.get(keys::LSI1SK) {
+            Some(AttributeValue::S(place)) => Some(place.clone()),
+            _ => None,
+        });
+        let events = items.into_iter().map(|item| decode(&item_key(&item), item)).collect::<Result<_, _>>()?;
+        Ok((events, more, last))
+    }
+}
+
+/// Where a reading of kept events goes on: after `after`, and, once caught up, from
+/// `unsafe_from` again. Bound to its user, so that another user's cursor is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    after: String,
+    unsafe_from: Option<String>,
+}
+
+impl Cursor {
+    /// Hex of `user|after|unsafe_from`: opaque, and safe in a query string as it is.
+    fn encode(&self, user: ObjectId) -> String {
+        let text = format!("{user}|{}|{}", self.after, self.unsafe_from.as_deref().unwrap_or_default());
+        text.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn decode(text: &str, user: ObjectId) -> Option<Self> {
+        if text.len() % 2 != 0 {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> =
+            (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect();
+        let text = String::from_utf8(bytes?).ok()?;
+        let mut parts = text.split('|');
+        let (owner, after, unsafe_from) = (parts.next()?, parts.next()?, parts.next()?);
+        let is_place = |place: &str| keys::is_inbox_order(place);
+        if owner != user.to_string() || parts.next().is_some() || !is_place(after) {
+            return None;
+        }
+        let unsafe_from = (!unsafe_from.is_empty()).then(|| unsafe_from.to_owned());
+        if unsafe_from.as_deref().is_some_and(|place| !is_place(place)) {
+            return None;
+        }
+        Some(Self { after: after.to_owned(), unsafe_from })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_as_it_was_and_only_for_its_user() {
+        let user = ObjectId::generate();
+        let cursor = Cursor { after: keys::inbox_order_from("2026-12-01T10:00:00.000Z"), unsafe_from: None };
+        assert_eq!(Cursor::decode(&cursor.encode(user), user), Some(cursor.clone()));
+        assert_eq!(Cursor::decode(&cursor.encode(user), ObjectId::generate()), None, "another user's");
+        for bad in ["", "nope", "zz", "abc"] {
+            assert_eq!(Cursor::decode(bad, user), None, "{bad:?}");
+        }
     }
 }

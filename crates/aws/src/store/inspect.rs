@@ -129,6 +129,16 @@ pub fn outbox_index(created_at: &str, outbox: ObjectId) -> (String, String) {
     (keys::OUTBOX_INDEX_PARTITION.to_owned(), keys::outbox_order(created_at, outbox))
 }
 
+/// (partition, sort) of an event kept for `user`, and its place in LSI1 when it was
+/// written at `written_at`: what `GET /events` reads in order.
+pub fn kept_event_key(user: ObjectId, event: ObjectId, written_at: &str) -> ((String, String), String) {
+    (pair(keys::inbox_event(user, event)), keys::inbox_order(written_at, event))
+}
+
+/// The attribute holding an item's place in LSI1, and the entity of a kept event.
+pub const LSI1_PLACE: &str = keys::LSI1SK;
+pub const KEPT_EVENT_ENTITY: &str = items::INBOX_EVENT;
+
 /// The GSI2 partition of a user's requests in one status.
 pub fn requests_of_in_partition(user: ObjectId, status: domain::RequestStatus) -> String {
     keys::requests_of_in(user, status)

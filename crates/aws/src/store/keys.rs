@@ -124,6 +124,14 @@ pub(crate) fn inbox_order(written_at: &str, event: ObjectId) -> String {
     format!("EVENT#{written_at}#{event}")
 }
 
+/// Beyond every inbox place: a place's time starts with a digit.
+pub(crate) const INBOX_ORDER_END: &str = "EVENT#~";
+
+/// Whether `text` is an inbox place (or the start of one): `EVENT#` and a time.
+pub(crate) fn is_inbox_order(text: &str) -> bool {
+    text.strip_prefix("EVENT#").is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 pub(crate) fn inbox_order_from(time: &str) -> String {
     format!("EVENT#{time}")
 }

@@ -463,10 +463,10 @@ impl app::ports::Storage for Store {
         &self,
         user: ObjectId,
         from: app::ports::EventsFrom<'_>,
-        settled_before: &str,
+        late_seconds: i64,
         limit: usize,
-    ) -> Result<Option<(Vec<app::ports::KeptEvent>, bool)>, StoreError> {
-        Store::kept_events(self, user, from, settled_before, limit).await
+    ) -> Result<Option<app::ports::KeptPage>, StoreError> {
+        Store::kept_events(self, user, from, late_seconds, limit).await
     }
 
     async fn keep_events(&self, events: &[domain::OutboundEvent], created_at: &str) -> Result<(), StoreError> {

@@ -310,6 +310,21 @@ impl TestEnv {
         self.items_of(&pk, &sk).await.into_iter().next()
     }
 
+    /// An event kept for `user` as if written at `written_at` and visible only now: a
+    /// write that took its time. Returns its id.
+    pub async fn plant_kept_event(&self, user: &str, written_at: &str) -> ObjectId {
+        let event = ObjectId::generate();
+        let (key, place) = inspect::kept_event_key(id(user), event, written_at);
+        let mut item = serde_json::json!({
+            "id": event, "event": "score-updated", "createdAt": written_at,
+            "data": { "score": { "total": 1, "actions": {} }, "action": "join-group-chat" },
+        });
+        item[inspect::ENTITY] = Value::from(inspect::KEPT_EVENT_ENTITY);
+        item[inspect::LSI1_PLACE] = Value::from(place);
+        self.plant(key, item).await;
+        event
+    }
+
     /// Deletes the item under `key`, as the rest of the app may.
     pub async fn remove(&self, (pk, sk): (String, String)) {
         let key = |text| AttributeValue::S(text);
@@ -390,15 +405,14 @@ impl TestEnv {
     }
 }
 
-/// The deployment's rules at their defaults, except that `GET /events` lists at once
-/// (no settle time), as the tests read right after writing.
+/// The deployment's rules at their defaults.
 pub fn rules() -> Rules {
     defaults().rules
 }
 
-/// The configuration of the REST functions at its defaults, but for `rules`.
+/// The configuration of the REST functions at its defaults.
 fn defaults() -> Config {
-    let env = Env::of_pairs([("EVENTS_SETTLE_SECONDS", "0")]);
+    let env = Env::default();
     Config::of_sections(&[Section::Decisions, Section::Events, Section::Cors], &env).expect("the defaults parse")
 }
 
