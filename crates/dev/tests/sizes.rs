@@ -214,13 +214,17 @@ async fn a_chat_with_95_admins_takes_and_decides_requests_with_a_bounded_outbox(
     let size = dev::kit::item_size(&outbox);
     eprintln!("outbox of a request to 95 admins: {size} B");
     assert!(size <= MAX_OUTBOX_BYTES, "{size} B");
-    env.sweep().await;
-    assert_eq!(env.aws.published().len(), 95);
+    // As the schedule would: on a loaded machine the call's own delivery (and a sweep's)
+    // can run past its 1 s budget, and then the next sweep carries the outbox out.
+    env.sweep_until_empty().await;
+    let ids: BTreeSet<String> =
+        env.aws.published().iter().map(|e| e["id"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(ids.len(), 95, "one event per admin (delivery is at least once: a retry may repeat one)");
     assert_published_within_bounds(&env);
 
     let request = body["request"]["_id"].as_str().unwrap();
     assert_eq!(api.decide(&user_id(0).to_string(), request, "accepted").await.0, 200);
-    env.sweep().await;
+    env.sweep_until_empty().await;
     for n in [0, 50, 94] {
         let notes = env.notifications_of(&user_id(n).to_string()).await;
         assert_eq!(notes.len(), 1);
