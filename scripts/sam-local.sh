@@ -46,7 +46,9 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 cleanup() {
-  [ -n "${api_pid:-}" ] && kill -INT "$api_pid" 2>/dev/null && wait "$api_pid" 2>/dev/null
+  # TERM, not INT: a script's background job ignores SIGINT. Its warm containers are
+  # removed with the network's below.
+  if [ -n "${api_pid:-}" ]; then kill "$api_pid" 2>/dev/null || true; wait "$api_pid" 2>/dev/null || true; fi
   docker ps -aq --filter "network=$run_id" | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker rm -f "$run_id-dynamodb" >/dev/null 2>&1 || true
   docker network rm "$run_id" >/dev/null 2>&1 || true

@@ -82,12 +82,18 @@ pub struct DrainReport {
 }
 
 /// Carries out every outbox item older than `min_age_seconds`: every page of the
-/// outbox partition, 8 items at once, each within [`DELIVERY_BUDGET`]. A failure is
+/// outbox partition, 8 items at once, each within `budget` (the scheduled sweeper's is
+/// [`DELIVERY_BUDGET`]; tests that are not about it give more). A failure is
 /// counted on the item, which stays for the next run; after
 /// [`MAX_OUTBOX_ATTEMPTS`] failures, or at once when
 /// it does not decode, the item is set aside, out of the sweeper's way. So no item,
 /// however broken, holds up another.
-pub async fn drain<S: Storage, B: Bus>(store: &S, bus: &B, min_age_seconds: i64) -> Result<DrainReport, StoreError> {
+pub async fn drain<S: Storage, B: Bus>(
+    store: &S,
+    bus: &B,
+    min_age_seconds: i64,
+    budget: Duration,
+) -> Result<DrainReport, StoreError> {
     let cutoff = timestamp_seconds_ago(min_age_seconds);
     let now = chrono::Utc::now();
     let mut report = DrainReport::default();
@@ -102,7 +108,7 @@ pub async fn drain<S: Storage, B: Bus>(store: &S, bus: &B, min_age_seconds: i64)
                         let created = chrono::DateTime::parse_from_rfc3339(&stored.outbox.created_at);
                         report.oldest_age_seconds = created.map_or(0, |t| (now - t.to_utc()).num_seconds().max(0));
                     }
-                    work.push(sweep_one(store, bus, stored));
+                    work.push(sweep_one(store, bus, stored, budget));
                 }
                 Err(bad) => {
                     tracing::error!(outbox = %bad.id, reason = %bad.reason, "outbox item does not decode; setting it aside");
@@ -133,12 +139,17 @@ enum Swept {
     SetAside,
 }
 
-async fn sweep_one<S: Storage, B: Bus>(store: &S, bus: &B, stored: StoredOutbox) -> Result<Swept, StoreError> {
+async fn sweep_one<S: Storage, B: Bus>(
+    store: &S,
+    bus: &B,
+    stored: StoredOutbox,
+    budget: Duration,
+) -> Result<Swept, StoreError> {
     let outbox = &stored.outbox;
-    let reason = match tokio::time::timeout(DELIVERY_BUDGET, deliver(store, bus, outbox)).await {
+    let reason = match tokio::time::timeout(budget, deliver(store, bus, outbox)).await {
         Ok(Ok(())) => return Ok(Swept::Done),
         Ok(Err(error)) => error.to_string(),
-        Err(_) => format!("not done within {DELIVERY_BUDGET:?}"),
+        Err(_) => format!("not done within {budget:?}"),
     };
     let attempts = stored.attempts + 1;
     let aside = attempts >= MAX_OUTBOX_ATTEMPTS;

@@ -3,7 +3,7 @@
 
 use domain::{Chat, Decision, Note, ObjectId, Participant, RequestStatus, User};
 
-use crate::delivery::{deliver, drain, MAX_OUTBOX_ATTEMPTS};
+use crate::delivery::{deliver, drain, DELIVERY_BUDGET, MAX_OUTBOX_ATTEMPTS};
 use crate::memory::{MemoryBus, MemoryStore};
 use crate::requests::{create, decide, decide_many, events, get, list, queue, withdraw};
 use crate::{AppError, Rules};
@@ -189,10 +189,10 @@ async fn an_outbox_the_bus_keeps_refusing_is_set_aside_after_its_last_attempt() 
     bus.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
     create(&store, id(SAM), id(CHAT), None).await.unwrap();
     for attempt in 1..MAX_OUTBOX_ATTEMPTS {
-        let report = drain(&store, &bus, -3600).await.unwrap();
+        let report = drain(&store, &bus, -3600, DELIVERY_BUDGET).await.unwrap();
         assert_eq!((report.failed, report.set_aside), (1, 0), "attempt {attempt}");
     }
-    let report = drain(&store, &bus, -3600).await.unwrap();
+    let report = drain(&store, &bus, -3600, DELIVERY_BUDGET).await.unwrap();
     assert_eq!((report.failed, report.set_aside), (0, 1));
     assert_eq!(store.outbox_len(), 0, "out of the sweeper's way");
 }

@@ -4,7 +4,7 @@
 use app::backoff;
 use app::ports::{Bus, BusError};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use domain::OutboundEvent;
+use domain::{Delivery, OutboundEvent};
 use futures::future::join_all;
 
 /// The `source` of every event this service puts on the bus; the rule matches on it.
@@ -75,8 +75,9 @@ impl Publisher {
         Self::new(aws_sdk_eventbridge::Client::new(config), bus)
     }
 
-    fn entry(&self, event: &OutboundEvent) -> Result<Entry, PublishError> {
-        let detail = serde_json::to_string(event)?;
+    fn entry(&self, delivery: &Delivery) -> Result<Entry, PublishError> {
+        let event = &delivery.first;
+        let detail = serde_json::to_string(delivery)?;
         let size = entry_size(EVENT_SOURCE, &event.event, &detail);
         if size > MAX_BYTES_PER_CALL {
             return Err(PublishError::TooLarge(size));
@@ -90,12 +91,14 @@ impl Publisher {
         Ok(Entry { entry, size })
     }
 
-    /// One entry per event (`detail-type` is the event name, `detail` the event), packed
-    /// into calls by count and size and sent together. Entries EventBridge refuses are
-    /// sent again, alone of their call, up to [`PUBLISH_ATTEMPTS`] times in all.
-    /// Succeeds only if every entry was accepted.
+    /// One entry per recipient of the events ([`Delivery`]: `detail-type` is its first
+    /// event's name, `detail` its events in order), packed into calls by count and size
+    /// and sent together. Entries EventBridge refuses are sent again, alone of their
+    /// call, up to [`PUBLISH_ATTEMPTS`] times in all. Succeeds only if every entry was
+    /// accepted.
     async fn send_all(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
-        let mut pending = events.iter().map(|event| self.entry(event)).collect::<Result<Vec<_>, _>>()?;
+        let deliveries = Delivery::group(events);
+        let mut pending = deliveries.iter().map(|delivery| self.entry(delivery)).collect::<Result<Vec<_>, _>>()?;
         let total = pending.len();
         for attempt in 0..PUBLISH_ATTEMPTS {
             let sizes: Vec<usize> = pending.iter().map(|e| e.size).collect();

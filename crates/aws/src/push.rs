@@ -6,7 +6,7 @@ use futures::stream::{self, StreamExt};
 
 use app::backoff;
 use app::ports::StoreError;
-use domain::OutboundEvent;
+use domain::Delivery;
 
 use crate::store::{Connection, Store};
 
@@ -93,14 +93,15 @@ impl Pusher {
         Self::new(aws_sdk_apigatewaymanagement::Client::from_conf(conf))
     }
 
-    /// Round trips: 1 `Query` for the connections, then one `PostToConnection` per
-    /// connection (concurrently), and one `DeleteItem` per connection found gone.
-    pub async fn push(&self, store: &Store, event: &OutboundEvent) -> Result<PushReport, PushError> {
-        let connections = store.connections_of(event.to).await?;
-        let message = event.message().to_string().into_bytes();
+    /// Round trips: 1 `Query` for the connections, then per connection (concurrently)
+    /// one `PostToConnection` per event, one after the other so they arrive in order,
+    /// and one `DeleteItem` per connection found gone.
+    pub async fn push(&self, store: &Store, delivery: &Delivery) -> Result<PushReport, PushError> {
+        let connections = store.connections_of(delivery.first.to).await?;
+        let messages: Vec<Vec<u8>> = delivery.events().map(|event| event.message().to_string().into_bytes()).collect();
         // Built eagerly so the stream holds plain futures, which keeps the whole push
         // `Send` for spawning (a lazy closure here trips a higher-ranked lifetime bound).
-        let posts: Vec<_> = connections.iter().map(|connection| self.post(store, connection, &message)).collect();
+        let posts: Vec<_> = connections.iter().map(|connection| self.post_all(store, connection, &messages)).collect();
         let outcomes: Vec<Outcome> = stream::iter(posts).buffer_unordered(MAX_CONCURRENT_POSTS).collect().await;
 
         let mut report = PushReport::default();
@@ -120,6 +121,17 @@ impl Pusher {
                 Err(PushError::Undelivered { failed: failures.len() + 1, total: connections.len(), last_error })
             }
         }
+    }
+
+    /// Each message in turn; the first that is not delivered ends it for this connection.
+    async fn post_all(&self, store: &Store, connection: &Connection, messages: &[Vec<u8>]) -> Outcome {
+        for message in messages {
+            match self.post(store, connection, message).await {
+                Outcome::Delivered => {}
+                other => return other,
+            }
+        }
+        Outcome::Delivered
     }
 
     async fn post(&self, store: &Store, connection: &Connection, message: &[u8]) -> Outcome {

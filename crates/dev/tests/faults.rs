@@ -273,13 +273,14 @@ async fn store_connection(env: &TestEnv, connection_id: &str, user: &str, connec
     env.direct.put_connection(&connection).await.unwrap();
 }
 
-fn event_to(user: &str) -> domain::OutboundEvent {
-    domain::OutboundEvent {
+fn event_to(user: &str) -> domain::Delivery {
+    let first = domain::OutboundEvent {
         id: ObjectId::generate(),
         event: "score-updated".into(),
         to: id(user),
         data: json!({"score": {"total": 1, "actions": {}}, "action": "join-group-chat"}),
-    }
+    };
+    domain::Delivery { first, followed_by: Vec::new() }
 }
 
 #[tokio::test]

@@ -154,7 +154,7 @@ async fn acceptance_tells_the_requester_and_updates_their_score() {
     route_published(&env).await;
     assert_eq!(api.decide(CAT, second["request"]["_id"].as_str().unwrap(), "rejected").await.0, 200);
     env.sweep().await;
-    let mut names: Vec<String> = env.aws.take_deliveries().into_iter().map(|d| d.detail.event).collect();
+    let mut names: Vec<String> = env.aws.take_deliveries().into_iter().map(|d| d.detail.first.event).collect();
     names.sort();
     assert_eq!(names, ["chat-join-request-closed", "chat-join-request-closed", "chat-request-rejected"]);
 }
@@ -191,7 +191,7 @@ async fn a_failing_connection_fails_the_invocation_so_eventbridge_retries() {
     assert_eq!(env.api().create(SAM, CHAT1).await.0, 201);
     env.sweep().await;
     let deliveries = env.aws.take_deliveries();
-    let to_amy = deliveries.into_iter().find(|d| d.detail.to == id(AMY)).unwrap();
+    let to_amy = deliveries.into_iter().find(|d| d.detail.first.to == id(AMY)).unwrap();
     let error = notifier::handle(env.store(), &env.aws.pusher, "test", to_amy).await.unwrap_err();
     assert!(matches!(error, aws::push::PushError::Undelivered { failed: 1, total: 2, .. }), "{error}");
     assert_eq!(env.aws.inbox("amy-phone").len(), 1, "the healthy connection still got it");
@@ -209,23 +209,31 @@ async fn a_failed_publish_keeps_the_call_successful_and_the_sweeper_delivers_lat
     assert_eq!(env.outbox().await.len(), 1, "the events wait in the outbox");
 
     // Too young for the sweeper's default age: left alone.
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 30, "test").await.unwrap();
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 30, app::delivery::DELIVERY_BUDGET, "test")
+        .await
+        .unwrap();
     assert_eq!(report, app::delivery::DrainReport::default());
 
     // EventBridge still failing: the item stays.
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test").await.unwrap();
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, app::delivery::DELIVERY_BUDGET, "test")
+        .await
+        .unwrap();
     assert_eq!((report.published, report.failed), (0, 1));
     assert_eq!(env.outbox().await[0].attempts, 1, "the failed attempt is counted on the item");
 
     env.aws.fail_publishing(false);
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test").await.unwrap();
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, app::delivery::DELIVERY_BUDGET, "test")
+        .await
+        .unwrap();
     assert_eq!((report.published, report.failed), (1, 0));
     route_published(&env).await;
     let inbox = env.aws.inbox("amy-phone");
     assert_eq!(inbox.len(), 1);
     assert_eq!(inbox[0]["data"]["request"]["_id"], body["request"]["_id"]);
     assert!(env.outbox().await.is_empty());
-    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, "test").await.unwrap();
+    let report = outbox_sweeper::handle(env.store(), &env.aws.publisher, 0, app::delivery::DELIVERY_BUDGET, "test")
+        .await
+        .unwrap();
     assert_eq!(report.published, 0, "nothing is published twice once delivered");
 }
 
@@ -235,7 +243,7 @@ async fn a_duplicate_event_is_harmless() {
     connect(&env, AMY, "amy-phone").await;
     assert_eq!(env.api().create(SAM, CHAT1).await.0, 201);
     env.sweep().await;
-    let delivery = env.aws.take_deliveries().into_iter().find(|d| d.detail.to == id(AMY)).unwrap();
+    let delivery = env.aws.take_deliveries().into_iter().find(|d| d.detail.first.to == id(AMY)).unwrap();
     for _ in 0..2 {
         let report = notifier::handle(env.store(), &env.aws.pusher, "test", delivery.clone()).await.unwrap();
         assert_eq!(report.delivered, 1);
@@ -301,20 +309,20 @@ async fn notifier_sample_events_reach_their_recipients_connections() {
     let on_disk = std::fs::read_dir(repo_root().join("events/notifier")).unwrap().count();
     assert_eq!(on_disk, files.len(), "every notifier sample is listed here");
     for file in files {
-        let event: aws_lambda_events::eventbridge::EventBridgeEvent<domain::OutboundEvent> =
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent<domain::Delivery> =
             serde_json::from_value(sample(file)).unwrap();
-        let connection_id = format!("conn-{}", event.detail.id);
+        let connection_id = format!("conn-{}", event.detail.first.id);
         env.store()
             .put_connection(&Connection {
                 connection_id: connection_id.clone(),
-                user: event.detail.to,
+                user: event.detail.first.to,
                 connected_at: now_timestamp(),
                 ttl: epoch_seconds_in(60),
             })
             .await
             .unwrap();
         env.aws.open(&connection_id);
-        let expected = event.detail.message();
+        let expected = event.detail.first.message();
         let report = notifier::handle(env.store(), &env.aws.pusher, "test", event).await.unwrap();
         assert_eq!(report.delivered, 1, "{file}");
         assert_eq!(env.aws.inbox(&connection_id), vec![expected], "{file}");
@@ -349,4 +357,50 @@ async fn every_connection_is_found_when_they_take_more_than_one_query_page() {
     let ids: std::collections::BTreeSet<String> = found.into_iter().map(|c| c.connection_id).collect();
     assert_eq!(ids.len(), CONNECTIONS, "connections found");
     assert!(ids == (0..CONNECTIONS).map(connection_id).collect(), "the found connections are the stored ones");
+}
+
+/// 50 requesters, each with a connection, each accepted: every connection gets its
+/// acceptance before its score, on the direct path and when the sweeper delivers.
+#[tokio::test]
+async fn the_events_of_one_change_reach_each_connection_in_the_contracts_order() {
+    let mut fixture = dev::fixture::Fixture::parse(&dev::kit::demo_fixture().to_string()).unwrap();
+    fixture.requests.clear();
+    let users: Vec<ObjectId> =
+        (0..50).map(|n| ObjectId::parse(&format!("69d{n:021x}")).expect("a generated id")).collect();
+    fixture.users.extend(users.iter().map(|u| domain::User {
+        id: *u,
+        username: format!("user{u}"),
+        name: "A user".into(),
+        photo: None,
+    }));
+    let env = TestEnv::with_loaded(fixture).await;
+    let api = env.api();
+    for (n, user) in users.iter().enumerate() {
+        let user = user.to_string();
+        connect(&env, &user, &format!("requester-{n}")).await;
+        let (status, created) = api.create(&user, CHAT1).await;
+        assert_eq!(status, 201, "{created}");
+        // Half through the direct path, half left to the sweeper.
+        env.aws.fail_publishing(n % 2 == 1);
+        let request = created["request"]["_id"].as_str().unwrap();
+        assert_eq!(api.decide(AMY, request, "accepted").await.0, 200);
+        env.aws.fail_publishing(false);
+    }
+    env.sweep_until_empty().await;
+    // EventBridge promises no order between entries, and the notifier's invocations run
+    // at once: here, the worst case, every entry in the reverse of its publishing order.
+    let mut deliveries = env.aws.take_deliveries();
+    deliveries.reverse();
+    for delivery in deliveries {
+        notifier::handle(env.store(), &env.aws.pusher, "test", delivery).await.expect("pushed");
+    }
+    for n in 0..users.len() {
+        let names: Vec<String> = env
+            .aws
+            .inbox(&format!("requester-{n}"))
+            .iter()
+            .map(|m| m["event"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(names, ["chat-request-accepted", "score-updated"], "requester {n}");
+    }
 }

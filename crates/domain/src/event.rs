@@ -46,6 +46,40 @@ impl OutboundEvent {
     }
 }
 
+/// What one change sends one recipient, as one message of the bus: its events in the
+/// order they must reach each of the recipient's connections (the contract's order: an
+/// acceptance's `chat-request-accepted`, then `score-updated`). One message, so that no
+/// two deliveries of one change race each other to a connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The first event; a delivery of one event is that event's own shape.
+    #[serde(flatten)]
+    pub first: OutboundEvent,
+    /// The events after it, in order.
+    #[serde(default, rename = "followedBy", skip_serializing_if = "Vec::is_empty")]
+    pub followed_by: Vec<OutboundEvent>,
+}
+
+impl Delivery {
+    /// Its events, in order.
+    pub fn events(&self) -> impl Iterator<Item = &OutboundEvent> {
+        std::iter::once(&self.first).chain(&self.followed_by)
+    }
+
+    /// `events` grouped by recipient, each group in the order of `events`, the groups in
+    /// the order of their first event.
+    pub fn group(events: &[OutboundEvent]) -> Vec<Delivery> {
+        let mut deliveries: Vec<Delivery> = Vec::new();
+        for event in events {
+            match deliveries.iter_mut().find(|delivery| delivery.first.to == event.to) {
+                Some(delivery) => delivery.followed_by.push(event.clone()),
+                None => deliveries.push(Delivery { first: event.clone(), followed_by: Vec::new() }),
+            }
+        }
+        deliveries
+    }
+}
+
 /// One event name sent to several recipients: the data they all get is stored once,
 /// beside what each gets of their own. So the outbox of a change stays small whatever
 /// the number of recipients: 95 admins each told of the same populated request would
@@ -166,6 +200,22 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deliveries_group_a_changes_events_by_recipient_in_order() {
+        let (a, b) = (ObjectId::generate(), ObjectId::generate());
+        let event =
+            |name: &str, to| OutboundEvent { id: ObjectId::generate(), event: name.into(), to, data: json!({}) };
+        let events =
+            [event("chat-request-accepted", a), event("chat-join-request-closed", b), event("score-updated", a)];
+        let deliveries = Delivery::group(&events);
+        assert_eq!(deliveries.len(), 2);
+        let names: Vec<&str> = deliveries[0].events().map(|e| e.event.as_str()).collect();
+        assert_eq!(names, ["chat-request-accepted", "score-updated"]);
+        let one = serde_json::to_value(&deliveries[1]).unwrap();
+        assert_eq!(one, serde_json::to_value(&events[1]).unwrap(), "one event: the event's own shape");
+        assert_eq!(serde_json::from_value::<Delivery>(one).unwrap(), deliveries[1]);
+    }
 
     #[test]
     fn a_fanout_gives_each_recipient_the_shared_data_and_their_own() {

@@ -11,7 +11,7 @@ pub mod time;
 pub mod view;
 
 pub use chat::{Admission, Chat, ChatSnapshot, NotDecider, NotJoinable, Participant, User};
-pub use event::{Fanout, OutboundEvent, Outbox};
+pub use event::{Delivery, Fanout, OutboundEvent, Outbox};
 pub use id::ObjectId;
 pub use page::PageQuery;
 pub use request::{ClosedRequest, Decision, JoinRequest, Note, Notification, NotificationRef, RequestStatus};

@@ -6,7 +6,7 @@ use app::metrics::{self, Unit};
 use aws::push::{PushError, PushReport, Pusher};
 use aws::store::Store;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use domain::OutboundEvent;
+use domain::Delivery;
 use edge::config::Function;
 use lambda_runtime::{service_fn, LambdaEvent};
 use tracing::Instrument;
@@ -15,18 +15,20 @@ pub async fn handle(
     store: &Store,
     pusher: &Pusher,
     request_id: &str,
-    event: EventBridgeEvent<OutboundEvent>,
+    event: EventBridgeEvent<Delivery>,
 ) -> Result<PushReport, PushError> {
-    let outbound = event.detail;
+    let delivery = event.detail;
+    let first = &delivery.first;
     let span = tracing::info_span!(
         "invocation",
         request_id,
-        user_id = %outbound.to,
-        event = %outbound.event,
-        event_id = %outbound.id,
+        user_id = %first.to,
+        event = %first.event,
+        event_id = %first.id,
+        events = delivery.followed_by.len() + 1,
     );
     async {
-        let result = pusher.push(store, &outbound).await;
+        let result = pusher.push(store, &delivery).await;
         match &result {
             Ok(report) => {
                 tracing::info!(
@@ -62,7 +64,7 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let store = edge::run::store(&config, &sdk).await?;
     let pusher = edge::run::pusher(&config, &sdk)?;
     let (store, pusher) = (&store, &pusher);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<OutboundEvent>>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Delivery>>| async move {
         handle(store, pusher, &event.context.request_id, event.payload).await.map_err(lambda_runtime::Error::from)
     }))
     .await

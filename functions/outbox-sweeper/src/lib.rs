@@ -1,7 +1,7 @@
 //! Runs on a schedule: carries out the outbox items whose immediate delivery failed,
 //! sets aside the ones that keep failing, and reports what it saw as metrics.
 
-use app::delivery::{drain, DrainReport};
+use app::delivery::{drain, DrainReport, DELIVERY_BUDGET};
 use app::metrics::{self, Unit};
 use app::ports::StoreError;
 use aws::bus::Publisher;
@@ -16,10 +16,11 @@ pub async fn handle(
     store: &Store,
     publisher: &Publisher,
     min_age_seconds: i64,
+    budget: std::time::Duration,
     request_id: &str,
 ) -> Result<DrainReport, StoreError> {
     async {
-        let report = drain(store, publisher, min_age_seconds).await?;
+        let report = drain(store, publisher, min_age_seconds, budget).await?;
         let set_aside_items = store.outbox_set_aside_count().await?;
         if report.published + report.failed + report.set_aside > 0 {
             tracing::info!(
@@ -52,7 +53,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let min_age = config.sweep_min_age_seconds;
     let (store, publisher) = (&store, &publisher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        handle(store, publisher, min_age, &event.context.request_id).await.map_err(lambda_runtime::Error::from)
+        handle(store, publisher, min_age, DELIVERY_BUDGET, &event.context.request_id)
+            .await
+            .map_err(lambda_runtime::Error::from)
     }))
     .await
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::local::{ConnectionSink, Delivery, EventSink, Fault, Faults, PutEventsEntry};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use domain::OutboundEvent;
+use domain::Delivery as BusDelivery;
 use hyper::body::Bytes;
 use serde_json::Value;
 
@@ -177,12 +177,15 @@ impl FakeAws {
             .lock()
             .unwrap()
             .iter()
-            .map(|entry| serde_json::from_str(entry.detail.as_deref().unwrap_or("null")).unwrap())
+            .flat_map(|entry| {
+                let delivery: BusDelivery = serde_json::from_str(entry.detail.as_deref().unwrap_or("null")).unwrap();
+                delivery.events().map(|event| serde_json::to_value(event).unwrap()).collect::<Vec<_>>()
+            })
             .collect()
     }
 
     /// Takes the recorded entries and wraps each as EventBridge delivers it to a target.
-    pub fn take_deliveries(&self) -> Vec<EventBridgeEvent<OutboundEvent>> {
+    pub fn take_deliveries(&self) -> Vec<EventBridgeEvent<BusDelivery>> {
         let entries = std::mem::take(&mut *self.recorder.entries.lock().unwrap());
         entries.iter().map(as_delivered).collect()
     }
@@ -205,7 +208,7 @@ impl FakeAws {
 }
 
 /// The envelope EventBridge puts around an entry when it invokes a rule's target.
-pub fn as_delivered(entry: &PutEventsEntry) -> EventBridgeEvent<OutboundEvent> {
+pub fn as_delivered(entry: &PutEventsEntry) -> EventBridgeEvent<BusDelivery> {
     let detail = serde_json::from_str::<Value>(entry.detail.as_deref().unwrap_or("null")).unwrap();
     let envelope = crate::local::events::eventbridge_delivery(
         "6a7e8feb-b491-4cf7-a9f1-bf3703467718",

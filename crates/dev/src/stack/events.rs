@@ -7,7 +7,7 @@ use crate::local::{EventSink, PutEventsEntry};
 use aws::bus::EVENT_SOURCE;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use domain::event::ALL_EVENTS;
-use domain::OutboundEvent;
+use domain::Delivery;
 use tokio::net::TcpListener;
 
 use super::Services;
@@ -37,11 +37,11 @@ impl EventSink for Rule {
             &detail_type,
             detail,
         );
-        let event: EventBridgeEvent<OutboundEvent> = serde_json::from_value(envelope).map_err(|e| e.to_string())?;
+        let event: EventBridgeEvent<Delivery> = serde_json::from_value(envelope).map_err(|e| e.to_string())?;
         let services = self.services.clone();
         self.runtime.spawn(async move {
             let started = std::time::Instant::now();
-            let (name, to) = (event.detail.event.clone(), event.detail.to);
+            let (name, to) = (event.detail.first.event.clone(), event.detail.first.to);
             match notifier::handle(&services.app.store, &services.pusher, "local-notifier", event).await {
                 Ok(report) => tracing::info!(
                     target: "stack",

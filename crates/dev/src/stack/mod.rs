@@ -51,6 +51,7 @@ pub async fn serve(listeners: Listeners, services: Services) {
                     &services.app.store,
                     &services.publisher,
                     services.sweep_min_age_seconds,
+                    app::delivery::DELIVERY_BUDGET,
                     "local-sweeper",
                 )
                 .await;
