@@ -31,6 +31,10 @@ pub enum AppError {
     /// `GET /events?after=` named no event kept for the caller.
     #[error("after names none of your events of the last 7 days: read again without it")]
     EventNotFound,
+    /// The same call with the same idempotency key committed first, at the same
+    /// moment: its kept answer is the answer.
+    #[error("this change was made by an earlier call with the same Idempotency-Key")]
+    AnswerKept,
     /// A dependency timed out, throttled, could not be reached or stayed contended:
     /// nothing was half done, and the same call may succeed in a moment.
     #[error("a dependency is unavailable; try again shortly")]

@@ -13,8 +13,8 @@ use domain::{
 };
 
 use crate::ports::{
-    Bus, BusError, ClosePlan, CreatePlan, EventsFrom, Guard, KeptEvent, KeptPage, Loaded, Lookup, Marker, OutboxPage,
-    RequestCounts, Storage, StoreError, StoredOutbox, StoredRequest, StoredScore, TxError,
+    AnswerToKeep, Bus, BusError, ClosePlan, CreatePlan, EventsFrom, Guard, KeptAnswer, KeptEvent, KeptPage, Loaded,
+    Lookup, Marker, OutboxPage, RequestCounts, Storage, StoreError, StoredOutbox, StoredRequest, StoredScore, TxError,
 };
 
 #[derive(Default)]
@@ -29,6 +29,20 @@ struct State {
     notifications: HashMap<ObjectId, Notification>,
     outbox: HashMap<ObjectId, StoredOutbox>,
     kept: Vec<(ObjectId, KeptEvent)>,
+    answers: HashMap<(ObjectId, String), KeptAnswer>,
+}
+
+/// Keeps `answer` unless one is kept under its key already: the transaction's first
+/// condition.
+fn keep_answer(state: &mut State, answer: &Option<AnswerToKeep<'_>>) -> Result<(), TxError> {
+    let Some(answer) = answer else { return Ok(()) };
+    let key = (answer.caller, answer.idempotency.key.clone());
+    if state.answers.contains_key(&key) {
+        return Err(TxError::Failed(Guard::KeptAnswer));
+    }
+    let kept = KeptAnswer { fingerprint: answer.idempotency.fingerprint.clone(), value: answer.value.clone() };
+    state.answers.insert(key, kept);
+    Ok(())
 }
 
 #[derive(Default)]
@@ -170,12 +184,19 @@ impl Storage for MemoryStore {
         Ok(found)
     }
 
+    async fn kept_answer(&self, caller: ObjectId, key: &str) -> Result<Option<KeptAnswer>, StoreError> {
+        Ok(self.state().answers.get(&(caller, key.to_owned())).cloned())
+    }
+
     async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
         if self.take_injected_conflict() {
             return Err(TxError::Conflict);
         }
         let request = plan.request;
         let mut state = self.state();
+        if plan.answer.as_ref().is_some_and(|a| state.answers.contains_key(&(a.caller, a.idempotency.key.clone()))) {
+            return Err(TxError::Failed(Guard::KeptAnswer));
+        }
         if state.members.get(&(request.chat, request.user)).is_some_and(Participant::is_active) {
             return Err(TxError::Failed(Guard::RequesterEntry));
         }
@@ -185,6 +206,7 @@ impl Storage for MemoryStore {
                 return Err(TxError::Failed(Guard::PendingMarker));
             }
         }
+        keep_answer(&mut state, &plan.answer)?;
         let notified = plan.notifications.iter().map(Notification::reference).collect();
         state.markers.insert((request.user, request.chat), Marker { request: Some(request.id), cooldown_until: None });
         state.requests.insert(request.id, StoredRequest { request: request.clone(), notified });
@@ -205,6 +227,9 @@ impl Storage for MemoryStore {
         let closed = plan.closed;
         let mut state = self.state();
         // Every condition first, as one transaction: nothing is written if one fails.
+        if plan.answer.as_ref().is_some_and(|a| state.answers.contains_key(&(a.caller, a.idempotency.key.clone()))) {
+            return Err(TxError::Failed(Guard::KeptAnswer));
+        }
         let pending = state.requests.get(&closed.id).is_some_and(|stored| stored.request.is_pending());
         if !pending {
             return Err(TxError::Failed(Guard::RequestPending));
@@ -232,6 +257,7 @@ impl Storage for MemoryStore {
             }
         }
 
+        keep_answer(&mut state, &plan.answer)?;
         let notified = state.requests.get(&closed.id).map(|stored| stored.notified.clone()).unwrap_or_default();
         state.requests.insert(closed.id, StoredRequest { request: closed.clone(), notified });
         match &plan.cooldown_until {

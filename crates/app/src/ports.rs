@@ -64,6 +64,9 @@ pub enum Guard {
     /// An id that must be new already exists. Ids are random enough that this means
     /// a bug, not a race.
     FreshItem,
+    /// A live answer is already kept under the change's idempotency key: the same call,
+    /// made at the same moment, committed first.
+    KeptAnswer,
 }
 
 impl Guard {
@@ -75,7 +78,7 @@ impl Guard {
             Self::PendingMarker | Self::RequesterEntry | Self::DeciderRights | Self::ChatExists | Self::ScoreShape => {
                 true
             }
-            Self::RequestPending | Self::FreshItem => false,
+            Self::RequestPending | Self::FreshItem | Self::KeptAnswer => false,
         }
     }
 }
@@ -176,6 +179,33 @@ pub struct CreatePlan<'a> {
     pub request: &'a JoinRequest,
     pub notifications: &'a [Notification],
     pub outbox: &'a Outbox,
+    /// With an idempotency key: the answer, kept in the same transaction.
+    pub answer: Option<AnswerToKeep<'a>>,
+}
+
+/// A change made with an `Idempotency-Key`: the key (already scoped to its caller's
+/// partition by the store; here a digest, so any key has one length) and the digest of
+/// the call (method, path, body) that the key may only ever mean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// What a change with a key keeps with it: the key, the call's fingerprint, and the
+/// change's value as its answer shows it.
+#[derive(Debug, Clone)]
+pub struct AnswerToKeep<'a> {
+    pub caller: ObjectId,
+    pub idempotency: &'a Idempotency,
+    pub value: serde_json::Value,
+}
+
+/// An answer kept under a caller's idempotency key.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct KeptAnswer {
+    pub fingerprint: String,
+    pub value: serde_json::Value,
 }
 
 /// What accepting adds to a decision.
@@ -201,6 +231,8 @@ pub struct ClosePlan<'a> {
     /// the chat again.
     pub cooldown_until: Option<String>,
     pub outbox: &'a Outbox,
+    /// With an idempotency key: the answer, kept in the same transaction.
+    pub answer: Option<AnswerToKeep<'a>>,
 }
 
 /// An event as kept for its recipient, as `GET /events` shows it.
@@ -281,6 +313,13 @@ pub trait Storage: Send + Sync {
         status: Option<RequestStatus>,
         take: usize,
     ) -> impl Future<Output = Result<Vec<JoinRequest>, StoreError>> + Send;
+
+    /// The answer kept under `caller`'s idempotency `key`, unless it has expired.
+    fn kept_answer(
+        &self,
+        caller: ObjectId,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<KeptAnswer>, StoreError>> + Send;
 
     /// A create, all or nothing.
     fn commit_create(&self, plan: &CreatePlan<'_>) -> impl Future<Output = Result<(), TxError>> + Send;

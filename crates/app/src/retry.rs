@@ -50,6 +50,7 @@ where
         };
         match lost {
             TxError::Failed(Guard::RequestPending) => return Err(AppError::RequestNotPending),
+            TxError::Failed(Guard::KeptAnswer) => return Err(AppError::AnswerKept),
             TxError::Failed(guard) if !guard.is_race() => return Err(StoreError::UnexpectedCondition(guard).into()),
             TxError::Failed(_) | TxError::Conflict => {
                 tracing::info!(attempt, "{what} lost a race; reading again");

@@ -847,3 +847,99 @@ async fn every_answer_to_an_allowed_origin_carries_cors_headers_errors_too_and_a
     let response = list_requests::handle(&env.app, request_from(&event)).await;
     assert_eq!(cors_header(&response, "access-control-allow-origin"), Some("*"), "the default: any origin");
 }
+
+// ---- idempotent retries (draft-ietf-httpapi-idempotency-key-header) ----------------
+
+/// A change with an `Idempotency-Key`: status, body (checked against openapi.yaml), and
+/// whether it says it was replayed.
+async fn with_key(
+    env: &TestEnv,
+    method: &str,
+    path: &str,
+    user: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value, bool) {
+    let bearer = format!("Bearer {}", token(user));
+    let event =
+        dev::kit::rest_event_with(method, path, &[("Authorization", &bearer), ("Idempotency-Key", key)], &[], body);
+    let request = request_from(&event);
+    let (app, publisher) = (&env.app, &env.aws.publisher);
+    let response = match method {
+        "POST" => create_request::handle(app, publisher, request).await,
+        "PATCH" => patch_request::handle(app, publisher, request).await,
+        "DELETE" => withdraw_request::handle(app, publisher, request).await,
+        other => panic!("{other} takes no key"),
+    };
+    let replayed = response.headers().get("idempotency-replayed").is_some_and(|v| v == "true");
+    let (status, body) = answer(&event, response);
+    (status, body, replayed)
+}
+
+#[tokio::test]
+async fn a_retried_create_with_its_key_is_the_same_change_and_says_so() {
+    let env = TestEnv::with_demo().await;
+    let ask = |chat: &str| Some(json!({ "chat": chat }));
+    let first = with_key(&env, "POST", "/requests", SAM, "create-1", ask(CHAT1)).await;
+    assert_eq!((first.0, first.2), (201, false), "{}", first.1);
+    let again = with_key(&env, "POST", "/requests", SAM, "create-1", ask(CHAT1)).await;
+    assert_eq!(again, (201, first.1.clone(), true), "the same answer, marked replayed");
+    assert_eq!(env.direct.requests_of(id(SAM), None).await.unwrap().len(), 1, "one change");
+    let other_body = with_key(&env, "POST", "/requests", SAM, "create-1", ask(CHAT2)).await;
+    assert_eq!((other_body.0, other_body.1["code"].as_str()), (422, Some("IDEMPOTENCY_KEY_REUSED")));
+    let someone_else = with_key(&env, "POST", "/requests", LEA, "create-1", ask(CHAT1)).await;
+    assert_eq!((someone_else.0, someone_else.2), (201, false), "keys are per caller");
+}
+
+#[tokio::test]
+async fn twenty_identical_calls_at_once_with_one_key_make_one_change_and_give_one_answer() {
+    let env = TestEnv::with_demo().await;
+    let calls = (0..20).map(|_| with_key(&env, "POST", "/requests", SAM, "burst", Some(json!({ "chat": CHAT1 }))));
+    let answers = futures::future::join_all(calls).await;
+    assert!(answers.iter().all(|(status, body, _)| *status == 201 && *body == answers[0].1), "{answers:?}");
+    assert_eq!(answers.iter().filter(|(_, _, replayed)| !replayed).count(), 1, "one carried out, the rest replayed");
+    assert_eq!(env.direct.requests_of(id(SAM), None).await.unwrap().len(), 1, "one change");
+}
+
+#[tokio::test]
+async fn a_retried_decision_and_withdrawal_answer_as_the_first_did_instead_of_409() {
+    let env = TestEnv::with_demo().await;
+    let path = format!("/requests/{DEMO_REQUEST}");
+    let accept = Some(json!({ "status": "accepted" }));
+    let first = with_key(&env, "PATCH", &path, AMY, "accept-1", accept.clone()).await;
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(with_key(&env, "PATCH", &path, AMY, "accept-1", accept).await, (200, first.1.clone(), true));
+    assert_eq!(env.score(RAJ).await.map(|s| s.total), Some(10), "counted once");
+
+    let (_, created) = env.api().create(SAM, CHAT1).await;
+    let path = format!("/requests/{}", created["request"]["_id"].as_str().unwrap());
+    let first = with_key(&env, "DELETE", &path, SAM, "withdraw-1", None).await;
+    assert_eq!((first.0, first.1["request"]["status"].as_str()), (200, Some("cancelled")));
+    assert_eq!(with_key(&env, "DELETE", &path, SAM, "withdraw-1", None).await, (200, first.1, true));
+}
+
+#[tokio::test]
+async fn an_error_keeps_nothing_a_bad_key_is_400_and_a_kept_answer_lasts_24_hours() {
+    let env = TestEnv::with_demo().await;
+    let refused = with_key(&env, "POST", "/requests", SAM, "k", Some(json!({ "chat": OPEN }))).await;
+    assert_eq!((refused.0, refused.1["code"].as_str()), (400, Some("CHAT_NOT_RESTRICTED")));
+    let retried = with_key(&env, "POST", "/requests", SAM, "k", Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!(retried.0, 201, "the error was not kept: the key is free: {}", retried.1);
+
+    for bad in [String::new(), "x".repeat(256), "two words".into(), "caf\u{e9}".into()] {
+        let (status, body, _) = with_key(&env, "POST", "/requests", LEA, &bad, Some(json!({ "chat": CHAT1 }))).await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_IDEMPOTENCY_KEY")), "{bad:?}");
+    }
+
+    // An answer kept a day ago, for another call: its TTL has run out, though DynamoDB
+    // has not removed it yet. The key is free again.
+    let key = edge::http::hex_digest(b"old");
+    let expired = json!({
+        "entity": aws::store::inspect::KEPT_ANSWER_ENTITY, "fingerprint": "another call", "value": {},
+        "ttl": domain::time::epoch_seconds_in(-60),
+    });
+    env.plant(aws::store::inspect::kept_answer_key(id(LEA), &key), expired).await;
+    let (status, body, replayed) =
+        with_key(&env, "POST", "/requests", LEA, "old", Some(json!({ "chat": CHAT1 }))).await;
+    assert_eq!((status, replayed), (201, false), "{body}");
+}

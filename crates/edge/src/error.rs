@@ -19,6 +19,10 @@ pub enum ApiError {
     InvalidId,
     #[error("the body is over 64 KB")]
     PayloadTooLarge,
+    #[error("Idempotency-Key must be 1 to 255 visible ASCII characters")]
+    InvalidIdempotencyKey,
+    #[error("this Idempotency-Key was used for another call: use a new key for a new change")]
+    IdempotencyKeyReused,
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -33,6 +37,8 @@ impl ApiError {
             Self::Unauthorized(_) => 401,
             Self::InvalidQuery(_) | Self::InvalidBody(_) | Self::InvalidId => 400,
             Self::PayloadTooLarge => 413,
+            Self::InvalidIdempotencyKey => 400,
+            Self::IdempotencyKeyReused => 422,
             Self::App(error) => match error {
                 AppError::ChatNotGroup | AppError::ChatNotRestricted => 400,
                 AppError::NotChatMember | AppError::NotChatAdmin => 403,
@@ -40,7 +46,8 @@ impl ApiError {
                 AppError::AlreadyParticipant | AppError::RequestAlreadyPending | AppError::RequestNotPending => 409,
                 AppError::RequestCooldown { .. } => 429,
                 AppError::Internal(_) => 500,
-                AppError::Unavailable(_) => 503,
+                // The same call committing at this moment: its answer is kept in a moment.
+                AppError::Unavailable(_) | AppError::AnswerKept => 503,
             },
         }
     }
@@ -52,6 +59,8 @@ impl ApiError {
             Self::InvalidBody(_) => "INVALID_BODY",
             Self::InvalidId => "INVALID_ID",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             Self::App(error) => match error {
                 AppError::EventNotFound => "EVENT_NOT_FOUND",
                 AppError::RequestNotFound => "REQUEST_NOT_FOUND",
@@ -65,7 +74,7 @@ impl ApiError {
                 AppError::NotChatAdmin => "NOT_CHAT_ADMIN",
                 AppError::RequestNotPending => "REQUEST_NOT_PENDING",
                 AppError::Internal(_) => "INTERNAL",
-                AppError::Unavailable(_) => "UNAVAILABLE",
+                AppError::Unavailable(_) | AppError::AnswerKept => "UNAVAILABLE",
             },
         }
     }
@@ -73,7 +82,7 @@ impl ApiError {
     /// The `Retry-After` header's seconds, for the errors that have one.
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
-            Self::App(AppError::Unavailable(_)) => Some(RETRY_AFTER_SECONDS),
+            Self::App(AppError::Unavailable(_) | AppError::AnswerKept) => Some(RETRY_AFTER_SECONDS),
             Self::App(AppError::RequestCooldown { retry_after }) => Some(*retry_after),
             _ => None,
         }

@@ -98,6 +98,85 @@ fn json_response(status: StatusCode, text: String) -> Response<Body> {
     response
 }
 
+/// `Idempotency-Key` of a change: 1..255 visible ASCII characters (else
+/// `INVALID_IDEMPOTENCY_KEY`), kept as a digest, with the digest of the call it may only
+/// ever mean (method, path, body). `None` without the header.
+pub fn idempotency(event: &Request) -> Result<Option<app::ports::Idempotency>, ApiError> {
+    let Some(value) = event.headers().get("idempotency-key") else { return Ok(None) };
+    let key = value.as_bytes();
+    if key.is_empty() || key.len() > 255 || !key.iter().all(u8::is_ascii_graphic) {
+        return Err(ApiError::InvalidIdempotencyKey);
+    }
+    let body: &[u8] = event.body().as_ref();
+    let call = [event.method().as_str().as_bytes(), b"\n", event.uri().path().as_bytes(), b"\n", body].concat();
+    Ok(Some(app::ports::Idempotency { key: hex_digest(key), fingerprint: hex_digest(&call) }))
+}
+
+/// SHA-256 in hex: how a key is kept (any key, one length) and a call fingerprinted.
+pub fn hex_digest(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The answer kept under the call's key, if this call was made before: its value, or
+/// `IDEMPOTENCY_KEY_REUSED` when the key was used for another call. One `GetItem`.
+pub async fn kept_answer(
+    app: &App,
+    caller: ObjectId,
+    idempotency: Option<&app::ports::Idempotency>,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let Some(idempotency) = idempotency else { return Ok(None) };
+    match app.store.kept_answer(caller, &idempotency.key).await.map_err(app::AppError::from)? {
+        None => Ok(None),
+        Some(kept) if kept.fingerprint == idempotency.fingerprint => Ok(Some(kept.value)),
+        Some(_) => Err(ApiError::IdempotencyKeyReused),
+    }
+}
+
+/// [`respond`] for a call that changes a request (create, patch, withdraw), with
+/// `Idempotency-Key` honoured: a call made before with the same key answers, with
+/// `Idempotency-Replayed: true`, what it answered then, and changes nothing; the same
+/// key for another call is `IDEMPOTENCY_KEY_REUSED`. `change` gets the key to keep its
+/// answer in its own transaction, and returns the request the answer shows. Round trips:
+/// one `GetItem` more with a key.
+pub async fn respond_change<F, Fut, T>(app: &App, event: &Request, status: StatusCode, change: F) -> Response<Body>
+where
+    F: FnOnce(ObjectId, Option<app::ports::Idempotency>) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+    T: Serialize,
+{
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let idempotency = idempotency(event);
+    let replayed = AtomicBool::new(false);
+    let replayed_ref = &replayed;
+    let mut response = respond(app, event, |caller| async move {
+        let idempotency = idempotency?;
+        let replay = |kept: serde_json::Value| {
+            replayed_ref.store(true, Ordering::SeqCst);
+            Ok((status, serde_json::json!({ "request": kept })))
+        };
+        if let Some(kept) = kept_answer(app, caller, idempotency.as_ref()).await? {
+            return replay(kept);
+        }
+        match change(caller, idempotency.clone()).await {
+            Ok(value) => Ok((status, serde_json::json!({ "request": value }))),
+            // The same call at the same moment may have committed first: its transaction
+            // then refused this one (`AnswerKept`), or this one read what it had just
+            // done (`REQUEST_ALREADY_PENDING`, `REQUEST_NOT_PENDING`). Its kept answer is
+            // then this one's; an error of this call's own is kept by nobody.
+            Err(error) if idempotency.is_some() => match kept_answer(app, caller, idempotency.as_ref()).await? {
+                Some(kept) => replay(kept),
+                None => Err(error),
+            },
+            Err(error) => Err(error),
+        }
+    })
+    .await;
+    if replayed.load(Ordering::SeqCst) {
+        response.headers_mut().insert("idempotency-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
 /// The largest body a call reads: the largest valid body is well under 16 KB, and
 /// nothing is parsed of a larger one.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -10,14 +10,15 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 
 /// Carries out the committed change's outbox (events, dismissals) before answering;
 /// a failure is left to the outbox sweeper and never turns the change into an error.
+/// With an `Idempotency-Key`, a call made before answers as it did then.
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let body = http::json_body::<CreateBody>(&event);
-    http::respond(app, &event, |caller| async move {
+    http::respond_change(app, &event, StatusCode::CREATED, |caller, idempotency| async move {
         let (chat, message) = body?.parse()?;
-        let committed = app::requests::create(&app.store, caller, chat, message).await?;
+        let committed = app::requests::create(&app.store, caller, chat, message, idempotency.as_ref()).await?;
         metrics::count(metrics::REQUESTS_CREATED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
-        Ok((StatusCode::CREATED, serde_json::json!({ "request": committed.value })))
+        Ok(committed.value)
     })
     .await
 }

@@ -2,6 +2,7 @@
 
 use app::delivery::deliver_or_defer;
 use app::metrics;
+use app::requests::Verdict;
 use aws::bus::Publisher;
 use edge::bodies::DecisionBody;
 use edge::config::Function;
@@ -13,13 +14,15 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let id = http::path_id(&event);
     let body = http::json_body::<DecisionBody>(&event);
-    http::respond(app, &event, |caller| async move {
+    http::respond_change(app, &event, StatusCode::OK, |caller, idempotency| async move {
         let id = id?;
         let (decision, reason) = body?.parse()?;
-        let committed = app::requests::decide(&app.store, &app.rules, caller, id, decision, reason, None).await?;
+        let verdict = Verdict { decision, reason };
+        let committed =
+            app::requests::decide(&app.store, &app.rules, caller, id, verdict, None, idempotency.as_ref()).await?;
         metrics::count(metrics::REQUESTS_DECIDED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
-        Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))
+        Ok(committed.value)
     })
     .await
 }

@@ -11,11 +11,11 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 /// the dismissals) before answering; a failure is left to the outbox sweeper.
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let id = http::path_id(&event);
-    http::respond(app, &event, |caller| async move {
-        let committed = app::requests::withdraw(&app.store, caller, id?).await?;
+    http::respond_change(app, &event, StatusCode::OK, |caller, idempotency| async move {
+        let committed = app::requests::withdraw(&app.store, caller, id?, idempotency.as_ref()).await?;
         metrics::count(metrics::REQUESTS_WITHDRAWN, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
-        Ok((StatusCode::OK, serde_json::json!({ "request": committed.value })))
+        Ok(committed.value)
     })
     .await
 }

@@ -6,7 +6,7 @@ use domain::{ClosedRequest, Fanout, ObjectId, Outbox, PopulatedRequest};
 
 use super::Committed;
 use crate::error::AppError;
-use crate::ports::{ClosePlan, Lookup, Storage};
+use crate::ports::{ClosePlan, Idempotency, Lookup, Storage};
 use crate::retry::{commit_with_retries, Attempt};
 
 /// `DELETE /requests/{id}`: the requester withdraws a pending request. Round trips: 3
@@ -17,15 +17,16 @@ pub async fn withdraw<S: Storage>(
     store: &S,
     caller: ObjectId,
     id: ObjectId,
+    idempotency: Option<&Idempotency>,
 ) -> Result<Committed<PopulatedRequest>, AppError> {
-    close_undecided(store, id, Some(caller)).await
+    close_undecided(store, id, Some(caller), idempotency).await
 }
 
 /// Expires one request that is still pending: the requester gets
 /// `chat-request-expired`, the admins `chat-join-request-closed`.
 /// `REQUEST_NOT_PENDING` when it was decided or withdrawn meanwhile: it is left alone.
 pub async fn expire<S: Storage>(store: &S, id: ObjectId) -> Result<Committed<PopulatedRequest>, AppError> {
-    close_undecided(store, id, None).await
+    close_undecided(store, id, None, None).await
 }
 
 /// Closes a pending request without a decision: withdrawn by `requester`, or expired
@@ -34,6 +35,7 @@ async fn close_undecided<S: Storage>(
     store: &S,
     id: ObjectId,
     requester: Option<ObjectId>,
+    idempotency: Option<&Idempotency>,
 ) -> Result<Committed<PopulatedRequest>, AppError> {
     commit_with_retries("closing", || async move {
         let stored = store.request(id).await?.ok_or(AppError::RequestNotFound)?;
@@ -57,8 +59,18 @@ async fn close_undecided<S: Storage>(
             events.push(Fanout::request_expired(&populated));
         }
         let outbox = Outbox::new(&now, events, stored.notified.clone());
-        let plan =
-            ClosePlan { closed: &closed, decider: None, acceptance: None, cooldown_until: None, outbox: &outbox };
+        let answer = match requester {
+            Some(caller) => super::answer_to_keep(caller, idempotency, &populated)?,
+            None => None,
+        };
+        let plan = ClosePlan {
+            closed: &closed,
+            decider: None,
+            acceptance: None,
+            cooldown_until: None,
+            outbox: &outbox,
+            answer,
+        };
         Ok(match store.commit_close(&plan).await {
             Ok(()) => Attempt::Done(Committed { value: populated, outbox }),
             Err(lost) => Attempt::Lost(lost),

@@ -5,19 +5,23 @@ use domain::{ChatSnapshot, Fanout, JoinRequest, Note, Notification, ObjectId, Ou
 
 use super::Committed;
 use crate::error::AppError;
-use crate::ports::{CreatePlan, Lookup, Storage};
+use crate::ports::{CreatePlan, Idempotency, Lookup, Storage};
 use crate::retry::{commit_with_retries, Attempt};
 
 /// `POST /requests`. Round trips: 2 (the chat, the participants it shows, the caller
 /// and the caller's entry in the chat, together; then one transaction), more only when
 /// a race forces a re-read.
+///
+/// With an idempotency key the answer is kept in the same transaction (see
+/// [`crate::ports::AnswerToKeep`]).
 pub async fn create<S: Storage>(
     store: &S,
     caller: ObjectId,
     chat_id: ObjectId,
     message: Option<Note>,
+    idempotency: Option<&Idempotency>,
 ) -> Result<Committed<JoinRequest>, AppError> {
-    create_with_id(store, ObjectId::generate(), caller, chat_id, message).await
+    create_as(store, ObjectId::generate(), caller, chat_id, message, idempotency).await
 }
 
 /// [`create`] with the request's id chosen by the caller: the fixture loader uses it
@@ -28,6 +32,17 @@ pub async fn create_with_id<S: Storage>(
     caller: ObjectId,
     chat_id: ObjectId,
     message: Option<Note>,
+) -> Result<Committed<JoinRequest>, AppError> {
+    create_as(store, id, caller, chat_id, message, None).await
+}
+
+async fn create_as<S: Storage>(
+    store: &S,
+    id: ObjectId,
+    caller: ObjectId,
+    chat_id: ObjectId,
+    message: Option<Note>,
+    idempotency: Option<&Idempotency>,
 ) -> Result<Committed<JoinRequest>, AppError> {
     let message = &message;
     commit_with_retries("create", || async move {
@@ -61,7 +76,8 @@ pub async fn create_with_id<S: Storage>(
             join_request_events(&request, loaded.users.get(&caller), snapshot, &notifications),
             Vec::new(),
         );
-        let plan = CreatePlan { request: &request, notifications: &notifications, outbox: &outbox };
+        let answer = super::answer_to_keep(caller, idempotency, &request)?;
+        let plan = CreatePlan { request: &request, notifications: &notifications, outbox: &outbox, answer };
         Ok(match store.commit_create(&plan).await {
             Ok(()) => Attempt::Done(Committed { value: request, outbox }),
             Err(lost) => Attempt::Lost(lost),

@@ -10,7 +10,14 @@ use futures::StreamExt;
 use super::read::check_admin;
 use super::Committed;
 use crate::error::AppError;
-use crate::ports::{Acceptance, ClosePlan, Lookup, Storage};
+use crate::ports::{Acceptance, ClosePlan, Idempotency, Lookup, Storage};
+
+/// An admin's decision on a request, and its reason (only with a rejection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub reason: Option<Note>,
+}
 use crate::retry::{commit_with_retries, Attempt};
 use crate::Rules;
 
@@ -24,10 +31,11 @@ pub async fn decide<S: Storage>(
     rules: &Rules,
     caller: ObjectId,
     id: ObjectId,
-    decision: Decision,
-    reason: Option<Note>,
+    verdict: Verdict,
     only_chat: Option<ObjectId>,
+    idempotency: Option<&Idempotency>,
 ) -> Result<Committed<PopulatedRequest>, AppError> {
+    let Verdict { decision, reason } = verdict;
     let reason = &reason;
     commit_with_retries("decision", || async move {
         let stored = store.request(id).await?.ok_or(AppError::RequestNotFound)?;
@@ -80,12 +88,12 @@ pub async fn decide<S: Storage>(
         let cooldown = rules.rejection_cooldown_seconds;
         let cooldown_until = (decision == Decision::Rejected && cooldown > 0)
             .then(|| timestamp_seconds_ago(-i64::try_from(cooldown).unwrap_or(i64::MAX)));
-        let plan = ClosePlan { closed: &decided, decider: Some(caller), acceptance, cooldown_until, outbox: &outbox };
+        let value = PopulatedRequest::new(&decided, user, Some(&after), caller);
+        let answer = super::answer_to_keep(caller, idempotency, &value)?;
+        let plan =
+            ClosePlan { closed: &decided, decider: Some(caller), acceptance, cooldown_until, outbox: &outbox, answer };
         Ok(match store.commit_close(&plan).await {
-            Ok(()) => {
-                let value = PopulatedRequest::new(&decided, user, Some(&after), caller);
-                Attempt::Done(Committed { value, outbox })
-            }
+            Ok(()) => Attempt::Done(Committed { value, outbox }),
             Err(lost) => Attempt::Lost(lost),
         })
     })
@@ -113,8 +121,10 @@ pub async fn decide_many<S: Storage>(
     let lookup = Lookup { chats: vec![chat], memberships: vec![(chat, caller)], ..Lookup::default() };
     check_admin(&store.load(&lookup).await?, chat, caller)?;
     // Made eagerly, so the stream holds plain futures and the call stays `Send`.
-    let decisions: Vec<_> =
-        ids.iter().map(|id| decide(store, rules, caller, *id, decision, reason.clone(), Some(chat))).collect();
+    let decisions: Vec<_> = ids
+        .iter()
+        .map(|id| decide(store, rules, caller, *id, Verdict { decision, reason: reason.clone() }, Some(chat), None))
+        .collect();
     let outcomes: Vec<_> = futures::stream::iter(decisions).buffered(CONCURRENT_DECISIONS).collect().await;
     Ok(ids.iter().copied().zip(outcomes).collect())
 }

@@ -135,6 +135,13 @@ pub fn kept_event_key(user: ObjectId, event: ObjectId, written_at: &str) -> ((St
     (pair(keys::inbox_event(user, event)), keys::inbox_order(written_at, event))
 }
 
+/// (partition, sort) of the answer kept under one of `user`'s idempotency keys (its
+/// digest), and the entity of such an item.
+pub fn kept_answer_key(user: ObjectId, key_digest: &str) -> (String, String) {
+    pair(keys::kept_answer(user, key_digest))
+}
+pub const KEPT_ANSWER_ENTITY: &str = items::KEPT_ANSWER;
+
 /// The attribute holding an item's place in LSI1, and the entity of a kept event.
 pub const LSI1_PLACE: &str = keys::LSI1SK;
 pub const KEPT_EVENT_ENTITY: &str = items::INBOX_EVENT;

@@ -29,6 +29,7 @@ pub(crate) const OUTBOX: &str = "Outbox";
 pub(crate) const CONNECTION: &str = "Connection";
 pub(crate) const REQUEST_COUNT: &str = "RequestCount";
 pub(crate) const INBOX_EVENT: &str = "InboxEvent";
+pub(crate) const KEPT_ANSWER: &str = "KeptAnswer";
 
 /// One entity of the rest of the app, as this service stores it, ready to write with
 /// [`super::Store::put_batch`].

@@ -70,6 +70,11 @@ pub(crate) fn notification(admin: ObjectId, id: ObjectId) -> Key {
     key(format!("USER#{admin}"), format!("NOTIFICATION#{id}"))
 }
 
+/// An answer kept under one of `user`'s idempotency keys (a digest of the key).
+pub(crate) fn kept_answer(user: ObjectId, digest: &str) -> Key {
+    key(format!("USER#{user}"), format!("IDEMPOTENCY#{digest}"))
+}
+
 pub(crate) fn score(user: ObjectId) -> Key {
     key(format!("USER#{user}"), "SCORE")
 }

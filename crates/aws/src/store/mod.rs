@@ -128,6 +128,30 @@ impl Store {
         &self.table
     }
 
+    /// The answer kept under `caller`'s idempotency `key`, unless it has expired (DynamoDB's
+    /// TTL removes an item within days, not at once): one strongly consistent `GetItem`.
+    pub async fn kept_answer(&self, caller: ObjectId, key: &str) -> Result<Option<app::ports::KeptAnswer>, StoreError> {
+        let key = keys::kept_answer(caller, key);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        let Some(item) = output.item else { return Ok(None) };
+        let expired = match item.get("ttl") {
+            Some(AttributeValue::N(ttl)) => ttl.parse::<i64>().is_ok_and(|ttl| ttl < domain::time::epoch_seconds_in(0)),
+            _ => false,
+        };
+        if expired {
+            return Ok(None);
+        }
+        decode(&key, item).map(Some)
+    }
+
     /// One `GetItem`, strongly consistent so a request just created or decided is seen.
     pub async fn request(&self, id: ObjectId) -> Result<Option<StoredRequest>, StoreError> {
         let key = keys::request(id);
@@ -449,6 +473,10 @@ impl app::ports::Storage for Store {
         take: usize,
     ) -> Result<Vec<JoinRequest>, StoreError> {
         Store::requests_to(self, chat, status, take).await
+    }
+
+    async fn kept_answer(&self, caller: ObjectId, key: &str) -> Result<Option<app::ports::KeptAnswer>, StoreError> {
+        Store::kept_answer(self, caller, key).await
     }
 
     async fn commit_create(&self, plan: &app::ports::CreatePlan<'_>) -> Result<(), app::ports::TxError> {

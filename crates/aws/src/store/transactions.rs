@@ -15,7 +15,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
-use app::ports::{Acceptance, ClosePlan, CreatePlan, Guard, StoreError, TxError};
+use app::ports::{Acceptance, AnswerToKeep, ClosePlan, CreatePlan, Guard, KeptAnswer, StoreError, TxError};
+use app::requests::KEEP_ANSWERS_SECONDS;
 use domain::{Admission, Notification, ObjectId, Outbox, RequestStatus, Score};
 
 use super::items::{self, encode, key_item, s, Item};
@@ -113,6 +114,23 @@ impl Transaction {
 
     fn put_new(&mut self, item: Item, guard: Guard) -> Result<(), StoreError> {
         self.add(Write::Put { item, names: Names::new(), values: Values::new() }, Some((IS_NEW, guard)))
+    }
+
+    /// The answer kept under an idempotency key, first of the transaction so that its
+    /// guard is the one a cancellation names: the same call at the same moment is a
+    /// replay, not a conflict on the request. An expired answer (its TTL not yet acted
+    /// on) is replaced.
+    fn answer(&mut self, answer: Option<&AnswerToKeep<'_>>) -> Result<(), StoreError> {
+        let Some(answer) = answer else { return Ok(()) };
+        let key = keys::kept_answer(answer.caller, &answer.idempotency.key);
+        let kept = KeptAnswer { fingerprint: answer.idempotency.fingerprint.clone(), value: answer.value.clone() };
+        let mut item = encode(&key, items::KEPT_ANSWER, &kept)?;
+        item.insert("ttl".into(), number(domain::time::epoch_seconds_in(KEEP_ANSWERS_SECONDS)));
+        let now = number(domain::time::epoch_seconds_in(0));
+        self.add(
+            Write::Put { item, names: names([("#ttl", "ttl")]), values: values([(":now", now)]) },
+            Some(("attribute_not_exists(PK) OR #ttl < :now", Guard::KeptAnswer)),
+        )
     }
 
     fn outbox(&mut self, outbox: &Outbox) -> Result<(), StoreError> {
@@ -228,7 +246,7 @@ impl Store {
     /// or nothing. Items: 5 + admins.
     pub async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
         let request = plan.request;
-        if plan.notifications.len() > MAX_NOTIFIED_ADMINS {
+        if plan.notifications.len() + usize::from(plan.answer.is_some()) > MAX_NOTIFIED_ADMINS {
             return Err(StoreError::TooLarge(format!(
                 "chat {} has {} active admins; at most {MAX_NOTIFIED_ADMINS} can be notified in one transaction",
                 request.chat,
@@ -237,6 +255,7 @@ impl Store {
             .into());
         }
         let mut tx = Transaction::new(&self.table);
+        tx.answer(plan.answer.as_ref())?;
         tx.add(
             Write::Check { key: keys::member(request.chat, request.user), names: Names::new(), values: Values::new() },
             Some(("attribute_not_exists(PK) OR attribute_exists(leftAt)", Guard::RequesterEntry)),
@@ -291,6 +310,7 @@ impl Store {
             update_values.insert(":reason".into(), s(reason.as_str()));
         }
         let mut tx = Transaction::new(&self.table);
+        tx.answer(plan.answer.as_ref())?;
         tx.add(
             Write::Update {
                 key: keys::request(closed.id),
