@@ -596,3 +596,18 @@ async fn the_cursor_never_skips_an_event_kept_late_and_paging_drops_only_repeats
     assert_eq!(got, expected, "nothing skipped, the late ones included");
     assert!(repeats <= 40, "repeats only of the last seconds: {repeats}");
 }
+
+#[tokio::test]
+async fn an_after_older_than_7_days_is_not_found_even_before_its_ttl_removes_the_event() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let eight_days_ago = domain::time::timestamp_seconds_ago(8 * 24 * 3600);
+    let old = env.plant_kept_event(SAM, &eight_days_ago).await;
+    let (status, body) = api.events(SAM, &[("after", &old.to_string())]).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("EVENT_NOT_FOUND")), "an old id");
+    let cursor = aws::store::inspect::events_cursor_after(id(SAM), &eight_days_ago, old);
+    let (status, body) = api.events(SAM, &[("after", &cursor)]).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("EVENT_NOT_FOUND")), "an old cursor");
+    let (status, listed) = api.events(SAM, &[]).await;
+    assert!(status == 200 && !ids(&listed).contains(&old.to_string()), "nor is it listed from the start");
+}

@@ -87,16 +87,17 @@ impl Store {
         late_seconds: i64,
         limit: usize,
     ) -> Result<Option<KeptPage>, StoreError> {
+        // Older than this, an event is no longer kept (its TTL may not have removed it
+        // yet): a cursor or an id from before is unknown, and the client reads again.
+        let kept_since = keys::inbox_order_from(&timestamp_seconds_ago(KEEP_EVENTS_SECONDS));
         let (after, unsafe_from) = match from {
             EventsFrom::Since(time) => (keys::inbox_order_from(time), None),
             EventsFrom::After(event) => match self.kept_event_place(user, event).await? {
-                Some(place) => (place, None),
-                None => return Ok(None),
+                Some(place) if place >= kept_since => (place, None),
+                _ => return Ok(None),
             },
             EventsFrom::Cursor(text) => match Cursor::decode(text, user) {
-                Some(cursor) if cursor.after >= keys::inbox_order_from(&timestamp_seconds_ago(KEEP_EVENTS_SECONDS)) => {
-                    (cursor.after, cursor.unsafe_from)
-                }
+                Some(cursor) if cursor.after >= kept_since => (cursor.after, cursor.unsafe_from),
                 _ => return Ok(None),
             },
         };
@@ -164,6 +165,11 @@ impl Store {
 struct Cursor {
     after: String,
     unsafe_from: Option<String>,
+}
+
+/// A cursor going on after an event written at `written_at`, as an answer would give it.
+pub(crate) fn cursor_after(user: ObjectId, written_at: &str, event: ObjectId) -> String {
+    Cursor { after: keys::inbox_order(written_at, event), unsafe_from: None }.encode(user)
 }
 
 impl Cursor {

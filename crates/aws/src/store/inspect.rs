@@ -142,6 +142,11 @@ pub fn kept_answer_key(user: ObjectId, key_digest: &str) -> (String, String) {
 }
 pub const KEPT_ANSWER_ENTITY: &str = items::KEPT_ANSWER;
 
+/// The cursor an answer gives after `user`'s event `event` written at `written_at`.
+pub fn events_cursor_after(user: ObjectId, written_at: &str, event: ObjectId) -> String {
+    super::inbox::cursor_after(user, written_at, event)
+}
+
 /// The attribute holding an item's place in LSI1, and the entity of a kept event.
 pub const LSI1_PLACE: &str = keys::LSI1SK;
 pub const KEPT_EVENT_ENTITY: &str = items::INBOX_EVENT;
