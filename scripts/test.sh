@@ -19,6 +19,7 @@ echo "== sam validate"; sam validate --lint --region us-east-1 --template templa
 echo "== checkov";      checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 echo "== openapi.yaml"; openapi-spec-validator openapi.yaml
 echo "== asyncapi.yaml"; node scripts/validate-asyncapi.mjs asyncapi.yaml
+echo "== bus.asyncapi.yaml"; node scripts/validate-asyncapi.mjs bus.asyncapi.yaml
 
 # Schemathesis fuzzes its own local stack (own ports, own DynamoDB Local) while the
 # cargo tests run: the two share no state, and the machine has the cores for both.

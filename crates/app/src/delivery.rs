@@ -22,24 +22,35 @@ pub enum DeliverError {
     Store(#[from] StoreError),
 }
 
-/// Carries out the outbox of one committed change: dismisses its notifications and
-/// keeps each event for its recipient, then publishes the events, then removes the
-/// item. On failure the item stays and
-/// [`drain`] does it all again later (each step is harmless to repeat); the caller
-/// only logs. Round trips: 1 `UpdateItem` per notification to dismiss and 1 `PutItem`
-/// per event kept, 16 of each in flight; then 1 `PutEvents` per 10 events or 256 KB,
-/// sent together; then 1 `DeleteItem`.
+/// Carries out the outbox of one committed change: writes or dismisses its
+/// notifications and keeps each event for its recipient, then publishes the events,
+/// then removes the item. On failure the item stays and [`drain`] does it all again
+/// later (each step is harmless to repeat); the caller only logs. Round trips, all at
+/// once: 1 `TransactWriteItems` for a create's notifications, 1 `UpdateItem` per
+/// notification to dismiss and 1 `PutItem` per event kept, 16 of each in flight; then
+/// 1 `PutEvents` per 10 events or 256 KB, sent together; then 1 `DeleteItem`.
 pub async fn deliver<S: Storage, B: Bus>(store: &S, bus: &B, outbox: &Outbox) -> Result<(), DeliverError> {
     if outbox.is_empty() {
         return Ok(());
     }
     let events = outbox.outbound();
-    // Kept first: an event a client saw pushed is always there to catch up from.
-    let (dismissed, kept) =
-        futures::join!(store.dismiss_notifications(&outbox.dismiss), store.keep_events(&events, &outbox.created_at));
+    // Written and kept first: an admin told of a request finds its notification, and
+    // an event a client saw pushed is always there to catch up from.
+    let notified = async {
+        match &outbox.notify {
+            Some(notify) => store.notify(notify).await,
+            None => Ok(()),
+        }
+    };
+    let (notified, dismissed, kept) = futures::join!(
+        notified,
+        store.dismiss_notifications(&outbox.dismiss),
+        store.keep_events(&events, &outbox.created_at)
+    );
+    notified?;
     dismissed?;
     kept?;
-    bus.publish(&events).await?;
+    bus.publish(&events, outbox.change.as_slice()).await?;
     store.delete_outbox(outbox.id).await?;
     Ok(())
 }

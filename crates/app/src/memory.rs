@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use domain::chat::{shown_order, SHOWN_PARTICIPANTS};
 use domain::{
     Admission, Chat, ChatSnapshot, JoinRequest, Notification, NotificationRef, ObjectId, OutboundEvent, Participant,
-    RequestStatus, Score, User,
+    RequestChanged, RequestNotifications, RequestStatus, Score, User,
 };
 
 use crate::ports::{
@@ -207,12 +207,9 @@ impl Storage for MemoryStore {
             }
         }
         keep_answer(&mut state, &plan.answer)?;
-        let notified = plan.notifications.iter().map(Notification::reference).collect();
+        let notified = plan.outbox.notify.as_ref().map(|n| n.admins.clone()).unwrap_or_default();
         state.markers.insert((request.user, request.chat), Marker { request: Some(request.id), cooldown_until: None });
         state.requests.insert(request.id, StoredRequest { request: request.clone(), notified });
-        for notification in plan.notifications {
-            state.notifications.insert(notification.id, notification.clone());
-        }
         state.counts.entry(request.chat).or_default().add(RequestStatus::Pending, 1);
         if !plan.outbox.is_empty() {
             state.outbox.insert(plan.outbox.id, StoredOutbox { outbox: plan.outbox.clone(), attempts: 0 });
@@ -331,6 +328,19 @@ impl Storage for MemoryStore {
         Ok(())
     }
 
+    async fn notify(&self, notify: &RequestNotifications) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let pending =
+            state.requests.get(&notify.request).is_some_and(|stored| stored.request.status == RequestStatus::Pending);
+        let written = notify.admins.iter().any(|n| state.notifications.contains_key(&n.id));
+        if pending && !written {
+            for notification in notify.notifications() {
+                state.notifications.insert(notification.id, notification.clone());
+            }
+        }
+        Ok(())
+    }
+
     async fn dismiss_notifications(&self, notifications: &[NotificationRef]) -> Result<(), StoreError> {
         let mut state = self.state();
         for reference in notifications {
@@ -386,15 +396,17 @@ fn subtract_pending(counts: &RequestCounts) -> RequestCounts {
 #[derive(Default)]
 pub(crate) struct MemoryBus {
     pub(crate) published: Mutex<Vec<OutboundEvent>>,
+    pub(crate) changes: Mutex<Vec<RequestChanged>>,
     pub(crate) refuse: std::sync::atomic::AtomicBool,
 }
 
 impl Bus for MemoryBus {
-    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), BusError> {
+    async fn publish(&self, events: &[OutboundEvent], changes: &[RequestChanged]) -> Result<(), BusError> {
         if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(BusError("the bus refused".into()));
         }
         self.published.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(events);
+        self.changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(changes);
         Ok(())
     }
 }

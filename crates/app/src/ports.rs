@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use domain::{
-    Admission, ChatSnapshot, JoinRequest, Notification, NotificationRef, ObjectId, OutboundEvent, Outbox, Participant,
-    RequestStatus, Score, User,
+    Admission, ChatSnapshot, JoinRequest, NotificationRef, ObjectId, OutboundEvent, Outbox, Participant,
+    RequestChanged, RequestNotifications, RequestStatus, Score, User,
 };
 use serde::{Deserialize, Serialize};
 
@@ -174,10 +174,10 @@ pub struct Marker {
 }
 
 /// A create: the requester's entry checked (absent or left), the uniqueness marker,
-/// the request, one notification per admin, the chat's count and the outbox.
+/// the request (with a reference to each notification its outbox will write), the
+/// chat's count and the outbox.
 pub struct CreatePlan<'a> {
     pub request: &'a JoinRequest,
-    pub notifications: &'a [Notification],
     pub outbox: &'a Outbox,
     /// With an idempotency key: the answer, kept in the same transaction.
     pub answer: Option<AnswerToKeep<'a>>,
@@ -346,6 +346,11 @@ pub trait Storage: Send + Sync {
         created_at: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Writes the notifications of a request if it is still pending: all or none, so a
+    /// decision (which dismisses them) is either before, and none is written, or after,
+    /// and finds them all. Once they are written, doing it again writes nothing.
+    fn notify(&self, notifications: &RequestNotifications) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Marks notifications dismissed; a missing one is skipped.
     fn dismiss_notifications(
         &self,
@@ -382,6 +387,12 @@ pub struct BusError(#[from] pub Box<dyn std::error::Error + Send + Sync>);
 
 /// The event bus the outbox publishes to.
 pub trait Bus: Send + Sync {
-    /// Succeeds only if every event was taken.
-    fn publish(&self, events: &[OutboundEvent]) -> impl Future<Output = Result<(), BusError>> + Send;
+    /// Publishes the WebSocket events of a change for the notifier and its
+    /// [`RequestChanged`] for the app's other services, together. Succeeds only if
+    /// every one was taken.
+    fn publish(
+        &self,
+        events: &[OutboundEvent],
+        changes: &[RequestChanged],
+    ) -> impl Future<Output = Result<(), BusError>> + Send;
 }

@@ -4,7 +4,8 @@
 use app::backoff;
 use app::ports::{Bus, BusError};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use domain::{Delivery, OutboundEvent};
+use domain::event::MAX_CHANGE_BYTES;
+use domain::{Delivery, OutboundEvent, RequestChanged};
 use futures::future::join_all;
 
 /// The `source` of every event this service puts on the bus; the rule matches on it.
@@ -26,6 +27,8 @@ pub enum PublishError {
     Encode(#[from] serde_json::Error),
     #[error("an event of {0} bytes cannot fit in a PutEvents call")]
     TooLarge(usize),
+    #[error("a {0} of {1} bytes is over the contract's {MAX_CHANGE_BYTES}")]
+    ChangeTooLarge(&'static str, usize),
 }
 
 #[derive(Clone)]
@@ -75,30 +78,46 @@ impl Publisher {
         Self::new(aws_sdk_eventbridge::Client::new(config), bus)
     }
 
-    fn entry(&self, delivery: &Delivery) -> Result<Entry, PublishError> {
-        let event = &delivery.first;
-        let detail = serde_json::to_string(delivery)?;
-        let size = entry_size(EVENT_SOURCE, &event.event, &detail);
+    fn entry(&self, detail_type: &str, detail: String) -> Result<Entry, PublishError> {
+        let size = entry_size(EVENT_SOURCE, detail_type, &detail);
         if size > MAX_BYTES_PER_CALL {
             return Err(PublishError::TooLarge(size));
         }
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
-            .detail_type(&event.event)
+            .detail_type(detail_type)
             .detail(detail)
             .build();
         Ok(Entry { entry, size })
     }
 
-    /// One entry per recipient of the events ([`Delivery`]: `detail-type` is its first
-    /// event's name, `detail` its events in order), packed into calls by count and size
-    /// and sent together. Entries EventBridge refuses are sent again, alone of their
-    /// call, up to [`PUBLISH_ATTEMPTS`] times in all. Succeeds only if every entry was
-    /// accepted.
-    async fn send_all(&self, events: &[OutboundEvent]) -> Result<(), PublishError> {
+    /// For the notifier: `detail-type` is the delivery's first event's name, `detail`
+    /// its events in order.
+    fn delivery_entry(&self, delivery: &Delivery) -> Result<Entry, PublishError> {
+        self.entry(&delivery.first.event, serde_json::to_string(delivery)?)
+    }
+
+    /// For the app's other services: `detail-type` `join-request.<what happened>`.
+    fn change_entry(&self, change: &RequestChanged) -> Result<Entry, PublishError> {
+        let detail = serde_json::to_string(change)?;
+        if detail.len() > MAX_CHANGE_BYTES {
+            return Err(PublishError::ChangeTooLarge(change.detail_type(), detail.len()));
+        }
+        self.entry(change.detail_type(), detail)
+    }
+
+    /// One entry per recipient of the events ([`Delivery`]) and one per change, packed
+    /// into calls by count and size and sent together. Entries EventBridge refuses are
+    /// sent again, alone of their call, up to [`PUBLISH_ATTEMPTS`] times in all.
+    /// Succeeds only if every entry was accepted.
+    async fn send_all(&self, events: &[OutboundEvent], changes: &[RequestChanged]) -> Result<(), PublishError> {
         let deliveries = Delivery::group(events);
-        let mut pending = deliveries.iter().map(|delivery| self.entry(delivery)).collect::<Result<Vec<_>, _>>()?;
+        let mut pending = deliveries
+            .iter()
+            .map(|delivery| self.delivery_entry(delivery))
+            .chain(changes.iter().map(|change| self.change_entry(change)))
+            .collect::<Result<Vec<_>, _>>()?;
         let total = pending.len();
         for attempt in 0..PUBLISH_ATTEMPTS {
             let sizes: Vec<usize> = pending.iter().map(|e| e.size).collect();
@@ -155,8 +174,8 @@ impl Publisher {
 }
 
 impl Bus for Publisher {
-    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), BusError> {
-        self.send_all(events).await.map_err(|error| BusError(Box::new(error)))
+    async fn publish(&self, events: &[OutboundEvent], changes: &[RequestChanged]) -> Result<(), BusError> {
+        self.send_all(events, changes).await.map_err(|error| BusError(Box::new(error)))
     }
 }
 

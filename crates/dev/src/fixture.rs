@@ -177,9 +177,14 @@ impl Fixture {
             if store.request(request.id).await?.is_some() {
                 continue;
             }
-            app::requests::create_with_id(store, request.id, request.user, request.chat, None)
+            let created = app::requests::create_with_id(store, request.id, request.user, request.chat, None)
                 .await
                 .map_err(|reason| FixtureError::Request { id: request.id, reason })?;
+            // The admins' notifications at once; the events wait for the sweeper, as
+            // nobody is connected yet.
+            if let Some(notify) = &created.outbox.notify {
+                store.notify(notify).await?;
+            }
         }
         Ok((user_count, chat_count))
     }

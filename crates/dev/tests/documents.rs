@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use app::AppError;
-use dev::kit::contract::{document, plain_schema, violations, ASYNCAPI, OPENAPI};
+use dev::kit::contract::{document, plain_schema, violations, ASYNCAPI, BUS, OPENAPI};
 use dev::kit::template;
 use domain::page::InvalidPageQuery;
 use edge::auth::AuthError;
@@ -166,6 +166,20 @@ fn every_event_the_service_sends_is_a_message_of_the_asyncapi_document() {
     assert_eq!(channel_messages.len(), messages.len(), "the channel carries every message");
 }
 
+#[test]
+fn every_change_the_service_publishes_is_a_message_of_the_bus_document() {
+    let messages: BTreeSet<String> = document(BUS)["components"]["messages"]
+        .as_object()
+        .expect("messages")
+        .values()
+        .map(|m| m["name"].as_str().expect("a detail-type").to_owned())
+        .collect();
+    let changes: BTreeSet<String> = domain::event::REQUEST_CHANGES.iter().map(|c| c.to_string()).collect();
+    assert_eq!(changes, messages, "changes the service publishes (left) and messages of {BUS} (right)");
+    let channel = document(BUS)["channels"]["requestChanges"]["messages"].as_object().expect("channel messages");
+    assert_eq!(channel.len(), messages.len(), "the channel carries every message");
+}
+
 /// Every `example` and `examples` value under `value`, with the schema beside it.
 fn examples_with_schemas(document_name: &str, at: &str, value: &Value, found: &mut Vec<(String, Value, Value)>) {
     let Value::Object(object) = value else {
@@ -199,10 +213,10 @@ fn examples_with_schemas(document_name: &str, at: &str, value: &Value, found: &m
 
 #[test]
 fn every_example_of_both_documents_fits_its_schema() {
-    for (name, root) in [(OPENAPI, "/paths"), (ASYNCAPI, "/components/messages")] {
+    for (name, root) in [(OPENAPI, "/paths"), (ASYNCAPI, "/components/messages"), (BUS, "/components/messages")] {
         let mut found = Vec::new();
         examples_with_schemas(name, root, document(name).pointer(root).expect("root"), &mut found);
-        assert!(found.len() >= 6, "{name} has examples: {}", found.len());
+        assert!(found.len() >= 5, "{name} has examples: {}", found.len());
         for (at, schema, example) in found {
             let errors = violations(&plain_schema(name, &schema), &example);
             assert!(errors.is_empty(), "{name}#{at}:\n{}", errors.join("\n"));

@@ -171,9 +171,11 @@ async fn poison_outbox_items_never_delay_a_good_one_and_are_set_aside_for_an_ope
     assert!(!env.direct.replay_outbox(id("69e000000000000000000000")).await.unwrap(), "not set aside any more");
 }
 
-/// For every user: the request, its pending marker and one notification per admin all
-/// exist, or none of them does.
+/// For every user: the request, its pending marker and, once the sweeper has carried
+/// out what the calls could not, one notification per admin all exist, or none of them
+/// does.
 async fn assert_nothing_half_written(env: &TestEnv, users: &[String]) -> usize {
+    env.sweep_until_empty().await;
     let mut whole = 0;
     for user in users {
         let requests = env.direct.requests_of(id(user), None).await.unwrap();
@@ -325,4 +327,115 @@ async fn a_decision_never_recreates_a_notification_the_app_removed() {
     assert!(env.notifications_of(BEN).await.iter().all(|n| n["request"] != DEMO_REQUEST), "no stub re-created");
     assert!(env.notifications_of(AMY).await.iter().all(|n| n["dismissed"] == true));
     assert!(env.outbox().await.iter().all(|o| o.outbox.dismiss.is_empty()), "the dismissals are done");
+}
+
+/// A create's outbox carried out again later (its publishing failed) writes no
+/// notification: not one the app removed meanwhile, not over one a decision dismissed.
+#[tokio::test]
+async fn a_create_delivered_again_later_never_undoes_a_dismissal_or_a_removal() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    env.aws.fail_publishing(true);
+    let (status, removed) = api.create(SAM, CHAT1).await;
+    assert_eq!(status, 201, "{removed}");
+    let removed = removed["request"]["_id"].as_str().unwrap().to_owned();
+    let (status, decided) = api.create(&user(1), CHAT1).await;
+    assert_eq!(status, 201, "{decided}");
+    let decided = decided["request"]["_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.decide(AMY, &decided, "rejected").await.0, 200);
+    let of_request = |notes: Vec<Value>, request: &str| -> Vec<Value> {
+        notes.into_iter().filter(|n| n["request"] == request).collect()
+    };
+    let bens = of_request(env.notifications_of(BEN).await, &removed);
+    env.remove(inspect::notification_key(id(BEN), id(bens[0]["_id"].as_str().unwrap()))).await;
+    assert_eq!(env.outbox().await.len(), 3, "two creates and a decision wait for the sweeper");
+
+    env.aws.fail_publishing(false);
+    env.sweep_until_empty().await;
+    assert!(of_request(env.notifications_of(BEN).await, &removed).is_empty(), "the removed one stays removed");
+    assert_eq!(of_request(env.notifications_of(AMY).await, &removed).len(), 1);
+    for admin in [AMY, BEN] {
+        let notes = of_request(env.notifications_of(admin).await, &decided);
+        assert!(notes.len() == 1 && notes[0]["dismissed"] == true, "{admin}: still dismissed: {notes:?}");
+    }
+}
+
+/// An event as a client first read it.
+struct Read {
+    id: String,
+    request: String,
+    at: Instant,
+}
+
+/// Reads `user`'s kept events from `cursor` until caught up, 40 at a time, appending
+/// each new event to `seen`; returns when each repeat it dropped was first read.
+async fn catch_up(env: &TestEnv, user: &str, cursor: &mut Option<String>, seen: &mut Vec<Read>) -> Vec<Instant> {
+    let mut repeats = Vec::new();
+    loop {
+        let mut query = vec![("limit", "40")];
+        if let Some(cursor) = cursor.as_deref() {
+            query.push(("after", cursor));
+        }
+        let (status, page) = env.api().events(user, &query).await;
+        assert_eq!(status, 200, "{page}");
+        for event in page["events"].as_array().expect("events") {
+            let id = event["id"].as_str().expect("an id").to_owned();
+            match seen.iter().find(|read| read.id == id) {
+                Some(read) => repeats.push(read.at),
+                None => {
+                    let request = event["data"]["request"]["_id"].as_str().unwrap_or_default().to_owned();
+                    seen.push(Read { id, request, at: Instant::now() });
+                }
+            }
+        }
+        *cursor = Some(page["cursor"].as_str().expect("a cursor").to_owned());
+        if page["more"] == false {
+            return repeats;
+        }
+    }
+}
+
+/// An admin offline while 200 requests reach the chat, reading with the cursor between
+/// batches of 20; every third create's own keeping fails (DynamoDB refuses its
+/// `PutItem`s), so the sweeper keeps those events late, after the admin read past the
+/// time they were made. Each request's event is read exactly once after dropping
+/// repeats, and a repeat is only ever of an event kept within `EVENTS_LATE_SECONDS` (5)
+/// of the previous reading.
+#[tokio::test]
+async fn catching_up_gets_every_event_once_also_those_the_sweeper_kept_late() {
+    let mut fixture = demo_fixture();
+    fixture["requests"] = json!([]);
+    let (env, faults) = TestEnv::behind_proxy(fixture).await;
+    let (mut cursor, mut seen) = (None, Vec::new());
+    let mut requests = Vec::new();
+    let mut readings: Vec<(Instant, Vec<Instant>)> = Vec::new();
+    for batch in 0..11 {
+        if batch < 10 {
+            for n in 0..20 {
+                let keeping_fails = n % 3 == 0;
+                faults.set(if keeping_fails { Fault::Refuse("PutItem") } else { Fault::None });
+                let (status, body) = env.api().create(&user(batch * 20 + n), CHAT1).await;
+                assert_eq!(status, 201, "{body}");
+                requests.push(body["request"]["_id"].as_str().unwrap().to_owned());
+            }
+            faults.set(Fault::None);
+            assert_eq!(env.outbox().await.len(), 7, "the events of every third create wait for the sweeper");
+        }
+        let started = Instant::now();
+        readings.push((started, catch_up(&env, AMY, &mut cursor, &mut seen).await));
+        env.sweep_until_empty().await;
+    }
+
+    let mut read: Vec<String> = seen.iter().map(|read| read.request.clone()).collect();
+    read.sort();
+    requests.sort();
+    assert_eq!(read, requests, "one chat-join-request per request, none missed, none twice");
+    let late = Duration::from_millis(5_500);
+    for (k, pair) in readings.windows(2).enumerate() {
+        let (previous, (_, repeats)) = (pair[0].0, &pair[1]);
+        assert!(repeats.iter().all(|at| *at + late >= previous), "reading {}: a repeat older than the window", k + 1);
+    }
+    let repeats: usize = readings.iter().map(|(_, r)| r.len()).sum();
+    eprintln!("200 events read in 11 catch-ups, {repeats} repeats dropped");
+    assert!(readings[0].1.is_empty(), "the first reading repeats nothing");
 }

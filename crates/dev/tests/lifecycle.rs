@@ -611,3 +611,55 @@ async fn an_after_older_than_7_days_is_not_found_even_before_its_ttl_removes_the
     let (status, listed) = api.events(SAM, &[]).await;
     assert!(status == 200 && !ids(&listed).contains(&old.to_string()), "nor is it listed from the start");
 }
+
+// ---- what the app's other services hear -------------------------------------------
+
+#[tokio::test]
+async fn every_change_of_a_request_is_published_once_with_the_contracts_detail() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let made = |(status, body): (u16, Value)| {
+        assert_eq!(status, 201, "{body}");
+        body["request"]["_id"].as_str().unwrap().to_owned()
+    };
+    let accepted = made(api.create(SAM, CHAT1).await);
+    assert_eq!(api.decide(AMY, &accepted, "accepted").await.0, 200);
+    // EventBridge refusing everything for these: the sweeper publishes them later.
+    env.aws.fail_publishing(true);
+    let rejected = made(api.create(LEA, CHAT1).await);
+    assert_eq!(api.decide(AMY, &rejected, "rejected").await.0, 200);
+    let cancelled = made(api.create("69a000000000000000000001", CHAT1).await);
+    assert_eq!(api.withdraw("69a000000000000000000001", &cancelled).await.0, 200);
+    env.aws.fail_publishing(false);
+    let expired = made(api.create("69a000000000000000000002", CHAT1).await);
+    let report = expire_requests::handle(&env.direct, &env.aws.publisher, std::time::Duration::ZERO, "test");
+    assert_eq!(report.await.unwrap().expired, 2, "this one and the demo request");
+    env.sweep_until_empty().await;
+
+    let changes = env.aws.changes();
+    let ids: std::collections::BTreeSet<&str> = changes.iter().map(|(_, d)| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), changes.len(), "each change once");
+    let of = |request: &str| {
+        let mut types: Vec<&str> =
+            changes.iter().filter(|(_, d)| d["request"]["_id"] == request).map(|(t, _)| t.as_str()).collect();
+        types.sort_unstable();
+        types
+    };
+    assert_eq!(of(&accepted), ["join-request.accepted", "join-request.created"]);
+    assert_eq!(of(&rejected), ["join-request.created", "join-request.rejected"]);
+    assert_eq!(of(&cancelled), ["join-request.cancelled", "join-request.created"]);
+    assert_eq!(of(&expired), ["join-request.created", "join-request.expired"]);
+    // The demo request's creation went out while the kit loaded the demo.
+    assert_eq!(of(DEMO_REQUEST), ["join-request.expired"]);
+    for (detail_type, detail) in &changes {
+        let request = &detail["request"];
+        let when = if detail_type.ends_with("created") { &request["createdAt"] } else { &request["updatedAt"] };
+        assert_eq!(&detail["occurredAt"], when, "{detail_type}: when it happened");
+        let stored = env.direct.request(id(request["_id"].as_str().unwrap())).await.unwrap().unwrap().request;
+        if !detail_type.ends_with("created") {
+            assert_eq!(request, &serde_json::to_value(&stored).unwrap(), "{detail_type}: the request as stored");
+        }
+    }
+    let accepting = changes.iter().find(|(t, _)| t == "join-request.accepted").unwrap();
+    assert_eq!(accepting.1["request"]["decidedBy"], AMY);
+}

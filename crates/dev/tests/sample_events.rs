@@ -13,7 +13,8 @@ fn sample_files() -> Vec<String> {
     let mut files = Vec::new();
     for function in std::fs::read_dir(&root).unwrap() {
         let function = function.unwrap().path();
-        if !function.is_dir() {
+        // events/bus/ holds what the service publishes, not what a function takes.
+        if !function.is_dir() || function.ends_with("bus") {
             continue;
         }
         for file in std::fs::read_dir(&function).unwrap() {
@@ -83,4 +84,25 @@ async fn the_scheduled_sample_event_runs_expiry_on_the_demo_data() {
         .await
         .unwrap();
     assert_eq!(report.expired, 1, "the demo request, once older than the expiry");
+}
+
+/// events/bus/: one sample per change the service publishes, as EventBridge delivers it
+/// to a consumer's rule, each the example of bus.asyncapi.yaml.
+#[test]
+fn every_published_change_has_a_sample_that_fits_the_bus_document() {
+    for detail_type in domain::event::REQUEST_CHANGES {
+        let path = repo_root().join(format!("events/bus/{detail_type}.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{detail_type}: an EventBridge event: {e}"));
+        assert_eq!((event.source.as_str(), event.detail_type.as_str()), (aws::bus::EVENT_SOURCE, detail_type));
+        dev::kit::contract::check_change(detail_type, &event.detail);
+        let messages = dev::kit::contract::document(dev::kit::contract::BUS)["components"]["messages"].as_object();
+        let example = messages
+            .into_iter()
+            .flat_map(|m| m.values())
+            .find(|m| m["name"] == detail_type)
+            .map(|m| m["examples"][0]["payload"].clone());
+        assert_eq!(example.as_ref(), Some(&event.detail), "{detail_type}: the sample is the document's example");
+    }
 }

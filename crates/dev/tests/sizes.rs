@@ -78,6 +78,10 @@ fn assert_published_within_bounds(env: &TestEnv) {
         let size = json_bytes(&event);
         assert!(size <= MAX_EVENT_BYTES, "{} of {size} B", event["event"]);
     }
+    for (detail_type, detail) in env.aws.changes() {
+        let size = json_bytes(&detail);
+        assert!(size <= domain::event::MAX_CHANGE_BYTES, "{detail_type} of {size} B");
+    }
 }
 
 #[tokio::test]
@@ -103,11 +107,13 @@ async fn a_chat_of_200000_participants_and_20_admins_works_within_every_bound() 
     assert_eq!(status, 201, "{body}");
     let request = body["request"]["_id"].as_str().unwrap().to_owned();
 
+    env.sweep_until_empty().await;
     let transactions = env.transactions.take();
-    assert_eq!(transactions.len(), 1);
     let writes = transactions[0].transact_items();
-    assert_eq!(writes.len(), 5 + 20, "entry check, marker, request, 20 notifications, count shard, outbox");
-    for item in written_items(writes) {
+    assert_eq!(writes.len(), 5, "entry check, marker, request, count shard, outbox");
+    let notifying: Vec<usize> = transactions[1..].iter().map(|t| t.transact_items().len()).collect();
+    assert_eq!(notifying, [1 + 20], "then the request checked and 20 notifications, once");
+    for item in transactions.iter().flat_map(|t| written_items(t.transact_items())) {
         let size = dev::kit::item_size(&item);
         let entity = match item.get("entity") {
             Some(AttributeValue::S(e)) => e.clone(),
@@ -116,8 +122,10 @@ async fn a_chat_of_200000_participants_and_20_admins_works_within_every_bound() 
         let bound = if entity == inspect::OUTBOX_ENTITY { MAX_OUTBOX_BYTES } else { 8 * KB };
         assert!(size <= bound, "{entity} item of {size} B");
     }
-    assert!(writes.iter().all(|w| key_of(w) != inspect::chat_key(id(BIG))), "a create never touches the chat item");
-    env.sweep().await;
+    assert!(
+        transactions.iter().flat_map(|t| t.transact_items()).all(|w| key_of(w) != inspect::chat_key(id(BIG))),
+        "a create never touches the chat item"
+    );
 
     assert_published_within_bounds(&env);
     let told: BTreeSet<String> = env
@@ -203,10 +211,20 @@ async fn a_list_page_of_100_requests_over_full_chats_stays_under_2_mb() {
 async fn a_chat_with_95_admins_takes_and_decides_requests_with_a_bounded_outbox() {
     let env = TestEnv::with_loaded(fixture_with_big_chats(1, 95, 95)).await;
     let api = env.api();
-    let (status, body) = api.create(SAM, BIG).await;
+    // With a key, the largest create there is.
+    let (status, body) = api.create_keyed(SAM, BIG, "to-the-big-chat").await;
     assert_eq!(status, 201, "{body}");
+    // As the schedule would: on a loaded machine the call's own delivery (and a sweep's)
+    // can run past its 1 s budget, and then the next sweep carries the outbox out.
+    env.sweep_until_empty().await;
     let writes = env.transactions.take();
-    assert_eq!(writes[0].transact_items().len(), 100, "95 notifications and 5 more: the 100 of a transaction");
+    assert_eq!(writes[0].transact_items().len(), 6, "the create: a fixed 5 items and the kept answer");
+    let notified: Vec<usize> = writes[1..].iter().map(|w| w.transact_items().len()).collect();
+    assert!(notified.contains(&96), "the notifications: the request checked and 95 written ({notified:?})");
+    for n in 0..95 {
+        let notes = env.notifications_of(&user_id(n).to_string()).await;
+        assert_eq!((notes.len(), notes[0]["dismissed"].as_bool()), (1, Some(false)), "admin {n} notified once");
+    }
     let outbox = written_items(writes[0].transact_items())
         .into_iter()
         .find(|item| matches!(item.get("entity"), Some(AttributeValue::S(e)) if e == inspect::OUTBOX_ENTITY))
@@ -214,9 +232,6 @@ async fn a_chat_with_95_admins_takes_and_decides_requests_with_a_bounded_outbox(
     let size = dev::kit::item_size(&outbox);
     eprintln!("outbox of a request to 95 admins: {size} B");
     assert!(size <= MAX_OUTBOX_BYTES, "{size} B");
-    // As the schedule would: on a loaded machine the call's own delivery (and a sweep's)
-    // can run past its 1 s budget, and then the next sweep carries the outbox out.
-    env.sweep_until_empty().await;
     let ids: BTreeSet<String> =
         env.aws.published().iter().map(|e| e["id"].as_str().unwrap_or_default().to_owned()).collect();
     assert_eq!(ids.len(), 95, "one event per admin (delivery is at least once: a retry may repeat one)");
@@ -280,15 +295,24 @@ async fn a_create_transaction_names_only_the_requesters_and_the_requests_items()
     let env = TestEnv::with_demo().await;
     let api = env.api();
     let mut touched: Vec<HashSet<(String, String)>> = Vec::new();
+    env.transactions.take();
     for requester in ["65a000000000000000000005", SAM, "65a000000000000000000006"] {
         let chat = if requester.ends_with('5') { "65b000000000000000000002" } else { CHAT1 };
         let (status, body) = api.create(requester, chat).await;
         assert_eq!(status, 201, "{body}");
         let request = body["request"]["_id"].as_str().unwrap();
+        env.sweep_until_empty().await;
+        // The create's, then its outbox's for the notifications.
         let transactions = env.transactions.take();
-        assert_eq!(transactions.len(), 1);
+        assert_eq!(transactions.len(), 2);
+        let check = &transactions[1].transact_items()[0];
+        let (pk, sk) = key_of(check);
+        assert!(
+            check.condition_check.is_some() && matches!(KeyOf::parse(&pk, &sk), KeyOf::Request(r) if r == id(request)),
+            "the notifications are written only while the request is pending"
+        );
         let mut keys = HashSet::new();
-        for write in transactions[0].transact_items() {
+        for write in transactions.iter().flat_map(|t| t.transact_items()) {
             let (pk, sk) = key_of(write);
             let written = write.put.as_ref().map(|put| put.item());
             let attribute = |name: &str| match written.and_then(|item| item.get(name)) {
@@ -452,7 +476,7 @@ async fn publishing_packs_calls_by_size_and_sends_again_only_the_refused_entries
         data: json!({ "padding": "p".repeat(bytes) }),
     };
     let big: Vec<OutboundEvent> = (0..25).map(|n| event(n, 30 * KB)).collect();
-    app::ports::Bus::publish(&env.aws.publisher, &big).await.expect("25 events of 30 KB are published");
+    app::ports::Bus::publish(&env.aws.publisher, &big, &[]).await.expect("25 events of 30 KB are published");
     let calls = env.aws.recorder.calls.lock().unwrap().clone();
     assert!(
         calls.len() >= 4 && calls.iter().all(|(entries, bytes)| *entries <= 8 && *bytes <= MAX_BYTES_PER_CALL),
@@ -464,7 +488,7 @@ async fn publishing_packs_calls_by_size_and_sends_again_only_the_refused_entries
     env.aws.recorder.entries.lock().unwrap().clear();
     env.aws.recorder.refuse_entries.store(3, std::sync::atomic::Ordering::SeqCst);
     let small: Vec<OutboundEvent> = (0..10).map(|n| event(n, 10)).collect();
-    app::ports::Bus::publish(&env.aws.publisher, &small).await.expect("refused entries are sent again");
+    app::ports::Bus::publish(&env.aws.publisher, &small, &[]).await.expect("refused entries are sent again");
     let calls = env.aws.recorder.calls.lock().unwrap().clone();
     assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), vec![10, 3], "the second call holds only the refused");
     let published: Vec<ObjectId> =
@@ -474,4 +498,19 @@ async fn publishing_packs_calls_by_size_and_sends_again_only_the_refused_entries
     expected.sort();
     got.sort();
     assert_eq!(got, expected, "each event accepted exactly once");
+}
+
+#[tokio::test]
+async fn a_change_with_the_longest_message_and_reason_stays_within_its_bound() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let longest = "😀".repeat(500);
+    let (status, body) = api.create_raw(SAM, Some(json!({ "chat": CHAT1, "message": longest }))).await;
+    assert_eq!(status, 201, "{body}");
+    let request = body["request"]["_id"].as_str().unwrap();
+    let (status, body) = api.decide_raw(AMY, request, Some(json!({ "status": "rejected", "reason": longest }))).await;
+    assert_eq!(status, 200, "{body}");
+    let rejected = env.aws.changes().into_iter().find(|(t, _)| t == "join-request.rejected").expect("published");
+    eprintln!("join-request.rejected with 2 × 500 four-byte characters: {} B", json_bytes(&rejected.1));
+    assert_published_within_bounds(&env);
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::id::ObjectId;
-use super::request::{ClosedRequest, Notification, NotificationRef};
+use super::request::{ClosedRequest, JoinRequest, Notification, NotificationRef, RequestNotifications, RequestStatus};
 use super::score::Score;
 use super::view::{ChatView, PopulatedRequest};
 
@@ -181,15 +181,78 @@ pub struct Outbox {
     /// holds a fixed number of items whatever the number of admins.
     #[serde(default)]
     pub dismiss: Vec<NotificationRef>,
+    /// A create's notifications, one per active admin, written after the commit for
+    /// the same reason (a create's transaction holds a fixed number of items too), and
+    /// only while the request is still pending, so a decision's dismissal never misses
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<RequestNotifications>,
+    /// What the app's other services hear of the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<RequestChanged>,
+}
+
+/// The detail-types of [`RequestChanged`], one per status a request reaches.
+pub const REQUEST_CHANGES: [&str; 5] = [
+    "join-request.created",
+    "join-request.accepted",
+    "join-request.rejected",
+    "join-request.cancelled",
+    "join-request.expired",
+];
+
+/// The most a [`RequestChanged`] detail may take (contract, "Our events out").
+pub const MAX_CHANGE_BYTES: usize = 16 * 1024;
+
+/// A request's change of status as the app's other services hear of it: one event per
+/// change, on the bus, detail-type `join-request.<what happened>` ([`REQUEST_CHANGES`]).
+/// Its `id` is fixed when the change commits, so a consumer drops repeats by it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestChanged {
+    pub id: ObjectId,
+    pub occurred_at: String,
+    pub request: JoinRequest,
+}
+
+impl RequestChanged {
+    pub fn of(request: &JoinRequest, occurred_at: &str) -> Self {
+        Self { id: ObjectId::generate_for_event(), occurred_at: occurred_at.to_owned(), request: request.clone() }
+    }
+
+    pub fn detail_type(&self) -> &'static str {
+        let [created, accepted, rejected, cancelled, expired] = REQUEST_CHANGES;
+        match self.request.status {
+            RequestStatus::Pending => created,
+            RequestStatus::Accepted => accepted,
+            RequestStatus::Rejected => rejected,
+            RequestStatus::Cancelled => cancelled,
+            RequestStatus::Expired => expired,
+        }
+    }
 }
 
 impl Outbox {
-    pub fn new(created_at: &str, events: Vec<Fanout>, dismiss: Vec<NotificationRef>) -> Self {
-        Self { id: ObjectId::generate(), created_at: created_at.to_owned(), events, dismiss }
+    /// The outbox of `request`'s change of status, made at `created_at`.
+    pub fn new(request: &JoinRequest, created_at: &str, events: Vec<Fanout>, dismiss: Vec<NotificationRef>) -> Self {
+        Self {
+            id: ObjectId::generate(),
+            created_at: created_at.to_owned(),
+            events,
+            dismiss,
+            notify: None,
+            change: Some(RequestChanged::of(request, created_at)),
+        }
+    }
+
+    /// The outbox of a create: its events and its notifications.
+    pub fn of_create(request: &JoinRequest, events: Vec<Fanout>, notify: RequestNotifications) -> Self {
+        let notify = (!notify.is_empty()).then_some(notify);
+        Self { notify, ..Self::new(request, &request.created_at, events, Vec::new()) }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.dismiss.is_empty()
+        self.events.is_empty() && self.dismiss.is_empty() && self.notify.is_none() && self.change.is_none()
     }
 
     pub fn outbound(&self) -> Vec<OutboundEvent> {

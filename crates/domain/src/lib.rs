@@ -11,9 +11,11 @@ pub mod time;
 pub mod view;
 
 pub use chat::{Admission, Chat, ChatSnapshot, NotDecider, NotJoinable, Participant, User};
-pub use event::{Delivery, Fanout, OutboundEvent, Outbox};
+pub use event::{Delivery, Fanout, OutboundEvent, Outbox, RequestChanged};
 pub use id::ObjectId;
 pub use page::PageQuery;
-pub use request::{ClosedRequest, Decision, JoinRequest, Note, Notification, NotificationRef, RequestStatus};
+pub use request::{
+    ClosedRequest, Decision, JoinRequest, Note, Notification, NotificationRef, RequestNotifications, RequestStatus,
+};
 pub use score::Score;
 pub use view::PopulatedRequest;

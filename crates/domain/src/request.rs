@@ -206,17 +206,48 @@ impl Notification {
     pub fn reference(&self) -> NotificationRef {
         NotificationRef { id: self.id, user: self.user }
     }
+}
 
-    pub fn of_request(admin: ObjectId, request: &JoinRequest) -> Self {
+/// The notifications of a new request, one per active admin, as its outbox holds them:
+/// what they share once, and each admin's notification id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestNotifications {
+    pub request: ObjectId,
+    pub chat: ObjectId,
+    pub from: ObjectId,
+    pub created_at: String,
+    pub admins: Vec<NotificationRef>,
+}
+
+impl RequestNotifications {
+    pub fn of_request(request: &JoinRequest, admins: impl IntoIterator<Item = ObjectId>) -> Self {
         Self {
-            id: ObjectId::generate(),
-            user: admin,
-            kind: CHAT_JOIN_REQUEST.to_owned(),
             request: request.id,
             chat: request.chat,
             from: request.user,
-            dismissed: false,
             created_at: request.created_at.clone(),
+            admins: admins.into_iter().map(|user| NotificationRef { id: ObjectId::generate(), user }).collect(),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.admins.is_empty()
+    }
+
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.admins
+            .iter()
+            .map(|admin| Notification {
+                id: admin.id,
+                user: admin.user,
+                kind: CHAT_JOIN_REQUEST.to_owned(),
+                request: self.request,
+                chat: self.chat,
+                from: self.from,
+                dismissed: false,
+                created_at: self.created_at.clone(),
+            })
+            .collect()
     }
 }

@@ -58,7 +58,7 @@ async fn close_undecided<S: Storage>(
         if requester.is_none() {
             events.push(Fanout::request_expired(&populated));
         }
-        let outbox = Outbox::new(&now, events, stored.notified.clone());
+        let outbox = Outbox::new(&closed, &now, events, stored.notified.clone());
         let answer = match requester {
             Some(caller) => super::answer_to_keep(caller, idempotency, &populated)?,
             None => None,

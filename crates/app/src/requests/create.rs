@@ -1,7 +1,10 @@
 //! `POST /requests`: asking to join.
 
 use domain::time::{now_timestamp, seconds_until};
-use domain::{ChatSnapshot, Fanout, JoinRequest, Note, Notification, ObjectId, Outbox, PopulatedRequest, User};
+use domain::{
+    ChatSnapshot, Fanout, JoinRequest, Note, Notification, ObjectId, Outbox, PopulatedRequest, RequestNotifications,
+    User,
+};
 
 use super::Committed;
 use crate::error::AppError;
@@ -10,7 +13,8 @@ use crate::retry::{commit_with_retries, Attempt};
 
 /// `POST /requests`. Round trips: 2 (the chat, the participants it shows, the caller
 /// and the caller's entry in the chat, together; then one transaction), more only when
-/// a race forces a re-read.
+/// a race forces a re-read. The admins' notifications travel in the outbox, so the
+/// transaction holds a fixed number of items whatever the number of admins.
 ///
 /// With an idempotency key the answer is kept in the same transaction (see
 /// [`crate::ports::AnswerToKeep`]).
@@ -69,15 +73,11 @@ async fn create_as<S: Storage>(
 
         let now = now_timestamp();
         let request = JoinRequest::new_pending(id, caller, chat_id, message.clone(), &now);
-        let notifications: Vec<Notification> =
-            snapshot.active_admins().map(|admin| Notification::of_request(admin, &request)).collect();
-        let outbox = Outbox::new(
-            &now,
-            join_request_events(&request, loaded.users.get(&caller), snapshot, &notifications),
-            Vec::new(),
-        );
+        let notify = RequestNotifications::of_request(&request, snapshot.active_admins());
+        let events = join_request_events(&request, loaded.users.get(&caller), snapshot, &notify.notifications());
+        let outbox = Outbox::of_create(&request, events, notify);
         let answer = super::answer_to_keep(caller, idempotency, &request)?;
-        let plan = CreatePlan { request: &request, notifications: &notifications, outbox: &outbox, answer };
+        let plan = CreatePlan { request: &request, outbox: &outbox, answer };
         Ok(match store.commit_create(&plan).await {
             Ok(()) => Attempt::Done(Committed { value: request, outbox }),
             Err(lost) => Attempt::Lost(lost),

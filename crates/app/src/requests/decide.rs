@@ -82,7 +82,7 @@ pub async fn decide<S: Storage>(
             (vec![Fanout::request_rejected(&for_requester)], snapshot.clone())
         };
         events.push(Fanout::request_closed(&ClosedRequest::from(&decided), snapshot.active_admins()));
-        let outbox = Outbox::new(&now, events, stored.notified.clone());
+        let outbox = Outbox::new(&decided, &now, events, stored.notified.clone());
         let acceptance =
             accepting.then_some(Acceptance { admission: &admission, score, action: JOIN_GROUP_CHAT, points });
         let cooldown = rules.rejection_cooldown_seconds;

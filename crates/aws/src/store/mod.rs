@@ -501,6 +501,10 @@ impl app::ports::Storage for Store {
         Store::keep_events(self, events, created_at).await
     }
 
+    async fn notify(&self, notifications: &domain::RequestNotifications) -> Result<(), StoreError> {
+        Store::notify(self, notifications).await
+    }
+
     async fn dismiss_notifications(&self, notifications: &[domain::NotificationRef]) -> Result<(), StoreError> {
         Store::dismiss_notifications(self, notifications).await
     }

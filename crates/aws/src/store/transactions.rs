@@ -4,8 +4,10 @@
 //!
 //! What each names, by construction:
 //! - a create: the requester's own participant entry (checked), their pending marker,
-//!   the request, its notifications and its outbox. Nothing of the chat itself, so any
-//!   number of users can ask to join one chat at once without touching a shared item.
+//!   the request, a shard of the chat's counts and the outbox. Nothing every create of
+//!   a chat writes, so any number of users can ask to join one chat at once; and a
+//!   fixed number of items, whatever the number of admins: the outbox writes the
+//!   notifications, in a transaction of their own ([`Store::notify`]).
 //! - a decision: the request, its pending marker, the decider's own entry (checked), and
 //!   on accept the requester's entry, the chat item (its participant count), the
 //!   requester's score; and the outbox. A fixed number of items, whatever the number of
@@ -17,7 +19,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, Trans
 
 use app::ports::{Acceptance, AnswerToKeep, ClosePlan, CreatePlan, Guard, KeptAnswer, StoreError, TxError};
 use app::requests::KEEP_ANSWERS_SECONDS;
-use domain::{Admission, Notification, ObjectId, Outbox, RequestStatus, Score};
+use domain::{Admission, ObjectId, Outbox, RequestNotifications, RequestStatus, Score};
 
 use super::items::{self, encode, key_item, s, Item};
 use super::{keys, sdk_error, Store};
@@ -25,8 +27,9 @@ use super::{keys, sdk_error, Store};
 /// DynamoDB's limit on actions in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
-/// A create writes 5 items besides one notification per admin.
-pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 5;
+/// The notifications of a request are written in one transaction with the check that
+/// it is still pending.
+pub const MAX_NOTIFIED_ADMINS: usize = MAX_TRANSACTION_ITEMS - 1;
 
 type Values = HashMap<String, AttributeValue>;
 type Names = HashMap<String, String>;
@@ -242,15 +245,16 @@ fn admit(tx: &mut Transaction, chat: ObjectId, user: ObjectId, admission: &Admis
 
 impl Store {
     /// The requester's entry checked (absent or left), the uniqueness marker, the
-    /// request, one notification per admin, the chat's count shard and the outbox: all
-    /// or nothing. Items: 5 + admins.
+    /// request, the chat's count shard and the outbox (with the notifications to write):
+    /// all or nothing. Items: 5, and 1 more for a kept answer.
     pub async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
         let request = plan.request;
-        if plan.notifications.len() + usize::from(plan.answer.is_some()) > MAX_NOTIFIED_ADMINS {
+        let notified = plan.outbox.notify.as_ref().map_or(&[][..], |n| &n.admins);
+        if notified.len() > MAX_NOTIFIED_ADMINS {
             return Err(StoreError::TooLarge(format!(
                 "chat {} has {} active admins; at most {MAX_NOTIFIED_ADMINS} can be notified in one transaction",
                 request.chat,
-                plan.notifications.len()
+                notified.len()
             ))
             .into());
         }
@@ -273,12 +277,7 @@ impl Store {
                 Guard::PendingMarker,
             )),
         )?;
-        let notified: Vec<_> = plan.notifications.iter().map(Notification::reference).collect();
-        tx.put_new(items::request(request, &notified)?, Guard::FreshItem)?;
-        for notification in plan.notifications {
-            let key = keys::notification(notification.user, notification.id);
-            tx.put_new(encode(&key, items::NOTIFICATION, notification)?, Guard::FreshItem)?;
-        }
+        tx.put_new(items::request(request, notified)?, Guard::FreshItem)?;
         count(&mut tx, request.chat, request.id, None, RequestStatus::Pending)?;
         tx.outbox(plan.outbox)?;
         self.commit(tx).await
@@ -358,6 +357,35 @@ impl Store {
         count(&mut tx, closed.chat, closed.id, Some(RequestStatus::Pending), closed.status)?;
         tx.outbox(plan.outbox)?;
         self.commit(tx).await
+    }
+
+    /// The notifications of a request, written only while it is pending: the check and
+    /// every notification in one transaction (1 + admins items). A failed condition
+    /// means the request was closed, or an earlier delivery wrote them all (the
+    /// transaction is all or nothing): either way there is nothing to do, and a
+    /// notification the app removed since is not written again.
+    pub async fn notify(&self, notify: &RequestNotifications) -> Result<(), StoreError> {
+        if notify.is_empty() {
+            return Ok(());
+        }
+        let mut tx = Transaction::new(&self.table);
+        tx.add(
+            Write::Check {
+                key: keys::request(notify.request),
+                names: names([("#status", "status")]),
+                values: values([(":pending", s(RequestStatus::Pending.as_str()))]),
+            },
+            Some(("#status = :pending", Guard::RequestPending)),
+        )?;
+        for notification in notify.notifications() {
+            let key = keys::notification(notification.user, notification.id);
+            tx.put_new(encode(&key, items::NOTIFICATION, &notification)?, Guard::FreshItem)?;
+        }
+        match self.commit(tx).await {
+            Ok(()) | Err(TxError::Failed(_)) => Ok(()),
+            Err(TxError::Conflict) => Err(StoreError::Contended(1)),
+            Err(TxError::Store(error)) => Err(error),
+        }
     }
 
     async fn commit(&self, tx: Transaction) -> Result<(), TxError> {

@@ -15,11 +15,13 @@ use super::repo_root;
 
 pub const OPENAPI: &str = "openapi.yaml";
 pub const ASYNCAPI: &str = "asyncapi.yaml";
+/// The bus as the app's other services see it.
+pub const BUS: &str = "bus.asyncapi.yaml";
 
 /// A document of the repository, read as JSON.
 pub fn document(name: &str) -> &'static Value {
     static DOCUMENTS: LazyLock<HashMap<&'static str, Value>> = LazyLock::new(|| {
-        [OPENAPI, ASYNCAPI]
+        [OPENAPI, ASYNCAPI, BUS]
             .into_iter()
             .map(|name| {
                 let text = std::fs::read_to_string(repo_root().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -47,6 +49,7 @@ pub fn plain_schema(document_name: &str, schema: &Value) -> Value {
                     "" => document_name,
                     OPENAPI => OPENAPI,
                     ASYNCAPI => ASYNCAPI,
+                    BUS => BUS,
                     other => panic!("{reference}: unknown document {other}"),
                 };
                 return plain_schema(target, pointed(target, pointer));
@@ -137,4 +140,20 @@ pub fn check_message(message: &Value) {
     let event = message["event"].as_str().unwrap_or_else(|| panic!("a message names its event: {message}"));
     let errors = violations(&message_schema(event), message);
     assert!(errors.is_empty(), "a {event} message does not fit {ASYNCAPI}:\n{}\n{message:#}", errors.join("\n"));
+}
+
+/// The message of bus.asyncapi.yaml named `detail_type`.
+pub fn change_schema(detail_type: &str) -> Value {
+    let messages = document(BUS)["components"]["messages"].as_object().expect("components.messages");
+    let message = messages
+        .values()
+        .find(|message| message["name"] == detail_type)
+        .unwrap_or_else(|| panic!("{BUS} has no message {detail_type}"));
+    plain_schema(BUS, &message["payload"])
+}
+
+/// Panics unless `detail` is the detail of a `detail_type` entry of bus.asyncapi.yaml.
+pub fn check_change(detail_type: &str, detail: &Value) {
+    let errors = violations(&change_schema(detail_type), detail);
+    assert!(errors.is_empty(), "a {detail_type} does not fit {BUS}:\n{}\n{detail:#}", errors.join("\n"));
 }

@@ -170,13 +170,14 @@ impl FakeAws {
         self.recorder.fail_publish.store(fail, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// The `detail` of every event published so far, parsed.
+    /// The WebSocket events published so far for the notifier, parsed.
     pub fn published(&self) -> Vec<Value> {
         self.recorder
             .entries
             .lock()
             .unwrap()
             .iter()
+            .filter(|entry| !is_change(entry))
             .flat_map(|entry| {
                 let delivery: BusDelivery = serde_json::from_str(entry.detail.as_deref().unwrap_or("null")).unwrap();
                 delivery.events().map(|event| serde_json::to_value(event).unwrap()).collect::<Vec<_>>()
@@ -184,10 +185,27 @@ impl FakeAws {
             .collect()
     }
 
-    /// Takes the recorded entries and wraps each as EventBridge delivers it to a target.
+    /// The requests' changes published so far for the app's other services: each
+    /// entry's detail-type and detail, the detail checked against asyncapi.yaml.
+    pub fn changes(&self) -> Vec<(String, Value)> {
+        let entries = self.recorder.entries.lock().unwrap();
+        entries
+            .iter()
+            .filter(|entry| is_change(entry))
+            .map(|entry| {
+                let detail_type = entry.detail_type.clone().unwrap_or_default();
+                let detail: Value = serde_json::from_str(entry.detail.as_deref().unwrap_or("null")).unwrap();
+                super::contract::check_change(&detail_type, &detail);
+                (detail_type, detail)
+            })
+            .collect()
+    }
+
+    /// Takes the entries recorded for the notifier and wraps each as EventBridge
+    /// delivers it to a target.
     pub fn take_deliveries(&self) -> Vec<EventBridgeEvent<BusDelivery>> {
         let entries = std::mem::take(&mut *self.recorder.entries.lock().unwrap());
-        entries.iter().map(as_delivered).collect()
+        entries.iter().filter(|entry| !is_change(entry)).map(as_delivered).collect()
     }
 
     pub fn open(&self, connection_id: &str) {
@@ -205,6 +223,12 @@ impl FakeAws {
         inbox.iter().for_each(super::contract::check_message);
         inbox
     }
+}
+
+/// Whether `entry` is a request's change for the app's other services (else it is a
+/// delivery for the notifier).
+fn is_change(entry: &PutEventsEntry) -> bool {
+    entry.detail_type.as_deref().is_some_and(|t| domain::event::REQUEST_CHANGES.contains(&t))
 }
 
 /// The envelope EventBridge puts around an entry when it invokes a rule's target.

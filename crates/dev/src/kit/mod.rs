@@ -516,6 +516,14 @@ impl Api<'_> {
         self.create_raw(user, Some(json!({ "chat": chat }))).await
     }
 
+    /// A create with an `Idempotency-Key`.
+    pub async fn create_keyed(&self, user: &str, chat: &str, key: &str) -> (u16, Value) {
+        let bearer = format!("Bearer {}", token(user));
+        let headers = [("Authorization", bearer.as_str()), ("Idempotency-Key", key)];
+        let event = rest_event_with("POST", "/requests", &headers, &[], Some(json!({ "chat": chat })));
+        answer(&event, create_request::handle(self.app, self.publisher, request_from(&event)).await)
+    }
+
     pub async fn create_raw(&self, user: &str, body: Option<Value>) -> (u16, Value) {
         let event = rest_event("POST", "/requests", Some(&format!("Bearer {}", token(user))), &[], body);
         answer(&event, create_request::handle(self.app, self.publisher, request_from(&event)).await)

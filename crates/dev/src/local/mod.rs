@@ -57,6 +57,10 @@ pub enum Fault {
     Throttle,
     /// Close the connection without an answer, as a stopped server does.
     Down,
+    /// DynamoDB only: the calls of one operation (`"PutItem"`) refused as IAM refuses
+    /// them (`400 AccessDeniedException`, which no SDK retries), the others let
+    /// through. Elsewhere as `ServerError`.
+    Refuse(&'static str),
 }
 
 /// A settable [`Fault`].
@@ -84,7 +88,7 @@ async fn apply(fault: Fault, server_error: impl FnOnce() -> Reply, throttled: im
             tokio::time::sleep(delay).await;
             None
         }
-        Fault::ServerError => Some(server_error()),
+        Fault::ServerError | Fault::Refuse(_) => Some(server_error()),
         Fault::Throttle => Some(throttled()),
     }
 }

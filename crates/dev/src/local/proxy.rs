@@ -29,8 +29,15 @@ pub async fn serve_dynamodb_proxy(listener: TcpListener, upstream: String, fault
         move |request: Request<Incoming>| {
             let (upstream, faults) = (upstream.clone(), faults.clone());
             async move {
+                let fault = match faults.get() {
+                    Fault::Refuse(operation) if operation_of(&request) == Some(operation) => {
+                        return dynamodb_error(StatusCode::BAD_REQUEST, "AccessDeniedException");
+                    }
+                    Fault::Refuse(_) => Fault::None,
+                    fault => fault,
+                };
                 let injected = apply(
-                    faults.get(),
+                    fault,
                     || dynamodb_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError"),
                     || dynamodb_error(StatusCode::BAD_REQUEST, "ProvisionedThroughputExceededException"),
                 )
@@ -43,6 +50,12 @@ pub async fn serve_dynamodb_proxy(listener: TcpListener, upstream: String, fault
         },
     )
     .await
+}
+
+/// The operation a call asks for: `PutItem` of `X-Amz-Target: DynamoDB_20120810.PutItem`.
+fn operation_of(request: &Request<Incoming>) -> Option<&str> {
+    let target = request.headers().get("x-amz-target")?.to_str().ok()?;
+    target.rsplit('.').next()
 }
 
 /// The call sent on to `upstream` over a connection of its own, and its answer back.
