@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "notifier" => notifier::run().await,
         "outbox-sweeper" => outbox_sweeper::run().await,
         "preflight" => preflight::run().await,
+        "sync-app" => sync_app::run().await,
         other => Err(format!("_HANDLER {other:?} names no function").into()),
     }
 }

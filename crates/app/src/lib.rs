@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod ports;
 pub mod requests;
 mod retry;
+pub mod sync;
 
 #[cfg(test)]
 mod memory;

@@ -396,3 +396,18 @@ pub trait Bus: Send + Sync {
         changes: &[RequestChanged],
     ) -> impl Future<Output = Result<(), BusError>> + Send;
 }
+
+/// The app's own data as this service keeps its copy: what the sync function writes.
+/// Each change applies only if it is newer than what is kept, by a condition in the
+/// same write, so a repeat or a stale event changes nothing.
+pub trait Replica: Storage {
+    /// Applies `change`; `true` when it changed something.
+    fn apply_change(&self, change: &domain::sync::AppChange) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// One page of the ids of `chat`'s pending requests, and where the next starts.
+    fn pending_requests_to(
+        &self,
+        chat: ObjectId,
+        start: Option<Self::Cursor>,
+    ) -> impl Future<Output = Result<(Vec<ObjectId>, Option<Self::Cursor>), StoreError>> + Send;
+}

@@ -7,6 +7,7 @@ pub mod id;
 pub mod page;
 pub mod request;
 pub mod score;
+pub mod sync;
 pub mod time;
 pub mod view;
 

@@ -141,10 +141,11 @@ pub enum Function {
     OutboxSweeper,
     ExpireRequests,
     Preflight,
+    SyncApp,
 }
 
 impl Function {
-    pub const ALL: [Function; 14] = [
+    pub const ALL: [Function; 15] = [
         Self::ListRequests,
         Self::GetRequest,
         Self::CreateRequest,
@@ -159,6 +160,7 @@ impl Function {
         Self::OutboxSweeper,
         Self::ExpireRequests,
         Self::Preflight,
+        Self::SyncApp,
     ];
 
     /// The folder under `functions/`.
@@ -178,6 +180,7 @@ impl Function {
             Self::OutboxSweeper => "outbox-sweeper",
             Self::ExpireRequests => "expire-requests",
             Self::Preflight => "preflight",
+            Self::SyncApp => "sync-app",
         }
     }
 
@@ -191,6 +194,7 @@ impl Function {
             Self::ListEvents => &[Aws, Table, Auth, Cors, Events],
             Self::WsDisconnect => &[Aws, Table],
             Self::Notifier => &[Aws, Table, Push],
+            Self::SyncApp => &[Aws, Table, Bus],
             Self::OutboxSweeper => &[Aws, Table, Bus, Sweep],
             Self::ExpireRequests => &[Aws, Table, Bus, Expiry],
             // No AWS call at all: only the origins.

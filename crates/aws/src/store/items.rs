@@ -30,6 +30,13 @@ pub(crate) const CONNECTION: &str = "Connection";
 pub(crate) const REQUEST_COUNT: &str = "RequestCount";
 pub(crate) const INBOX_EVENT: &str = "InboxEvent";
 pub(crate) const KEPT_ANSWER: &str = "KeptAnswer";
+/// What a `user.deleted` or `chat.deleted` leaves: the time of the deletion, so that an
+/// older upsert arriving later changes nothing. Readers see no user or chat.
+pub(crate) const DELETED_USER: &str = "DeletedUser";
+pub(crate) const DELETED_CHAT: &str = "DeletedChat";
+pub(crate) const APP_EVENT_SET_ASIDE: &str = "AppEventSetAside";
+/// The time of the app's change an item of its data reflects (newer wins).
+pub(crate) const CHANGED_AT: &str = "changedAt";
 
 /// One entity of the rest of the app, as this service stores it, ready to write with
 /// [`super::Store::put_batch`].

@@ -187,6 +187,19 @@ pub(crate) fn outbox_order(created_at: &str, id: ObjectId) -> String {
     format!("{created_at}#{id}")
 }
 
+/// An event of the app that could not be applied, kept for an operator.
+pub(crate) fn app_event_set_aside(id: ObjectId) -> Key {
+    key(format!("APPEVENT#{id}"), "APPEVENT")
+}
+
+/// GSI1 partition of the app's events set aside: an operator lists and replays them.
+pub(crate) const APP_EVENTS_ASIDE_PARTITION: &str = "APPEVENT#ASIDE";
+
+/// The id of a set-aside app event's key.
+pub(crate) fn app_event_id(key: &Key) -> Option<ObjectId> {
+    key.pk.strip_prefix("APPEVENT#").and_then(|id| ObjectId::parse(id).ok())
+}
+
 /// Sort-key prefixes that keep the entities sharing a GSI1 partition apart.
 pub(crate) const REQUEST_ORDER_PREFIX: &str = "REQUEST#";
 pub(crate) const CONNECTION_ORDER_PREFIX: &str = "CONN#";

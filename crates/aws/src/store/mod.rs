@@ -8,6 +8,7 @@ pub mod inspect;
 mod items;
 mod keys;
 mod outbox;
+mod sync;
 mod table;
 mod transactions;
 
@@ -28,6 +29,7 @@ use keys::Key;
 pub use connections::Connection;
 pub use items::{item_size, Record};
 pub use outbox::{SetAside, SetAsideFields};
+pub use sync::SetAsideAppEvent;
 pub use table::{IndexDefinition, TableDefinition, TABLE};
 pub use transactions::MAX_NOTIFIED_ADMINS;
 
@@ -530,6 +532,20 @@ impl app::ports::Storage for Store {
         set_aside: bool,
     ) -> Result<bool, StoreError> {
         Store::outbox_failed(self, id, attempts, reason, set_aside).await
+    }
+}
+
+impl app::ports::Replica for Store {
+    async fn apply_change(&self, change: &domain::sync::AppChange) -> Result<bool, StoreError> {
+        Store::apply_change(self, change).await
+    }
+
+    async fn pending_requests_to(
+        &self,
+        chat: ObjectId,
+        start: Option<Cursor>,
+    ) -> Result<(Vec<ObjectId>, Option<Cursor>), StoreError> {
+        Store::pending_requests_to(self, chat, start).await
     }
 }
 

@@ -19,13 +19,40 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, Trans
 
 use app::ports::{Acceptance, AnswerToKeep, ClosePlan, CreatePlan, Guard, KeptAnswer, StoreError, TxError};
 use app::requests::KEEP_ANSWERS_SECONDS;
-use domain::{Admission, ObjectId, Outbox, RequestNotifications, RequestStatus, Score};
+use domain::{Admission, ObjectId, Outbox, Participant, RequestNotifications, RequestStatus, Score};
 
-use super::items::{self, encode, key_item, s, Item};
+use super::items::{self, encode, key_item, s, Item, CHANGED_AT};
+use super::sync::NEWER;
 use super::{keys, sdk_error, Store};
 
 /// DynamoDB's limit on actions in one transaction.
 const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// Reads and transactions of one membership change before it gives up as contended.
+const SYNC_ATTEMPTS: u32 = 5;
+const IS_ACTIVE: &str = "attribute_exists(PK) AND attribute_not_exists(leftAt)";
+const IS_NOT_ACTIVE: &str = "(attribute_not_exists(PK) OR attribute_exists(leftAt))";
+
+#[derive(Debug, Default)]
+struct KeptEntry {
+    exists: bool,
+    active: bool,
+    changed_at: Option<String>,
+}
+
+/// The chat's `participantsCount` moved by `delta`: an `ADD`, which makes the item if
+/// the chat's own event has not arrived yet.
+fn move_count(tx: &mut Transaction, chat: ObjectId, delta: i64) -> Result<(), StoreError> {
+    tx.add(
+        Write::Update {
+            key: keys::chat(chat),
+            expression: "ADD participantsCount :delta",
+            names: Names::new(),
+            values: values([(":delta", number(delta))]),
+        },
+        None,
+    )
+}
 
 /// The notifications of a request are written in one transaction with the check that
 /// it is still pending.
@@ -223,13 +250,19 @@ fn count(
 fn admit(tx: &mut Transaction, chat: ObjectId, user: ObjectId, admission: &Admission) -> Result<(), StoreError> {
     let key = keys::member(chat, user);
     match admission {
-        Admission::NewEntry(entry) => tx.put_new(items::member(chat, entry)?, Guard::RequesterEntry),
+        // Stamped with the time of the acceptance, as the app's own membership changes
+        // are: an older `member.left` arriving later changes nothing.
+        Admission::NewEntry(entry) => {
+            let mut item = items::member(chat, entry)?;
+            item.insert(CHANGED_AT.into(), s(entry.last_read_at.clone()));
+            tx.put_new(item, Guard::RequesterEntry)
+        }
         Admission::Reactivate(entry) => {
             let order = domain::chat::shown_order(entry).unwrap_or_default();
             tx.add(
                 Write::Update {
                     key,
-                    expression: "SET lastReadAt = :now, #order = :order REMOVE leftAt, isAdmin",
+                    expression: "SET lastReadAt = :now, changedAt = :now, #order = :order REMOVE leftAt, isAdmin",
                     names: names([("#order", keys::LSI1SK)]),
                     values: values([(":now", s(entry.last_read_at.clone())), (":order", s(order))]),
                 },
@@ -386,6 +419,101 @@ impl Store {
             Err(TxError::Conflict) => Err(StoreError::Contended(1)),
             Err(TxError::Store(error)) => Err(error),
         }
+    }
+
+    /// `member.upserted`: `entry` becomes `user`'s active entry in `chat` if the change
+    /// is newer than the entry kept; a user who was not active adds one to the chat's
+    /// `participantsCount` in the same transaction. The read picks which of the two
+    /// writes; the transaction's condition that the entry is still in the state read
+    /// is what holds (a race reads again).
+    pub(super) async fn sync_member(&self, chat: ObjectId, entry: &Participant, at: &str) -> Result<bool, StoreError> {
+        for attempt in 0..SYNC_ATTEMPTS {
+            let kept = self.kept_entry(chat, entry.user).await?;
+            if kept.changed_at.as_deref().is_some_and(|kept| kept >= at) {
+                return Ok(false);
+            }
+            let mut item = items::member(chat, entry)?;
+            item.insert(CHANGED_AT.into(), s(at));
+            let mut tx = Transaction::new(&self.table);
+            let state = if kept.active { IS_ACTIVE } else { IS_NOT_ACTIVE };
+            let condition = format!("{NEWER} AND {state}");
+            tx.add(
+                Write::Put { item, names: Names::new(), values: values([(":at", s(at))]) },
+                Some((&condition, Guard::RequesterEntry)),
+            )?;
+            if !kept.active {
+                move_count(&mut tx, chat, 1)?;
+            }
+            match self.commit(tx).await {
+                Ok(()) => return Ok(true),
+                Err(TxError::Failed(_) | TxError::Conflict) => tokio::time::sleep(app::backoff(attempt)).await,
+                Err(TxError::Store(error)) => return Err(error),
+            }
+        }
+        Err(StoreError::Contended(SYNC_ATTEMPTS))
+    }
+
+    /// `member.left`: `user`'s entry in `chat` gets `leftAt` if the change is newer; an
+    /// active one leaves the shown order and takes one from `participantsCount` in the
+    /// same transaction. An entry never seen is kept as left, so that an older
+    /// `member.upserted` arriving later changes nothing.
+    pub(super) async fn sync_member_left(&self, chat: ObjectId, user: ObjectId, at: &str) -> Result<bool, StoreError> {
+        for attempt in 0..SYNC_ATTEMPTS {
+            let kept = self.kept_entry(chat, user).await?;
+            if kept.changed_at.as_deref().is_some_and(|kept| kept >= at) {
+                return Ok(false);
+            }
+            let mut tx = Transaction::new(&self.table);
+            if !kept.exists {
+                let entry =
+                    Participant { id: ObjectId::generate(), user, last_read_at: at.to_owned(), is_admin: false, left_at: Some(at.to_owned()) };
+                let mut item = items::member(chat, &entry)?;
+                item.insert(CHANGED_AT.into(), s(at));
+                tx.put_new(item, Guard::RequesterEntry)?;
+            } else {
+                let (expression, state) = if kept.active {
+                    ("SET leftAt = :at, changedAt = :at REMOVE #order", IS_ACTIVE)
+                } else {
+                    ("SET leftAt = :at, changedAt = :at", "attribute_exists(leftAt)")
+                };
+                let condition = format!("{NEWER} AND {state}");
+                let names = if kept.active { names([("#order", keys::LSI1SK)]) } else { Names::new() };
+                tx.add(
+                    Write::Update { key: keys::member(chat, user), expression, names, values: values([(":at", s(at))]) },
+                    Some((&condition, Guard::RequesterEntry)),
+                )?;
+                if kept.active {
+                    move_count(&mut tx, chat, -1)?;
+                }
+            }
+            match self.commit(tx).await {
+                Ok(()) => return Ok(true),
+                Err(TxError::Failed(_) | TxError::Conflict) => tokio::time::sleep(app::backoff(attempt)).await,
+                Err(TxError::Store(error)) => return Err(error),
+            }
+        }
+        Err(StoreError::Contended(SYNC_ATTEMPTS))
+    }
+
+    /// What the sync needs of a kept participant entry: one strongly consistent
+    /// `GetItem`.
+    async fn kept_entry(&self, chat: ObjectId, user: ObjectId) -> Result<KeptEntry, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::member(chat, user))))
+            .projection_expression("PK, leftAt, changedAt")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        let Some(item) = output.item else { return Ok(KeptEntry::default()) };
+        let changed_at = match item.get(CHANGED_AT) {
+            Some(AttributeValue::S(at)) => Some(at.clone()),
+            _ => None,
+        };
+        Ok(KeptEntry { exists: true, active: !item.contains_key("leftAt"), changed_at })
     }
 
     async fn commit(&self, tx: Transaction) -> Result<(), TxError> {

@@ -1,0 +1,209 @@
+//! The app's own data as this service keeps its copy (contract, "The app's data in").
+//! Every item of that data carries `changedAt`, the time of the app's change it
+//! reflects, and every write is conditioned on being newer, in the same write: a repeat
+//! or a stale event changes nothing, whatever order EventBridge delivers them in. The
+//! memberships, which move a chat's `participantsCount`, are in `transactions`.
+
+use std::collections::HashMap;
+
+use app::ports::StoreError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::sync::AppChange;
+use domain::{Chat, ObjectId, User};
+use serde::{Deserialize, Serialize};
+
+use super::items::{self, decode, encode, item_key, key_item, s, Item, CHANGED_AT};
+use super::{keys, sdk_error, Store};
+
+/// The condition of every write of the app's data.
+pub(crate) const NEWER: &str = "(attribute_not_exists(changedAt) OR changedAt < :at)";
+
+/// An event of the app set aside, as an operator sees it (`dev sync aside`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetAsideAppEvent {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub detail_type: String,
+    /// The event's detail as it came, JSON text.
+    pub detail: String,
+    pub reason: String,
+    pub set_aside_at: String,
+}
+
+impl Store {
+    /// Applies one change of the app's data if it is newer than what is kept: `true`
+    /// when it changed something. One write (a membership: a read, then one
+    /// transaction, again only if a concurrent change got in between).
+    pub async fn apply_change(&self, change: &AppChange) -> Result<bool, StoreError> {
+        match change {
+            AppChange::UserUpserted { user, at } => self.put_if_newer(user_item(user)?, at).await,
+            AppChange::UserDeleted { user, at } => {
+                let mut item = key_item(&keys::user(*user));
+                item.insert(items::ENTITY.into(), s(items::DELETED_USER));
+                item.insert("_id".into(), s(user.to_string()));
+                item.insert("deletedAt".into(), s(at.clone()));
+                self.put_if_newer(item, at).await
+            }
+            AppChange::ChatUpserted { chat, at } => self.upsert_chat(chat, at).await,
+            AppChange::ChatDeleted { chat, at } => {
+                let values = HashMap::from([(":entity".to_owned(), s(items::DELETED_CHAT))]);
+                let set = "SET entity = :entity, deletedAt = :at, changedAt = :at";
+                self.update_if_newer(&keys::chat(*chat), set, HashMap::new(), values, at).await
+            }
+            AppChange::MemberUpserted { chat, entry, at } => self.sync_member(*chat, entry, at).await,
+            AppChange::MemberLeft { chat, user, at } => self.sync_member_left(*chat, *user, at).await,
+        }
+    }
+
+    async fn put_if_newer(&self, mut item: Item, at: &str) -> Result<bool, StoreError> {
+        item.insert(CHANGED_AT.into(), s(at));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(NEWER)
+            .expression_attribute_values(":at", s(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(sdk_error("PutItem", error)),
+        }
+    }
+
+    async fn update_if_newer(
+        &self,
+        key: &keys::Key,
+        expression: &str,
+        names: HashMap<String, String>,
+        mut values: HashMap<String, AttributeValue>,
+        at: &str,
+    ) -> Result<bool, StoreError> {
+        values.insert(":at".into(), s(at));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(key)))
+            .update_expression(expression)
+            .condition_expression(NEWER)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(sdk_error("UpdateItem", error)),
+        }
+    }
+
+    /// The chat's own fields set, its `participantsCount` (this service's, moved by the
+    /// memberships) kept: an update, not a put, since a membership may have arrived
+    /// before its chat.
+    async fn upsert_chat(&self, chat: &Chat, at: &str) -> Result<bool, StoreError> {
+        let item = encode(&keys::chat(chat.id), items::CHAT, chat)?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(":zero".to_owned(), AttributeValue::N("0".into()))]);
+        let mut sets = vec![
+            "changedAt = :at".to_owned(),
+            "participantsCount = if_not_exists(participantsCount, :zero)".to_owned(),
+        ];
+        for (n, (name, value)) in item.into_iter().enumerate() {
+            if [keys::PK, keys::SK, "participantsCount"].contains(&name.as_str()) {
+                continue;
+            }
+            sets.push(format!("#a{n} = :v{n}"));
+            names.insert(format!("#a{n}"), name);
+            values.insert(format!(":v{n}"), value);
+        }
+        let expression = format!("SET {} REMOVE deletedAt", sets.join(", "));
+        self.update_if_newer(&keys::chat(chat.id), &expression, names, values, at).await
+    }
+
+    /// Keeps an event of the app that cannot be applied, with why: one `PutItem`, in a
+    /// GSI1 partition of its own that an operator lists (`dev sync aside`).
+    pub async fn set_aside_app_event(&self, detail_type: &str, detail: &str, reason: &str) -> Result<(), StoreError> {
+        let aside = SetAsideAppEvent {
+            id: ObjectId::generate(),
+            detail_type: detail_type.to_owned(),
+            detail: detail.to_owned(),
+            reason: reason.to_owned(),
+            set_aside_at: domain::time::now_timestamp(),
+        };
+        let mut item = encode(&keys::app_event_set_aside(aside.id), items::APP_EVENT_SET_ASIDE, &aside)?;
+        item.insert(keys::GSI1PK.into(), s(keys::APP_EVENTS_ASIDE_PARTITION));
+        item.insert(keys::GSI1SK.into(), s(keys::outbox_order(&aside.set_aside_at, aside.id)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        Ok(())
+    }
+
+    /// The app's events set aside, oldest first, at most `limit`.
+    pub async fn app_events_set_aside(&self, limit: usize) -> Result<Vec<SetAsideAppEvent>, StoreError> {
+        let mut items =
+            self.gsi1(keys::APP_EVENTS_ASIDE_PARTITION).key_condition_expression("#pk = :pk").into_paginator().items().send();
+        let mut found = Vec::new();
+        while found.len() < limit {
+            let Some(item) = items.next().await else { break };
+            let item = item.map_err(|e| sdk_error("Query", e))?;
+            let key = item_key(&item);
+            if keys::app_event_id(&key).is_some() {
+                found.push(decode(&key, item)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Forgets a set-aside event (replayed, or given up on by an operator).
+    pub async fn forget_app_event(&self, id: ObjectId) -> Result<(), StoreError> {
+        self.delete(&keys::app_event_set_aside(id)).await
+    }
+
+    /// One page of the ids of `chat`'s pending requests, from `start`: one `Query` of
+    /// GSI4.
+    pub async fn pending_requests_to(
+        &self,
+        chat: ObjectId,
+        start: Option<super::Cursor>,
+    ) -> Result<(Vec<ObjectId>, Option<super::Cursor>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI4)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI4PK)
+            .expression_attribute_values(
+                ":pk",
+                s(keys::requests_to_in(chat, domain::RequestStatus::Pending)),
+            )
+            .limit(100)
+            .set_exclusive_start_key(start.map(|c| c.0))
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let mut ids = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let request: domain::JoinRequest = decode(&item_key(&item), item)?;
+            ids.push(request.id);
+        }
+        Ok((ids, output.last_evaluated_key.map(super::Cursor)))
+    }
+}
+
+fn user_item(user: &User) -> Result<Item, StoreError> {
+    encode(&keys::user(user.id), items::USER, user)
+}

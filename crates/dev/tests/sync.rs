@@ -1,0 +1,229 @@
+//! The app's data in: its six detail-types through the sync function's handler against
+//! DynamoDB Local, observed through the REST handlers; order, repeats and stale events;
+//! bad events set aside. (The local bus driven by an AWS SDK client is in stack.rs.)
+
+use app::ports::{Lookup, Storage};
+use dev::kit::{connect, id, route_published, TestEnv};
+use domain::ObjectId;
+use serde_json::{json, Value};
+use sync_app::Outcome;
+
+const AMY: &str = "65a000000000000000000001";
+const SAM: &str = "65a000000000000000000007";
+const CHAT1: &str = "65b000000000000000000001";
+
+async fn send(env: &TestEnv, detail_type: &str, detail: Value) -> Outcome {
+    let envelope = dev::local::events::eventbridge_delivery(
+        &ObjectId::generate().to_string(),
+        "2026-12-01T10:00:00Z",
+        domain::sync::DEFAULT_APP_EVENT_SOURCE,
+        detail_type,
+        detail,
+    );
+    let event = serde_json::from_value(envelope).expect("an EventBridge event");
+    sync_app::handle(env.store(), &env.aws.publisher, "test", event).await.expect("handled")
+}
+
+fn at(minute: u32) -> String {
+    format!("2026-12-01T10:{minute:02}:00.000Z")
+}
+
+fn chat(chat: &str, minute: u32) -> Value {
+    json!({"_id": chat, "creator": AMY, "isGroup": true, "name": "Made by events", "restricted": true,
+           "createdAt": at(0), "updatedAt": at(minute)})
+}
+
+fn member(chat: &str, user: &str, admin: bool, minute: u32) -> Value {
+    // The participant's own id: the same for one user in one chat, as the app keeps it.
+    let entry = format!("6c{}", &user[2..]);
+    json!({"chat": chat, "user": user, "_id": entry, "isAdmin": admin, "lastReadAt": at(minute), "updatedAt": at(minute)})
+}
+
+fn left(chat: &str, user: &str, minute: u32) -> Value {
+    json!({"chat": chat, "user": user, "leftAt": at(minute)})
+}
+
+fn applied(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Applied(report) if report.changed)
+}
+
+const NEW_CHAT: &str = "6b0000000000000000000001";
+const ADA: &str = "6a0000000000000000000001";
+const BOB: &str = "6a0000000000000000000002";
+
+#[tokio::test]
+async fn a_chat_made_by_events_takes_requests_and_follows_its_members() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    for (user, name) in [(ADA, "ada"), (BOB, "bob")] {
+        let profile = json!({"_id": user, "username": name, "name": name, "photo": null, "updatedAt": at(0)});
+        assert!(applied(&send(&env, "user.upserted", profile).await));
+    }
+    assert!(applied(&send(&env, "chat.upserted", chat(NEW_CHAT, 1)).await));
+    assert!(applied(&send(&env, "member.upserted", member(NEW_CHAT, ADA, true, 2)).await));
+    connect(&env, ADA, "ada").await;
+
+    let (status, created) = api.create(SAM, NEW_CHAT).await;
+    assert_eq!(status, 201, "{created}");
+    let sams = created["request"]["_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.get(SAM, &sams).await.1["request"]["chat"]["participantsCount"], 1);
+    let (status, queue) = api.queue(ADA, NEW_CHAT, &[]).await;
+    assert_eq!((status, queue["count"].as_u64()), (200, Some(1)), "the admin made by an event sees the queue");
+    route_published(&env).await;
+    assert_eq!(env.aws.inbox("ada").len(), 1, "and is told");
+
+    // Demoted by a newer event: no queue, and not told of the next request.
+    assert!(applied(&send(&env, "member.upserted", member(NEW_CHAT, ADA, false, 3)).await));
+    assert_eq!(api.queue(ADA, NEW_CHAT, &[]).await.0, 403);
+    assert_eq!(api.create(AMY, NEW_CHAT).await.0, 201);
+    route_published(&env).await;
+    assert_eq!(env.aws.inbox("ada").len(), 1, "no more chat-join-request");
+
+    // A member who leaves may ask; the count follows.
+    assert!(applied(&send(&env, "member.upserted", member(NEW_CHAT, BOB, false, 4)).await));
+    assert_eq!(api.create(BOB, NEW_CHAT).await.1["code"], "ALREADY_PARTICIPANT");
+    assert!(applied(&send(&env, "member.left", left(NEW_CHAT, BOB, 5)).await));
+    let (status, bobs) = api.create(BOB, NEW_CHAT).await;
+    assert_eq!(status, 201, "{bobs}");
+    let bobs = bobs["request"]["_id"].as_str().unwrap();
+    assert_eq!(api.get(BOB, bobs).await.1["request"]["chat"]["participantsCount"], 1, "ada alone");
+
+    // The chat deleted: its pending requests expire at once, each requester told.
+    connect(&env, SAM, "sam").await;
+    let deleted = send(&env, "chat.deleted", json!({"_id": NEW_CHAT, "deletedAt": at(6)})).await;
+    assert_eq!(deleted, Outcome::Applied(app::sync::SyncReport { changed: true, closed: 3 }));
+    route_published(&env).await;
+    let told: Vec<Value> = env.aws.inbox("sam").into_iter().filter(|m| m["event"] == "chat-request-expired").collect();
+    assert_eq!(told.len(), 1, "the requester gets chat-request-expired");
+    assert_eq!(api.get(SAM, &sams).await.1["request"]["status"], "expired");
+    assert_eq!(api.create(SAM, NEW_CHAT).await.1["code"], "CHAT_NOT_FOUND");
+    // An older upsert arriving late does not bring it back.
+    assert!(!applied(&send(&env, "chat.upserted", chat(NEW_CHAT, 2)).await));
+    assert_eq!(api.create(SAM, NEW_CHAT).await.1["code"], "CHAT_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_member_who_joined_while_asking_has_the_request_cancelled_and_the_echo_of_an_acceptance_changes_nothing() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    connect(&env, AMY, "amy").await;
+    let (_, created) = api.create(SAM, CHAT1).await;
+    let request = created["request"]["_id"].as_str().unwrap().to_owned();
+    let outcome = send(&env, "member.upserted", member(CHAT1, SAM, false, 1)).await;
+    assert_eq!(outcome, Outcome::Applied(app::sync::SyncReport { changed: true, closed: 1 }));
+    assert_eq!(api.get(SAM, &request).await.1["request"]["status"], "cancelled");
+    route_published(&env).await;
+    let closed = env.aws.inbox("amy").into_iter().filter(|m| m["event"] == "chat-join-request-closed").count();
+    assert_eq!(closed, 1, "the admins are told it closed");
+
+    // Accepted by this service, then the app echoes the membership: nothing changes.
+    let (_, other) = api.create("6a0000000000000000000003", CHAT1).await;
+    let other = other["request"]["_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.decide(AMY, &other, "accepted").await.0, 200);
+    let count = api.get(AMY, &other).await.1["request"]["chat"]["participantsCount"].clone();
+    env.aws.forget_published();
+    // The app heard of the acceptance and echoes it a moment later.
+    let mut echo = member(CHAT1, "6a0000000000000000000003", false, 0);
+    echo["updatedAt"] = json!(domain::time::timestamp_seconds_ago(-1));
+    let Outcome::Applied(report) = send(&env, "member.upserted", echo).await else { panic!("applied") };
+    assert_eq!(report.closed, 0);
+    assert_eq!(api.get(AMY, &other).await.1["request"]["chat"]["participantsCount"], count, "the count as it was");
+    assert!(env.aws.published().is_empty(), "nobody told anything");
+}
+
+/// The state of `users` in `chat` after a run: (active, admin) each, and the count.
+async fn state(env: &TestEnv, chat: &str, users: &[&str]) -> (Vec<(bool, bool)>, u64) {
+    let lookup = Lookup {
+        chats: vec![id(chat)],
+        memberships: users.iter().map(|u| (id(chat), id(u))).collect(),
+        ..Lookup::default()
+    };
+    let loaded = env.store().load(&lookup).await.unwrap();
+    let entries = users
+        .iter()
+        // Whether a member who left had been an admin is not kept for sure (an entry
+        // first seen leaving has no such flag), and means nothing.
+        .map(|u| loaded.membership(id(chat), id(u)).map_or((false, false), |e| (e.is_active(), e.is_active() && e.is_admin)))
+        .collect();
+    (entries, loaded.chats.get(&id(chat)).map_or(0, |s| s.chat.participants_count))
+}
+
+#[tokio::test]
+async fn membership_events_in_any_order_and_repeated_end_as_in_order() {
+    let env = TestEnv::with_demo().await;
+    let users = [ADA, BOB, "6a0000000000000000000003"];
+    let history: Vec<(&str, Value)> = vec![
+        ("chat.upserted", chat("{chat}", 1)),
+        ("member.upserted", member("{chat}", ADA, false, 2)),
+        ("member.upserted", member("{chat}", ADA, true, 3)),
+        ("member.left", left("{chat}", ADA, 4)),
+        ("member.upserted", member("{chat}", ADA, false, 5)),
+        ("member.upserted", member("{chat}", BOB, true, 2)),
+        ("member.left", left("{chat}", BOB, 6)),
+        ("member.left", left("{chat}", users[2], 3)),
+        ("member.upserted", member("{chat}", users[2], false, 7)),
+    ];
+    let for_chat = |chat: &str| -> Vec<(&str, Value)> {
+        history
+            .iter()
+            .map(|(t, d)| (*t, serde_json::from_str(&d.to_string().replace("{chat}", chat)).unwrap()))
+            .collect()
+    };
+    let in_order = "6b0000000000000000000100";
+    for (detail_type, detail) in for_chat(in_order) {
+        send(&env, detail_type, detail).await;
+    }
+    let expected = state(&env, in_order, &users).await;
+    assert_eq!(expected, (vec![(true, false), (false, false), (true, false)], 2), "the history, in order");
+
+    // A small xorshift: the permutations are the same on every run.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for run in 0..12u64 {
+        let chat = format!("6b{:022x}", 0x200 + run);
+        let mut events = for_chat(&chat);
+        let repeats: Vec<_> = events.iter().filter(|_| next() % 3 == 0).cloned().collect();
+        events.extend(repeats);
+        for i in (1..events.len()).rev() {
+            events.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        for (detail_type, detail) in events {
+            send(&env, detail_type, detail).await;
+        }
+        assert_eq!(state(&env, &chat, &users).await, expected, "run {run}");
+        // Stale: an upsert from before the last change of each.
+        for user in users {
+            assert!(!applied(&send(&env, "member.upserted", member(&chat, user, true, 1)).await), "{user}");
+        }
+        assert_eq!(state(&env, &chat, &users).await, expected, "run {run}, after stale events");
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_be_applied_is_set_aside_with_its_reason_and_blocks_nothing() {
+    let env = TestEnv::with_demo().await;
+    let bad = [
+        ("user.renamed", json!({"_id": ADA})),
+        ("user.upserted", json!({"_id": ADA, "username": "ada"})),
+        ("member.left", json!({"chat": "not-an-id", "user": ADA, "leftAt": at(1)})),
+        ("chat.deleted", json!("not an object")),
+    ];
+    for (detail_type, detail) in bad.clone() {
+        assert!(matches!(send(&env, detail_type, detail).await, Outcome::SetAside(_)), "{detail_type}");
+    }
+    let profile = json!({"_id": ADA, "username": "ada", "name": "Ada", "photo": null, "updatedAt": at(0)});
+    assert!(applied(&send(&env, "user.upserted", profile).await), "the next good one applies");
+
+    let aside = env.store().app_events_set_aside(10).await.unwrap();
+    let listed: Vec<&str> = aside.iter().map(|a| a.detail_type.as_str()).collect();
+    assert_eq!(listed, bad.iter().map(|(t, _)| *t).collect::<Vec<_>>(), "each kept, in order");
+    assert!(aside[0].reason.contains("unknown detail-type"), "{:?}", aside[0]);
+    assert!(aside[1].reason.contains("name"), "a missing field is named: {:?}", aside[1]);
+    env.store().forget_app_event(aside[0].id).await.unwrap();
+    assert_eq!(env.store().app_events_set_aside(10).await.unwrap().len(), 3);
+}
