@@ -57,6 +57,13 @@ enum Command {
         /// How often the local expirer runs (every 15 minutes in AWS).
         #[arg(long, env = "EXPIRE_EVERY_SECONDS", default_value_t = 10)]
         expire_every_seconds: u64,
+        /// The source of the app's events, which the bus routes to the sync function.
+        #[arg(long, env = "APP_EVENT_SOURCE", default_value = domain::sync::DEFAULT_APP_EVENT_SOURCE)]
+        app_event_source: String,
+        /// Where each `join-request.*` event is POSTed (http), as the template's
+        /// `AppWebhookUrl` does in AWS; unset: nowhere.
+        #[arg(long, env = "APP_WEBHOOK_URL")]
+        app_webhook_url: Option<hyper::Uri>,
     },
     /// Create the table if missing and load a fixture, then print a token per user.
     Seed {
@@ -204,7 +211,16 @@ async fn seed(store: &Store, path: &std::path::Path, secret: &str) -> Result<(),
     Ok(())
 }
 
-async fn stack(ports: &Ports, seed_file: &std::path::Path, expire_every: Duration) -> Result<(), Failure> {
+/// What `dev stack` is told beyond its ports.
+struct StackSettings {
+    seed_file: PathBuf,
+    expire_every: Duration,
+    app_event_source: String,
+    webhook: Option<hyper::Uri>,
+}
+
+async fn stack(ports: &Ports, settings: StackSettings) -> Result<(), Failure> {
+    let StackSettings { seed_file, expire_every, app_event_source, webhook } = settings;
     let env = local_env(ports);
     let config = Config::of_sections(ALL_SECTIONS, &env)?;
     edge::telemetry::init(&config.logs);
@@ -216,7 +232,7 @@ async fn stack(ports: &Ports, seed_file: &std::path::Path, expire_every: Duratio
     };
     let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
     let app = edge::App::new(&config, &sdk).await?;
-    seed(&app.store, seed_file, &secret_of(&env)?).await?;
+    seed(&app.store, &seed_file, &secret_of(&env)?).await?;
     let services = Services {
         publisher: edge::run::publisher(&config, &sdk)?,
         pusher: edge::run::pusher(&config, &sdk)?,
@@ -225,6 +241,8 @@ async fn stack(ports: &Ports, seed_file: &std::path::Path, expire_every: Duratio
         sweep_min_age_seconds: config.sweep_min_age_seconds,
         expire_every,
         request_expiry: config.request_expiry,
+        app_event_source,
+        webhook,
     };
     let dynamodb =
         config.aws.iter().flat_map(|aws| aws.endpoints.iter()).find(|(name, _)| name == "AWS_ENDPOINT_URL_DYNAMODB");
@@ -302,8 +320,9 @@ async fn outbox_replay(store: &Store, id: &str) -> Result<(), Failure> {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let ports = &cli.ports;
     match cli.command {
-        Command::Stack { seed_file, expire_every_seconds } => {
-            stack(ports, &seed_file, Duration::from_secs(expire_every_seconds)).await
+        Command::Stack { seed_file, expire_every_seconds, app_event_source, app_webhook_url } => {
+            let expire_every = Duration::from_secs(expire_every_seconds);
+            stack(ports, StackSettings { seed_file, expire_every, app_event_source, webhook: app_webhook_url }).await
         }
         Command::Seed { fresh, file } => {
             let env = local_env(ports);

@@ -29,6 +29,7 @@ struct Stack {
     env: TestEnv,
     rest: u16,
     websocket: u16,
+    events: u16,
 }
 
 async fn listener() -> (TcpListener, u16) {
@@ -38,6 +39,11 @@ async fn listener() -> (TcpListener, u16) {
 }
 
 async fn start() -> Stack {
+    start_with(None).await
+}
+
+/// A stack whose bus posts the requests' changes to `webhook`.
+async fn start_with(webhook: Option<hyper::Uri>) -> Stack {
     let env = TestEnv::with_demo().await;
     let ((rest, rest_port), (websocket, websocket_port), (events, events_port)) =
         (listener().await, listener().await, listener().await);
@@ -60,9 +66,11 @@ async fn start() -> Stack {
         sweep_min_age_seconds: 30,
         expire_every: Duration::from_millis(200),
         request_expiry: None,
+        app_event_source: domain::sync::DEFAULT_APP_EVENT_SOURCE.into(),
+        webhook,
     };
     tokio::spawn(serve(Listeners { rest, websocket, events }, services));
-    Stack { env, rest: rest_port, websocket: websocket_port }
+    Stack { env, rest: rest_port, websocket: websocket_port, events: events_port }
 }
 
 /// A raw answer: status, headers, body.
@@ -223,6 +231,13 @@ fn the_local_rule_matches_the_template() {
     let detail_types = format!("detail-type: [{}]", RULE_DETAIL_TYPES.join(", "));
     assert!(template.contains(&source), "template.yaml must route `{source}`");
     assert!(template.contains(&detail_types), "template.yaml must route `{detail_types}`");
+    // The sync function's rule and the webhook's: the same detail-types the local bus
+    // routes to them.
+    let app_changes = format!("detail-type: [{}]", domain::sync::APP_CHANGES.join(", "));
+    assert!(template.contains(&app_changes), "template.yaml must route `{app_changes}` to sync-app");
+    let changes = format!("detail-type: [{}]", domain::event::REQUEST_CHANGES.join(", "));
+    assert!(template.contains(&changes), "template.yaml must route `{changes}` to the webhook");
+    assert!(template.contains("Default: chat-app") && domain::sync::DEFAULT_APP_EVENT_SOURCE == "chat-app");
 }
 
 /// The next event named `name` on `socket`, skipping others.
@@ -366,4 +381,137 @@ async fn the_local_stack_refuses_a_body_over_10_mb_as_api_gateway_does() {
     let (status, _, body) = stack.send("POST", "/requests", Some(SAM), Bytes::from(vec![b' '; 100 * 1024])).await;
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!((status, body["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")));
+}
+
+// ---- the app's data in, our changes out -------------------------------------------
+
+/// A webhook receiver that answers `500` to its first `failures` posts, then `200`:
+/// every post it got (status answered, body).
+async fn webhook(failures: usize) -> (hyper::Uri, std::sync::Arc<std::sync::Mutex<Vec<(u16, Value)>>>) {
+    let (listener, port) = listener().await;
+    let posts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u16, Value)>::new()));
+    let seen = posts.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let posts = seen.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let posts = posts.clone();
+                    async move {
+                        let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let mut posts = posts.lock().unwrap();
+                        let status = if posts.len() < failures { 500 } else { 200 };
+                        posts.push((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+                        let mut answer = hyper::Response::new(Full::new(Bytes::new()));
+                        *answer.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, std::convert::Infallible>(answer)
+                    }
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}/hooks/join-requests").parse().unwrap(), posts)
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+#[tokio::test]
+async fn the_apps_events_from_an_sdk_client_build_a_chat_and_its_changes_reach_the_webhook_once() {
+    let (url, posts) = webhook(2).await;
+    let stack = start_with(Some(url)).await;
+    let (events, _) = dev::kit::fake_aws::sdk_clients(stack.events, stack.websocket);
+    let (ada, chat) = ("6a0000000000000000000001", "6b0000000000000000000001");
+    let entry = |detail_type: &str, detail: Value| {
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name("join-requests-local")
+            .source("chat-app")
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .build()
+    };
+    let at = "2026-12-01T10:00:00.000Z";
+    let output = events
+        .put_events()
+        .entries(entry(
+            "user.upserted",
+            json!({"_id": ada, "username": "ada", "name": "Ada", "photo": null, "updatedAt": at}),
+        ))
+        .entries(entry(
+            "chat.upserted",
+            json!({"_id": chat, "creator": ada, "isGroup": true, "name": "By events",
+            "restricted": true, "createdAt": at, "updatedAt": at}),
+        ))
+        .entries(entry(
+            "member.upserted",
+            json!({"chat": chat, "user": ada, "_id": "6c0000000000000000000001",
+            "isAdmin": true, "lastReadAt": at, "updatedAt": at}),
+        ))
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("chat-app")
+                .detail_type("user.upserted")
+                .detail("not json")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutEvents");
+    assert_eq!(output.failed_entry_count(), 1, "the entry that is not JSON is refused, as EventBridge refuses it");
+    assert!(output.entries()[3].error_code().is_some_and(|c| c.contains("MalformedDetail")), "{output:?}");
+
+    eventually("ada, made admin by events, sees the queue", || async {
+        stack.http("GET", &format!("/chats/{chat}/requests"), ada, None).await.0 == 200
+    })
+    .await;
+    let (status, created) = stack.http("POST", "/requests", SAM, Some(json!({ "chat": chat }))).await;
+    assert_eq!(status, 201, "{created}");
+    let request = created["request"]["_id"].as_str().unwrap().to_owned();
+    let (status, _) =
+        stack.http("PATCH", &format!("/requests/{request}"), ada, Some(json!({"status": "accepted"}))).await;
+    assert_eq!(status, 200);
+
+    let delivered = |detail_type: &'static str| {
+        let posts = posts.clone();
+        let request = request.clone();
+        move || {
+            let posts = posts.clone();
+            let request = request.clone();
+            async move {
+                posts.lock().unwrap().iter().any(|(status, event)| {
+                    *status == 200
+                        && event["detail-type"] == detail_type
+                        && event["detail"]["request"]["_id"] == request
+                })
+            }
+        }
+    };
+    eventually("join-request.created at the webhook", delivered("join-request.created")).await;
+    eventually("join-request.accepted at the webhook", delivered("join-request.accepted")).await;
+    let posts = posts.lock().unwrap().clone();
+    let failed = posts.iter().filter(|(status, _)| *status == 500).count();
+    assert_eq!(failed, 2, "the two failures");
+    let answered: Vec<&Value> = posts.iter().filter(|(status, _)| *status == 200).map(|(_, e)| e).collect();
+    let mut ids: Vec<&str> = answered.iter().map(|e| e["detail"]["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), answered.len(), "each change taken once: {answered:?}");
+    for event in answered {
+        assert_eq!(event["source"], "join-requests");
+        contract::check_change(event["detail-type"].as_str().unwrap(), &event["detail"]);
+    }
 }

@@ -2,7 +2,7 @@
 //! DynamoDB Local, observed through the REST handlers; order, repeats and stale events;
 //! bad events set aside. (The local bus driven by an AWS SDK client is in stack.rs.)
 
-use app::ports::{Lookup, Storage};
+use app::ports::Lookup;
 use dev::kit::{connect, id, route_published, TestEnv};
 use domain::ObjectId;
 use serde_json::{json, Value};
@@ -143,7 +143,9 @@ async fn state(env: &TestEnv, chat: &str, users: &[&str]) -> (Vec<(bool, bool)>,
         .iter()
         // Whether a member who left had been an admin is not kept for sure (an entry
         // first seen leaving has no such flag), and means nothing.
-        .map(|u| loaded.membership(id(chat), id(u)).map_or((false, false), |e| (e.is_active(), e.is_active() && e.is_admin)))
+        .map(|u| {
+            loaded.membership(id(chat), id(u)).map_or((false, false), |e| (e.is_active(), e.is_active() && e.is_admin))
+        })
         .collect();
     (entries, loaded.chats.get(&id(chat)).map_or(0, |s| s.chat.participants_count))
 }

@@ -186,3 +186,19 @@ fn the_local_table_is_the_table_the_template_declares() {
     assert_eq!(indexes("GlobalSecondaryIndexes"), defined(TABLE.global_indexes));
     assert_eq!(indexes("LocalSecondaryIndexes"), defined(TABLE.local_indexes));
 }
+
+#[test]
+fn the_webhook_exists_only_with_its_url_and_its_queue_takes_only_its_rule() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().expect("resources");
+    let webhook: Vec<&str> = resources.keys().filter_map(Value::as_str).filter(|n| n.starts_with("Webhook")).collect();
+    assert_eq!(webhook.len(), 7, "{webhook:?}");
+    for name in webhook {
+        assert_eq!(template["Resources"][name]["Condition"].as_str(), Some("HasWebhook"), "{name}");
+    }
+    let policy = &template["Resources"]["WebhookDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    let source = serde_yaml::to_string(&policy["Condition"]["ArnEquals"]["aws:SourceArn"]).unwrap();
+    assert!(source.contains("WebhookRule.Arn"), "{source}");
+    let target = &template["Resources"]["WebhookRule"]["Properties"]["Targets"][0];
+    assert!(target["DeadLetterConfig"].is_mapping() && target["RetryPolicy"].is_mapping(), "retried, then kept");
+}

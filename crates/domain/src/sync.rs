@@ -19,14 +19,34 @@ pub const DEFAULT_APP_EVENT_SOURCE: &str = "chat-app";
 /// `leftAt`), in this service's timestamp format so that times compare as text.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppChange {
-    UserUpserted { user: User, at: String },
-    UserDeleted { user: ObjectId, at: String },
+    UserUpserted {
+        user: User,
+        at: String,
+    },
+    UserDeleted {
+        user: ObjectId,
+        at: String,
+    },
     /// The chat's own fields; its `participants_count` is this service's to keep.
-    ChatUpserted { chat: Chat, at: String },
-    ChatDeleted { chat: ObjectId, at: String },
+    ChatUpserted {
+        chat: Chat,
+        at: String,
+    },
+    ChatDeleted {
+        chat: ObjectId,
+        at: String,
+    },
     /// `entry` is an active participant of `chat`.
-    MemberUpserted { chat: ObjectId, entry: Participant, at: String },
-    MemberLeft { chat: ObjectId, user: ObjectId, at: String },
+    MemberUpserted {
+        chat: ObjectId,
+        entry: Participant,
+        at: String,
+    },
+    MemberLeft {
+        chat: ObjectId,
+        user: ObjectId,
+        at: String,
+    },
 }
 
 /// Why an event cannot be applied: it is set aside with this as its reason.
@@ -198,10 +218,7 @@ mod tests {
             ("user.deleted", json!({"_id": "65a000000000000000000007", "deletedAt": "yesterday"})),
             ("member.left", json!("not an object")),
         ] {
-            assert!(
-                matches!(AppChange::parse(detail_type, &detail), Err(UnusableChange::Invalid { .. })),
-                "{detail}"
-            );
+            assert!(matches!(AppChange::parse(detail_type, &detail), Err(UnusableChange::Invalid { .. })), "{detail}");
         }
     }
 }

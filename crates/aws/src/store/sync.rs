@@ -153,8 +153,12 @@ impl Store {
 
     /// The app's events set aside, oldest first, at most `limit`.
     pub async fn app_events_set_aside(&self, limit: usize) -> Result<Vec<SetAsideAppEvent>, StoreError> {
-        let mut items =
-            self.gsi1(keys::APP_EVENTS_ASIDE_PARTITION).key_condition_expression("#pk = :pk").into_paginator().items().send();
+        let mut items = self
+            .gsi1(keys::APP_EVENTS_ASIDE_PARTITION)
+            .key_condition_expression("#pk = :pk")
+            .into_paginator()
+            .items()
+            .send();
         let mut found = Vec::new();
         while found.len() < limit {
             let Some(item) = items.next().await else { break };
@@ -186,10 +190,7 @@ impl Store {
             .index_name(keys::GSI4)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::GSI4PK)
-            .expression_attribute_values(
-                ":pk",
-                s(keys::requests_to_in(chat, domain::RequestStatus::Pending)),
-            )
+            .expression_attribute_values(":pk", s(keys::requests_to_in(chat, domain::RequestStatus::Pending)))
             .limit(100)
             .set_exclusive_start_key(start.map(|c| c.0))
             .send()

@@ -465,8 +465,13 @@ impl Store {
             }
             let mut tx = Transaction::new(&self.table);
             if !kept.exists {
-                let entry =
-                    Participant { id: ObjectId::generate(), user, last_read_at: at.to_owned(), is_admin: false, left_at: Some(at.to_owned()) };
+                let entry = Participant {
+                    id: ObjectId::generate(),
+                    user,
+                    last_read_at: at.to_owned(),
+                    is_admin: false,
+                    left_at: Some(at.to_owned()),
+                };
                 let mut item = items::member(chat, &entry)?;
                 item.insert(CHANGED_AT.into(), s(at));
                 tx.put_new(item, Guard::RequesterEntry)?;
@@ -479,7 +484,12 @@ impl Store {
                 let condition = format!("{NEWER} AND {state}");
                 let names = if kept.active { names([("#order", keys::LSI1SK)]) } else { Names::new() };
                 tx.add(
-                    Write::Update { key: keys::member(chat, user), expression, names, values: values([(":at", s(at))]) },
+                    Write::Update {
+                        key: keys::member(chat, user),
+                        expression,
+                        names,
+                        values: values([(":at", s(at))]),
+                    },
                     Some((&condition, Guard::RequesterEntry)),
                 )?;
                 if kept.active {

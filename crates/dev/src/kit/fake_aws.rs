@@ -120,7 +120,7 @@ pub fn clients(events_port: u16, management_port: u16) -> (Publisher, Pusher) {
     (Publisher::new(events, BUS), Pusher::new(management))
 }
 
-fn sdk_clients(
+pub fn sdk_clients(
     events_port: u16,
     management_port: u16,
 ) -> (aws_sdk_eventbridge::Client, aws_sdk_apigatewaymanagement::Client) {

@@ -34,7 +34,7 @@ pub use aws::store::item_size;
 pub type Item = std::collections::HashMap<String, AttributeValue>;
 
 pub mod contract;
-mod fake_aws;
+pub mod fake_aws;
 pub use fake_aws::{clients, FakeAws};
 
 pub const SECRET: &str = "test-secret";

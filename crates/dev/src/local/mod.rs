@@ -102,7 +102,8 @@ pub trait EventSink: Send + Sync + 'static {
     /// Sees each call that passed the limits, before its entries are put.
     fn call(&self, _entries: &[PutEventsEntry]) {}
 
-    /// `Err(reason)` reports the entry as failed, as EventBridge does per entry.
+    /// `Err(reason)` reports the entry as failed, as EventBridge does per entry; a
+    /// reason `Code: message` gives its error code (`MalformedDetail: ...`).
     fn put(&self, entry: PutEventsEntry) -> Result<(), String>;
 }
 
@@ -272,7 +273,13 @@ async fn put_events(request: Request<Incoming>, sink: &dyn EventSink) -> Reply {
             Ok(()) => serde_json::json!({ "EventId": format!("local-{}-{n}", std::process::id()) }),
             Err(message) => {
                 failed += 1;
-                serde_json::json!({ "ErrorCode": "InternalFailure", "ErrorMessage": message })
+                // `Code: message` names EventBridge's error code; anything else is its
+                // catch-all.
+                let (code, message) = message
+                    .split_once(": ")
+                    .filter(|(code, _)| code.chars().all(|c| c.is_ascii_alphabetic()))
+                    .unwrap_or(("InternalFailure", message.as_str()));
+                serde_json::json!({ "ErrorCode": code, "ErrorMessage": message })
             }
         })
         .collect();

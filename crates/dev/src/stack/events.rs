@@ -1,12 +1,15 @@
-//! Local EventBridge: `PutEvents` in, the notifier invoked for every entry that matches
-//! the rule of `template.yaml` (asynchronously, as EventBridge invokes its targets).
+//! Local EventBridge: `PutEvents` in, and each entry routed as the rules of
+//! `template.yaml` route it (asynchronously, as EventBridge invokes its targets): the
+//! WebSocket events to the notifier, the app's events to the sync function, and the
+//! requests' changes to `APP_WEBHOOK_URL` as its API destination would.
 
 use std::sync::Arc;
 
 use crate::local::{EventSink, PutEventsEntry};
 use aws::bus::EVENT_SOURCE;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use domain::event::ALL_EVENTS;
+use domain::event::{ALL_EVENTS, REQUEST_CHANGES};
+use domain::sync::APP_CHANGES;
 use domain::Delivery;
 use tokio::net::TcpListener;
 
@@ -24,35 +27,108 @@ struct Rule {
 impl EventSink for Rule {
     fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
         let detail_type = entry.detail_type.clone().unwrap_or_default();
-        if entry.source.as_deref() != Some(EVENT_SOURCE) || !RULE_DETAIL_TYPES.contains(&detail_type.as_str()) {
-            tracing::info!(target: "stack", source = ?entry.source, detail_type, "event matches no rule; dropped");
-            return Ok(());
-        }
-        let detail: serde_json::Value =
-            serde_json::from_str(entry.detail.as_deref().unwrap_or_default()).map_err(|e| e.to_string())?;
+        let source = entry.source.clone().unwrap_or_default();
+        // EventBridge refuses an entry whose detail is not a JSON object.
+        let detail: serde_json::Value = serde_json::from_str(entry.detail.as_deref().unwrap_or_default())
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .ok_or_else(|| "MalformedDetail: the detail is not a JSON object".to_owned())?;
         let envelope = crate::local::events::eventbridge_delivery(
-            &domain::ObjectId::generate().to_string(),
+            &uuid_like(),
             &domain::time::now_timestamp(),
-            EVENT_SOURCE,
+            &source,
             &detail_type,
             detail,
         );
-        let event: EventBridgeEvent<Delivery> = serde_json::from_value(envelope).map_err(|e| e.to_string())?;
         let services = self.services.clone();
-        self.runtime.spawn(async move {
-            let started = std::time::Instant::now();
-            let (name, to) = (event.detail.first.event.clone(), event.detail.first.to);
-            match notifier::handle(&services.app.store, &services.pusher, "local-notifier", event).await {
-                Ok(report) => tracing::info!(
-                    target: "stack",
-                    "EVENT {name} to {to}: {} delivered, {} gone ({} ms)",
-                    report.delivered, report.gone, started.elapsed().as_millis()
-                ),
-                Err(error) => tracing::warn!(target: "stack", "EVENT {name} to {to}: {error}"),
+        if source == EVENT_SOURCE && RULE_DETAIL_TYPES.contains(&detail_type.as_str()) {
+            let event: EventBridgeEvent<Delivery> =
+                serde_json::from_value(envelope).map_err(|e| format!("MalformedDetail: {e}"))?;
+            self.runtime.spawn(notify(services, event));
+        } else if source == EVENT_SOURCE && REQUEST_CHANGES.contains(&detail_type.as_str()) {
+            if let Some(webhook) = services.webhook.clone() {
+                self.runtime.spawn(post_to_webhook(webhook, envelope));
             }
-        });
+        } else if source == services.app_event_source && APP_CHANGES.contains(&detail_type.as_str()) {
+            let event: EventBridgeEvent<serde_json::Value> =
+                serde_json::from_value(envelope).map_err(|e| format!("MalformedDetail: {e}"))?;
+            self.runtime.spawn(sync(services, event));
+        } else {
+            tracing::info!(target: "stack", source, detail_type, "event matches no rule; dropped");
+        }
         Ok(())
     }
+}
+
+/// An event id of EventBridge's shape (a UUID), unique enough for a local bus.
+fn uuid_like() -> String {
+    let hex = format!("{}{}", domain::ObjectId::generate(), domain::ObjectId::generate());
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+async fn notify(services: Arc<Services>, event: EventBridgeEvent<Delivery>) {
+    let started = std::time::Instant::now();
+    let (name, to) = (event.detail.first.event.clone(), event.detail.first.to);
+    match notifier::handle(&services.app.store, &services.pusher, "local-notifier", event).await {
+        Ok(report) => tracing::info!(
+            target: "stack",
+            "EVENT {name} to {to}: {} delivered, {} gone ({} ms)",
+            report.delivered, report.gone, started.elapsed().as_millis()
+        ),
+        Err(error) => tracing::warn!(target: "stack", "EVENT {name} to {to}: {error}"),
+    }
+}
+
+async fn sync(services: Arc<Services>, event: EventBridgeEvent<serde_json::Value>) {
+    let detail_type = event.detail_type.clone();
+    match sync_app::handle(&services.app.store, &services.publisher, "local-sync", event).await {
+        Ok(outcome) => tracing::info!(target: "stack", "APP {detail_type}: {outcome:?}"),
+        Err(error) => tracing::warn!(target: "stack", "APP {detail_type}: {error}"),
+    }
+}
+
+/// Posts to the webhook as an API destination does, trying [`WEBHOOK_ATTEMPTS`] times
+/// in all while it fails (a connection error or a 5xx or 429 answer).
+pub const WEBHOOK_ATTEMPTS: u32 = 3;
+
+async fn post_to_webhook(url: hyper::Uri, event: serde_json::Value) {
+    let detail_type = event["detail-type"].as_str().unwrap_or_default().to_owned();
+    for attempt in 0..WEBHOOK_ATTEMPTS {
+        match post_once(&url, &event).await {
+            Ok(status) if status < 300 => {
+                tracing::info!(target: "stack", "WEBHOOK {detail_type}: {status}");
+                return;
+            }
+            Ok(status) if status != 429 && status < 500 => {
+                tracing::warn!(target: "stack", "WEBHOOK {detail_type}: {status}, not retried");
+                return;
+            }
+            outcome => tracing::info!(target: "stack", attempt, "WEBHOOK {detail_type}: {outcome:?}; trying again"),
+        }
+        tokio::time::sleep(app::backoff(attempt + 2)).await;
+    }
+    tracing::warn!(target: "stack", "WEBHOOK {detail_type}: given up after {WEBHOOK_ATTEMPTS} attempts");
+}
+
+async fn post_once(url: &hyper::Uri, event: &serde_json::Value) -> Result<u16, String> {
+    use http_body_util::Full;
+    let host = url.host().ok_or("the webhook URL has no host")?;
+    let port = url.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let path = url.path_and_query().map_or("/", |p| p.as_str());
+    let request = hyper::Request::post(path)
+        .header(hyper::header::HOST, format!("{host}:{port}"))
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(hyper::body::Bytes::from(event.to_string())))
+        .map_err(|e| e.to_string())?;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), sender.send_request(request))
+        .await
+        .map_err(|_| "no answer within 5 s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    Ok(answer.status().as_u16())
 }
 
 pub async fn serve(listener: TcpListener, services: Arc<Services>) {

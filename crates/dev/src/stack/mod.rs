@@ -34,6 +34,10 @@ pub struct Services {
     /// request expires (`None`: never).
     pub expire_every: Duration,
     pub request_expiry: Option<Duration>,
+    /// The source of the app's events the sync function's rule matches.
+    pub app_event_source: String,
+    /// Where the requests' changes are posted (`APP_WEBHOOK_URL`), if anywhere.
+    pub webhook: Option<hyper::Uri>,
 }
 
 /// Serves REST, WebSocket + Management API, and EventBridge, and runs the sweeper,
