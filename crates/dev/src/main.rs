@@ -87,6 +87,9 @@ enum Command {
     /// The outbox items the sweeper set aside, and putting one back.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// The app's events the sync function set aside, and replaying one.
+    #[command(subcommand)]
+    Sync(SyncCommand),
     /// Print a fixture: the demo data plus one restricted chat of N participants.
     BigChat {
         /// Active participants of the generated chat.
@@ -119,6 +122,26 @@ enum OutboxCommand {
     Replay {
         /// The item's id, as `dev outbox aside` lists it.
         id: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// List the app's events the sync function could not apply, with why.
+    Aside {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Put a set-aside event back on the bus (EVENT_BUS_NAME, source APP_EVENT_SOURCE)
+    /// for the sync function, and forget it here: once the cause is fixed.
+    Replay {
+        /// The event's id, as `dev sync aside` lists it.
+        id: String,
+        /// The source the sync function's rule matches.
+        #[arg(long, env = "APP_EVENT_SOURCE", default_value = domain::sync::DEFAULT_APP_EVENT_SOURCE)]
+        source: String,
         #[command(flatten)]
         target: Target,
     },
@@ -317,6 +340,44 @@ async fn outbox_replay(store: &Store, id: &str) -> Result<(), Failure> {
     }
 }
 
+async fn sync_aside(store: &Store) -> Result<(), Failure> {
+    let events = store.app_events_set_aside(100).await?;
+    if events.is_empty() {
+        println!("no event of the app is set aside");
+    }
+    for event in events {
+        println!("{}  {}  {}  {}\n    {}", event.id, event.set_aside_at, event.detail_type, event.reason, event.detail);
+    }
+    Ok(())
+}
+
+async fn sync_replay(env: &Env, id: &str, source: &str) -> Result<(), Failure> {
+    let id = domain::ObjectId::parse(id)?;
+    let store = store_of(env).await?;
+    let event = store
+        .app_events_set_aside(usize::MAX)
+        .await?
+        .into_iter()
+        .find(|event| event.id == id)
+        .ok_or_else(|| format!("no event {id} is set aside"))?;
+    let config = Config::of_sections(&[Section::Aws, Section::Bus], env)?;
+    let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
+    let bus = config.bus.ok_or("EVENT_BUS_NAME must be set")?;
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(source)
+        .detail_type(&event.detail_type)
+        .detail(&event.detail)
+        .build();
+    let output = aws_sdk_eventbridge::Client::new(&sdk).put_events().entries(entry).send().await?;
+    if let Some(refused) = output.entries().first().and_then(|e| e.error_message().or(e.error_code())) {
+        return Err(format!("the bus refused event {id}: {refused}").into());
+    }
+    store.forget_app_event(id).await?;
+    println!("event {id} ({}) is back on the bus for the sync function", event.detail_type);
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     let ports = &cli.ports;
     match cli.command {
@@ -343,6 +404,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Outbox(OutboxCommand::Replay { id, target }) => {
             outbox_replay(&store_of(&env_for(&target, ports)).await?, &id).await
+        }
+        Command::Sync(SyncCommand::Aside { target }) => sync_aside(&store_of(&env_for(&target, ports)).await?).await,
+        Command::Sync(SyncCommand::Replay { id, source, target }) => {
+            sync_replay(&env_for(&target, ports), &id, &source).await
         }
         Command::BigChat { participants, admins } => big_chat(participants, admins),
         Command::LoadWorld { dir, chats, admins_per_chat, requesters } => {
