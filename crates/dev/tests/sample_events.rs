@@ -52,7 +52,7 @@ async fn every_rest_sample_event_gets_its_documented_response() {
     let listed: Vec<String> = expectations.keys().cloned().collect();
     assert_eq!(sample_files(), listed, "every sample event has an expectation and every expectation a file");
     let files =
-        listed.into_iter().filter(|f| !f.starts_with("ws-") && !f.starts_with("notifier") && !f.starts_with("expire-"));
+        listed.into_iter().filter(|f| ["ws-", "notifier", "expire-", "sync-app"].iter().all(|p| !f.starts_with(p)));
 
     for file in files {
         // Each sample runs on fresh demo data, as `cargo lambda invoke` would after a seed.
@@ -105,4 +105,24 @@ fn every_published_change_has_a_sample_that_fits_the_bus_document() {
             .map(|m| m["examples"][0]["payload"].clone());
         assert_eq!(example.as_ref(), Some(&event.detail), "{detail_type}: the sample is the document's example");
     }
+}
+
+/// events/sync-app/: one sample per detail-type the app sends, each applied on the demo
+/// data (and, by scripts/sam-local.sh, in Lambda's container).
+#[tokio::test]
+async fn every_sample_of_the_apps_events_applies_on_the_demo_data() {
+    let mut seen = Vec::new();
+    for file in sample_files().into_iter().filter(|f| f.starts_with("sync-app/")) {
+        let env = TestEnv::with_demo().await;
+        let text = std::fs::read_to_string(repo_root().join("events").join(&file)).unwrap();
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(event.source, domain::sync::DEFAULT_APP_EVENT_SOURCE, "{file}");
+        seen.push(event.detail_type.clone());
+        let outcome = sync_app::handle(env.store(), &env.aws.publisher, "test", event).await.expect("handled");
+        assert!(matches!(outcome, sync_app::Outcome::Applied(ref r) if r.changed), "{file}: {outcome:?}");
+    }
+    seen.sort();
+    let mut all: Vec<String> = domain::sync::APP_CHANGES.iter().map(|t| t.to_string()).collect();
+    all.sort();
+    assert_eq!(seen, all, "one sample per detail-type");
 }
