@@ -1,12 +1,12 @@
 //! The fixture format of the contract ("Data"): users and chats as the rest of the app
-//! holds them, participants as a list. Loading writes them in this service's layout:
-//! the chat item with its count, and one item per participant.
+//! holds them, participants as a list. Loading writes them as `dev import` writes the
+//! app's own data (one writer): the chat item with its count, one item per participant.
 
 use std::collections::HashSet;
 
 use app::ports::StoreError;
 use app::AppError;
-use aws::store::{Record, Store};
+use aws::store::Store;
 use domain::{Chat, ObjectId, Participant, User};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,8 @@ pub enum FixtureError {
     Store(#[from] StoreError),
     #[error("request {id} cannot be created: {reason}")]
     Request { id: ObjectId, reason: AppError },
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
 }
 
 /// A dev tool's made-up id: 3 hex digits of prefix and 21 of number, by construction.
@@ -66,12 +68,8 @@ fn generated_id(text: &str) -> ObjectId {
     ObjectId::parse(text).expect("generated ids are 24 lower-case hex digits")
 }
 
-/// `BatchWriteItem`'s limit.
-const ITEMS_PER_BATCH: usize = 25;
-/// Batches in flight at once.
-const CONCURRENT_BATCHES: usize = 16;
-/// A progress line every this many items, for big fixtures.
-const PROGRESS_EVERY: usize = 50_000;
+/// Users written at once.
+const CONCURRENT_USERS: usize = 32;
 
 impl FixtureChat {
     /// A generated restricted chat, the `index`-th (from 0): chat `68b…` = index + 1,
@@ -102,8 +100,8 @@ impl FixtureChat {
         }
     }
 
-    /// The chat item and one item per participant, refusing a user listed twice.
-    fn into_records(self) -> Result<Vec<Record>, FixtureError> {
+    /// The chat and its participants for the writer, refusing a user listed twice.
+    fn into_parts(self) -> Result<(Chat, Vec<Participant>), FixtureError> {
         let mut seen = HashSet::with_capacity(self.participants.len());
         for participant in &self.participants {
             if !seen.insert(participant.user) {
@@ -118,14 +116,9 @@ impl FixtureChat {
             restricted: self.restricted,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            participants_count: self.participants.iter().filter(|p| p.is_active()).count() as u64,
+            participants_count: 0,
         };
-        let mut all = Vec::with_capacity(self.participants.len() + 1);
-        all.push(Record::chat(&chat)?);
-        for participant in &self.participants {
-            all.push(Record::member(chat.id, participant)?);
-        }
-        Ok(all)
+        Ok((chat, self.participants))
     }
 }
 
@@ -138,40 +131,21 @@ impl Fixture {
         Self::parse(&std::fs::read_to_string(path)?)
     }
 
-    /// Creates the table if missing, then writes every user, chat and participant
-    /// (replacing what is stored under the same keys) in batches of 25, 16 in flight,
-    /// then creates the requests that do not exist yet (so loading twice is harmless).
-    /// Returns the numbers of users and chats.
+    /// Creates the table if missing, then writes every user, chat and participant by
+    /// the import's rules ([`crate::import`]: newer wins; a user as of before any
+    /// change, a chat as of its `updatedAt`), then creates the requests that do not
+    /// exist yet. So loading twice is harmless. Returns the numbers of users and chats.
     pub async fn load(self, store: &Store) -> Result<(usize, usize), FixtureError> {
         store.create_table_if_missing().await?;
         let (user_count, chat_count) = (self.users.len(), self.chats.len());
-        let mut all = self.users.iter().map(Record::user).collect::<Result<Vec<_>, _>>()?;
+        let at = crate::import::BEFORE_ANY_CHANGE;
+        stream::iter(self.users.into_iter().map(|user| crate::import::write_user(store, user, at.to_owned())))
+            .buffer_unordered(CONCURRENT_USERS)
+            .try_collect::<Vec<bool>>()
+            .await?;
         for chat in self.chats {
-            all.extend(chat.into_records()?);
-        }
-        let total = all.len();
-        let mut batches = Vec::with_capacity(total.div_ceil(ITEMS_PER_BATCH));
-        let mut items = all.into_iter();
-        loop {
-            let batch: Vec<Record> = items.by_ref().take(ITEMS_PER_BATCH).collect();
-            if batch.is_empty() {
-                break;
-            }
-            batches.push(batch);
-        }
-        let mut written = 0;
-        let mut next_report = PROGRESS_EVERY;
-        let mut writes = stream::iter(batches.into_iter().map(|batch| {
-            let len = batch.len();
-            async move { store.put_batch(batch).await.map(|()| len) }
-        }))
-        .buffer_unordered(CONCURRENT_BATCHES);
-        while let Some(len) = writes.try_next().await? {
-            written += len;
-            if written >= next_report {
-                eprintln!("fixture: {written} of {total} items written");
-                next_report += PROGRESS_EVERY;
-            }
+            let (chat, participants) = chat.into_parts()?;
+            crate::import::write_chat(store, chat, participants).await?;
         }
         for request in self.requests {
             if store.request(request.id).await?.is_some() {

@@ -4,6 +4,7 @@
 //! `dev` command (`src/main.rs`) runs them.
 
 pub mod fixture;
+pub mod import;
 pub mod kit;
 pub mod load;
 pub mod local;

@@ -87,6 +87,23 @@ enum Command {
     /// The outbox items the sweeper set aside, and putting one back.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Import the app's existing users and chats from `mongoexport` files (JSON Lines,
+    /// or JSON arrays with --jsonArray; Extended JSON v2, relaxed or canonical): newer
+    /// wins, as for the app's events, so a second run changes nothing. Prints each bad
+    /// document's line and the counts; exits 1 if any document was bad.
+    Import {
+        /// The users collection.
+        #[arg(long)]
+        users: Option<PathBuf>,
+        /// The chats collection, each chat with its `participants`.
+        #[arg(long)]
+        chats: Option<PathBuf>,
+        /// The files are JSON arrays (`mongoexport --jsonArray`).
+        #[arg(long = "jsonArray", visible_alias = "json-array")]
+        json_array: bool,
+        #[command(flatten)]
+        target: Target,
+    },
     /// The app's events the sync function set aside, and replaying one.
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -175,26 +192,37 @@ const LOCAL: &[(&str, &str)] = &[
 
 /// The environment, with the local stack's settings where it has none.
 fn local_env(ports: &Ports) -> Env {
+    env_with(&Target { local: true }, ports, &[])
+}
+
+fn env_for(target: &Target, ports: &Ports) -> Env {
+    env_with(target, ports, &[])
+}
+
+/// [`env_for`], with `defaults` for what neither the environment nor the local
+/// settings give.
+fn env_with(target: &Target, ports: &Ports, defaults: &[(&str, &str)]) -> Env {
     let mut values: HashMap<String, String> = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
         .filter(|(_, value)| !value.is_empty())
         .collect();
-    let events = format!("http://127.0.0.1:{}", ports.events_port);
-    let management = format!("http://127.0.0.1:{}", ports.ws_port);
-    let ported = [("AWS_ENDPOINT_URL_EVENTBRIDGE", events.as_str()), ("WEBSOCKET_ENDPOINT", management.as_str())];
-    for (name, value) in LOCAL.iter().chain(ported.iter()) {
+    if target.local {
+        let events = format!("http://127.0.0.1:{}", ports.events_port);
+        let management = format!("http://127.0.0.1:{}", ports.ws_port);
+        let ported = [("AWS_ENDPOINT_URL_EVENTBRIDGE", events), ("WEBSOCKET_ENDPOINT", management)];
+        for (name, value) in LOCAL.iter().map(|(n, v)| (*n, (*v).to_owned())).chain(ported) {
+            values.entry(name.to_owned()).or_insert(value);
+        }
+    }
+    for (name, value) in defaults {
         values.entry((*name).to_owned()).or_insert_with(|| (*value).to_owned());
     }
     Env::of_pairs(values.iter().map(|(name, value)| (name.as_str(), value.as_str())))
 }
 
-fn env_for(target: &Target, ports: &Ports) -> Env {
-    if target.local {
-        local_env(ports)
-    } else {
-        Env::of_process()
-    }
-}
+/// An import reads and writes a whole collection, not one call's items: a page of a
+/// big chat's entries can take DynamoDB Local longer than a function's bounds allow.
+const IMPORT_BOUNDS: &[(&str, &str)] = &[("AWS_ATTEMPT_TIMEOUT_MS", "20000"), ("AWS_CALL_TIMEOUT_MS", "60000")];
 
 /// Every section: the local stack runs every function in one process.
 const ALL_SECTIONS: &[Section] = &[
@@ -340,6 +368,50 @@ async fn outbox_replay(store: &Store, id: &str) -> Result<(), Failure> {
     }
 }
 
+/// One collection through `import` with a progress bar on stderr (hidden when stderr
+/// is not a terminal); prints its bad documents and its counts. Whether all was good.
+async fn import_file<F, Fut>(name: &str, path: &std::path::Path, import: F) -> Result<bool, Failure>
+where
+    F: FnOnce(std::io::BufReader<indicatif::ProgressBarIter<std::fs::File>>) -> Fut,
+    Fut: std::future::Future<Output = Result<dev::import::Report, dev::import::ImportError>>,
+{
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bar = indicatif::ProgressBar::new(file.metadata()?.len());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>6} [{bar:40}] {bytes}/{total_bytes} ({eta})")?
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_owned());
+    let report = import(std::io::BufReader::new(bar.wrap_read(file))).await?;
+    bar.finish_and_clear();
+    for (line, reason) in &report.bad {
+        eprintln!("{}:{line}: {reason}", path.display());
+    }
+    println!("{name}: {report}");
+    Ok(report.bad.is_empty())
+}
+
+async fn import(env: &Env, users: Option<PathBuf>, chats: Option<PathBuf>, json_array: bool) -> Result<(), Failure> {
+    if users.is_none() && chats.is_none() {
+        return Err("name a collection: --users FILE, --chats FILE, or both".into());
+    }
+    let format = if json_array { dev::import::Format::Array } else { dev::import::Format::Lines };
+    let store = store_of(env).await?;
+    store.create_table_if_missing().await?;
+    let mut all_good = true;
+    if let Some(path) = users {
+        all_good &= import_file("users", &path, |r| dev::import::import_users(&store, r, format)).await?;
+    }
+    if let Some(path) = chats {
+        all_good &= import_file("chats", &path, |r| dev::import::import_chats(&store, r, format)).await?;
+    }
+    if all_good {
+        Ok(())
+    } else {
+        Err("some documents were bad (listed above); the others are imported".into())
+    }
+}
+
 async fn sync_aside(store: &Store) -> Result<(), Failure> {
     let events = store.app_events_set_aside(100).await?;
     if events.is_empty() {
@@ -404,6 +476,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Outbox(OutboxCommand::Replay { id, target }) => {
             outbox_replay(&store_of(&env_for(&target, ports)).await?, &id).await
+        }
+        Command::Import { users, chats, json_array, target } => {
+            import(&env_with(&target, ports, IMPORT_BOUNDS), users, chats, json_array).await
         }
         Command::Sync(SyncCommand::Aside { target }) => sync_aside(&store_of(&env_for(&target, ports)).await?).await,
         Command::Sync(SyncCommand::Replay { id, source, target }) => {

@@ -58,6 +58,13 @@ impl Record {
         member(chat, entry).map(Self)
     }
 
+    /// A participant entry as of the app's change at `at` (newer wins).
+    pub fn member_at(chat: ObjectId, entry: &Participant, at: &str) -> Result<Self, StoreError> {
+        let mut item = member(chat, entry)?;
+        item.insert(CHANGED_AT.into(), s(at));
+        Ok(Self(item))
+    }
+
     /// Its size as DynamoDB counts it against the 400 KB item limit.
     pub fn size(&self) -> usize {
         item_size(&self.0)

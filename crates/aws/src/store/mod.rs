@@ -29,7 +29,7 @@ use keys::Key;
 pub use connections::Connection;
 pub use items::{item_size, Record};
 pub use outbox::{SetAside, SetAsideFields};
-pub use sync::SetAsideAppEvent;
+pub use sync::{KeptMember, SetAsideAppEvent};
 pub use table::{IndexDefinition, TableDefinition, TABLE};
 pub use transactions::MAX_NOTIFIED_ADMINS;
 

@@ -205,6 +205,68 @@ impl Store {
     }
 }
 
+/// What the import needs of a kept participant entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptMember {
+    pub active: bool,
+    pub changed_at: Option<String>,
+}
+
+impl Store {
+    /// Every participant entry kept for `chat`, by user: one `Query` per MB of them
+    /// (projected to what the import compares).
+    pub async fn kept_members(&self, chat: ObjectId) -> Result<HashMap<ObjectId, KeptMember>, StoreError> {
+        let (partition, prefix) = keys::members_of(chat);
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :member)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(partition.clone()))
+            .expression_attribute_values(":member", s(prefix))
+            .projection_expression("#sk, leftAt, changedAt")
+            .into_paginator()
+            .items()
+            .send();
+        let mut kept = HashMap::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| sdk_error("Query", e))?;
+            let Some(user) = keys::member_user(&item_key_of(&item, &partition)) else { continue };
+            let changed_at = match item.get(CHANGED_AT) {
+                Some(AttributeValue::S(at)) => Some(at.clone()),
+                _ => None,
+            };
+            kept.insert(user, KeptMember { active: !item.contains_key("leftAt"), changed_at });
+        }
+        Ok(kept)
+    }
+
+    /// Moves `chat`'s `participantsCount` by `delta`: one `UpdateItem`.
+    pub async fn move_participants_count(&self, chat: ObjectId, delta: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&keys::chat(chat))))
+            .update_expression("ADD participantsCount :delta")
+            .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        Ok(())
+    }
+}
+
+/// The key of a projected item (its `PK` left out of the projection).
+fn item_key_of(item: &Item, pk: &str) -> keys::Key {
+    let sk = match item.get(keys::SK) {
+        Some(AttributeValue::S(sk)) => sk.clone(),
+        _ => String::new(),
+    };
+    keys::Key { pk: pk.to_owned(), sk }
+}
+
 fn user_item(user: &User) -> Result<Item, StoreError> {
     encode(&keys::user(user.id), items::USER, user)
 }
