@@ -107,6 +107,17 @@ enum Command {
     /// The app's events the sync function set aside, and replaying one.
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Put one event of the app on the bus by hand, as the app would: DETAIL_TYPE
+    /// (`member.upserted`, ...) with DETAIL (JSON), source APP_EVENT_SOURCE.
+    PutEvent {
+        detail_type: String,
+        detail: String,
+        /// The source the sync function's rule matches.
+        #[arg(long, env = "APP_EVENT_SOURCE", default_value = domain::sync::DEFAULT_APP_EVENT_SOURCE)]
+        source: String,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Print a fixture: the demo data plus one restricted chat of N participants.
     BigChat {
         /// Active participants of the generated chat.
@@ -114,6 +125,18 @@ enum Command {
         /// How many of them are admins.
         #[arg(default_value_t = 20)]
         admins: usize,
+    },
+    /// Print one chat of N participants (20 admins among them, every 1,000th left) as
+    /// `mongoexport` writes a chats collection (JSON Lines, relaxed Extended JSON), for
+    /// `dev import` and the bench.
+    ExportChat { participants: usize },
+    /// The bench of the app's data in (scripts/bench-app-data.sh): N `member.upserted`
+    /// events over 100 chats through sync-app's handler, 32 at once, as Lambda would
+    /// run them; prints events per second.
+    BenchSync {
+        events: usize,
+        #[command(flatten)]
+        target: Target,
     },
     /// Write DIR/fixture.json and DIR/run.json (the people and their tokens) for
     /// scripts/load.sh.
@@ -398,6 +421,7 @@ async fn import(env: &Env, users: Option<PathBuf>, chats: Option<PathBuf>, json_
     let format = if json_array { dev::import::Format::Array } else { dev::import::Format::Lines };
     let store = store_of(env).await?;
     store.create_table_if_missing().await?;
+    let started = std::time::Instant::now();
     let mut all_good = true;
     if let Some(path) = users {
         all_good &= import_file("users", &path, |r| dev::import::import_users(&store, r, format)).await?;
@@ -405,11 +429,82 @@ async fn import(env: &Env, users: Option<PathBuf>, chats: Option<PathBuf>, json_
     if let Some(path) = chats {
         all_good &= import_file("chats", &path, |r| dev::import::import_chats(&store, r, format)).await?;
     }
+    let took = started.elapsed().as_secs_f64();
+    match peak_memory_mb() {
+        Some(mb) => eprintln!("took {took:.1} s, peak memory {mb:.0} MB"),
+        None => eprintln!("took {took:.1} s"),
+    }
     if all_good {
         Ok(())
     } else {
         Err("some documents were bad (listed above); the others are imported".into())
     }
+}
+
+fn export_chat(participants: usize) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let every = (participants / 20).max(1);
+    write!(
+        out,
+        r#"{{"_id":{{"$oid":"6b0000000000000000000099"}},"creator":{{"$oid":"6a0000000000000000000000"}},"isGroup":true,"name":"Exported","restricted":true,"createdAt":{{"$date":"2026-01-01T00:00:00Z"}},"updatedAt":{{"$date":"2026-11-03T00:00:00Z"}},"participants":["#
+    )?;
+    for n in 0..participants {
+        let admin = if n % every == every - 1 { r#","isAdmin":true"# } else { "" };
+        let left = if n % 1_000 == 500 { r#","leftAt":{"$date":"2026-11-02T00:00:00Z"}"# } else { "" };
+        let comma = if n == 0 { "" } else { "," };
+        write!(
+            out,
+            r#"{comma}{{"_id":{{"$oid":"6c{n:022x}"}},"user":{{"$oid":"6a{n:022x}"}},"lastReadAt":{{"$date":"2026-11-01T00:00:00Z"}}{admin}{left}}}"#
+        )?;
+    }
+    writeln!(out, "]}}")?;
+    Ok(())
+}
+
+async fn bench_sync(env: &Env, events: usize) -> Result<(), Failure> {
+    use futures::StreamExt;
+    let config = Config::of_sections(&[Section::Aws, Section::Table, Section::Bus], env)?;
+    edge::telemetry::init(&config.logs);
+    let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
+    let store = edge::run::store(&config, &sdk).await?;
+    store.create_table_if_missing().await?;
+    let publisher = edge::run::publisher(&config, &sdk)?;
+    let at = domain::time::now_timestamp();
+    let event = |n: usize| {
+        let detail = serde_json::json!({"chat": format!("6b{:022x}", n % 100), "user": format!("6a{n:022x}"),
+            "_id": format!("6c{n:022x}"), "isAdmin": false, "lastReadAt": at, "updatedAt": at});
+        let envelope = dev::local::events::eventbridge_delivery(
+            &domain::ObjectId::generate().to_string(),
+            &at,
+            domain::sync::DEFAULT_APP_EVENT_SOURCE,
+            "member.upserted",
+            detail,
+        );
+        serde_json::from_value::<aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value>>(envelope)
+    };
+    let batch: Vec<_> = (0..events).map(event).collect::<Result<_, _>>()?;
+    let started = std::time::Instant::now();
+    let outcomes: Vec<_> =
+        futures::stream::iter(batch.into_iter().map(|e| sync_app::handle(&store, &publisher, "bench", e)))
+            .buffer_unordered(32)
+            .collect()
+            .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let failed = outcomes.iter().filter(|o| o.is_err()).count();
+    println!(
+        "sync-app: {events} member.upserted over 100 chats, 32 at once: {:.0} events/s ({failed} failed)",
+        events as f64 / elapsed
+    );
+    Ok(())
+}
+
+/// The process's peak resident memory, from Linux's `/proc/self/status`.
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 async fn sync_aside(store: &Store) -> Result<(), Failure> {
@@ -423,6 +518,24 @@ async fn sync_aside(store: &Store) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Puts one entry on the bus (EVENT_BUS_NAME) as the app would.
+async fn put_event(env: &Env, source: &str, detail_type: &str, detail: &str) -> Result<(), Failure> {
+    let config = Config::of_sections(&[Section::Aws, Section::Bus], env)?;
+    let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
+    let bus = config.bus.ok_or("EVENT_BUS_NAME must be set")?;
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(source)
+        .detail_type(detail_type)
+        .detail(detail)
+        .build();
+    let output = aws_sdk_eventbridge::Client::new(&sdk).put_events().entries(entry).send().await?;
+    if let Some(refused) = output.entries().first().and_then(|e| e.error_message().or(e.error_code())) {
+        return Err(format!("the bus refused the event: {refused}").into());
+    }
+    Ok(())
+}
+
 async fn sync_replay(env: &Env, id: &str, source: &str) -> Result<(), Failure> {
     let id = domain::ObjectId::parse(id)?;
     let store = store_of(env).await?;
@@ -432,19 +545,7 @@ async fn sync_replay(env: &Env, id: &str, source: &str) -> Result<(), Failure> {
         .into_iter()
         .find(|event| event.id == id)
         .ok_or_else(|| format!("no event {id} is set aside"))?;
-    let config = Config::of_sections(&[Section::Aws, Section::Bus], env)?;
-    let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
-    let bus = config.bus.ok_or("EVENT_BUS_NAME must be set")?;
-    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name(bus)
-        .source(source)
-        .detail_type(&event.detail_type)
-        .detail(&event.detail)
-        .build();
-    let output = aws_sdk_eventbridge::Client::new(&sdk).put_events().entries(entry).send().await?;
-    if let Some(refused) = output.entries().first().and_then(|e| e.error_message().or(e.error_code())) {
-        return Err(format!("the bus refused event {id}: {refused}").into());
-    }
+    put_event(env, source, &event.detail_type, &event.detail).await?;
     store.forget_app_event(id).await?;
     println!("event {id} ({}) is back on the bus for the sync function", event.detail_type);
     Ok(())
@@ -479,6 +580,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Import { users, chats, json_array, target } => {
             import(&env_with(&target, ports, IMPORT_BOUNDS), users, chats, json_array).await
+        }
+        Command::ExportChat { participants } => export_chat(participants),
+        Command::BenchSync { events, target } => bench_sync(&env_for(&target, ports), events).await,
+        Command::PutEvent { detail_type, detail, source, target } => {
+            put_event(&env_for(&target, ports), &source, &detail_type, &detail).await?;
+            println!("{detail_type} put on the bus (source {source})");
+            Ok(())
         }
         Command::Sync(SyncCommand::Aside { target }) => sync_aside(&store_of(&env_for(&target, ports)).await?).await,
         Command::Sync(SyncCommand::Replay { id, source, target }) => {

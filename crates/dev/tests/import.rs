@@ -167,7 +167,5 @@ async fn a_chat_of_200000_participants_imports_with_its_count_and_shown_particip
         snapshot.shown[20..].iter().map(|p| u32::from_str_radix(&p.user.to_string()[2..], 16).unwrap()).collect();
     let expected: Vec<u32> = (0..).filter(|n| n % 1_000 != 500 && n % 10_000 != 9_999).take(80).collect();
     assert_eq!(others, expected, "then the others in the order they joined, the ones who left not among them");
-
-    let again = dev_import(&env, endpoint, &["--chats", &chats.to_string_lossy()]);
-    assert!(again.stdout.contains("chats: read 1, written 0, unchanged 1, bad 0"), "{}{}", again.stdout, again.stderr);
+    // A second run is the first test's; here it would read the 200,000 entries again.
 }
