@@ -16,7 +16,6 @@ use domain::sync::{normalized_time, AppChange};
 use domain::{Chat, ObjectId, Participant, User};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The time of a document that carries none: any change the app sends later wins.
 pub const BEFORE_ANY_CHANGE: &str = "1970-01-01T00:00:00.000Z";
@@ -60,37 +59,65 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// Extended JSON v2 as plain JSON: `{"$oid": id}` the id, `{"$date": ...}` (an RFC 3339
-/// text or `{"$numberLong": ms}`) a timestamp of this service's format, the number
-/// wrappers their numbers. Anything else as it is.
-pub fn plain(value: Value) -> Result<Value, String> {
-    match value {
-        Value::Object(object) => {
-            if object.len() == 1 {
-                let (key, inner) = object.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or_default();
-                match (key, inner) {
-                    ("$oid", Value::String(id)) => return Ok(Value::String(id.clone())),
-                    ("$date", Value::String(text)) => {
-                        return normalized_time(text).map(Value::String).ok_or(format!("$date {text:?} is not a time"));
-                    }
-                    ("$date", Value::Object(number)) => {
-                        let millis = number.get("$numberLong").and_then(Value::as_str).and_then(|n| n.parse().ok());
-                        let time = millis.and_then(chrono::DateTime::from_timestamp_millis);
-                        let time = time.ok_or(format!("$date {inner} is not a time"))?;
-                        return Ok(Value::String(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-                    }
-                    ("$numberInt" | "$numberLong" | "$numberDouble" | "$numberDecimal", Value::String(n)) => {
-                        let number: serde_json::Number =
-                            n.parse().map_err(|_| format!("{key} {n:?} is not a number"))?;
-                        return Ok(Value::Number(number));
-                    }
-                    _ => {}
-                }
-            }
-            object.into_iter().map(|(k, v)| Ok((k, plain(v)?))).collect::<Result<_, String>>().map(Value::Object)
+/// An id as Extended JSON writes it: `{"$oid": "..."}`, or the bare text.
+#[derive(Debug, Clone, Copy)]
+struct Oid(ObjectId);
+
+impl<'de> Deserialize<'de> for Oid {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Wrapped {
+                #[serde(rename = "$oid")]
+                oid: String,
+            },
+            Bare(String),
         }
-        Value::Array(items) => items.into_iter().map(plain).collect::<Result<_, _>>().map(Value::Array),
-        other => Ok(other),
+        let text = match Form::deserialize(deserializer)? {
+            Form::Wrapped { oid } | Form::Bare(oid) => oid,
+        };
+        ObjectId::parse(&text).map(Oid).map_err(|_| serde::de::Error::custom(format!("{text:?} is not an ObjectId")))
+    }
+}
+
+/// A time as Extended JSON writes it (relaxed `{"$date": "<RFC 3339>"}`, canonical
+/// `{"$date": {"$numberLong": "<ms>"}}`), or a bare RFC 3339 text: in this service's
+/// format.
+#[derive(Debug, Clone)]
+struct Time(String);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Millis {
+            #[serde(rename = "$numberLong")]
+            millis: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Date {
+            Text(String),
+            Millis(Millis),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Wrapped {
+                #[serde(rename = "$date")]
+                date: Date,
+            },
+            Bare(String),
+        }
+        let time = match Form::deserialize(deserializer)? {
+            Form::Wrapped { date: Date::Text(text) } | Form::Bare(text) => normalized_time(&text),
+            Form::Wrapped { date: Date::Millis(Millis { millis }) } => millis
+                .parse()
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        };
+        time.map(Time).ok_or_else(|| serde::de::Error::custom("a time that is not RFC 3339"))
     }
 }
 
@@ -200,85 +227,95 @@ impl<R: BufRead> Documents<R> {
 }
 
 impl<R: BufRead> Iterator for Documents<R> {
-    /// The line a document starts on, and the document as plain JSON or why not.
-    type Item = std::io::Result<(usize, Result<Value, String>)>;
+    /// The line a document starts on, and its text.
+    type Item = std::io::Result<(usize, String)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let next = match self.format {
+        match self.format {
             Format::Lines => self.next_line(),
             Format::Array => self.next_element(),
-        };
-        next.transpose().map(|read| {
-            read.map(|(line, text)| {
-                let parsed = serde_json::from_str::<Value>(&text).map_err(|e| format!("not JSON: {e}"));
-                (line, parsed.and_then(plain))
-            })
-        })
+        }
+        .transpose()
     }
+}
+
+/// A document as `T`, or why not: serde's words for a missing or bad field.
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| if e.is_data() { e.to_string() } else { format!("not JSON: {e}") })
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UserDocument {
     #[serde(rename = "_id")]
-    id: ObjectId,
+    id: Oid,
     username: String,
     name: String,
     #[serde(default)]
     photo: Option<String>,
     #[serde(default)]
-    updated_at: Option<String>,
+    updated_at: Option<Time>,
     #[serde(default)]
-    created_at: Option<String>,
+    created_at: Option<Time>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ParticipantDocument {
+    #[serde(rename = "_id")]
+    id: Oid,
+    user: Oid,
+    #[serde(default)]
+    is_admin: bool,
+    last_read_at: Time,
+    #[serde(default)]
+    left_at: Option<Time>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ChatDocument {
     #[serde(rename = "_id")]
-    id: ObjectId,
-    creator: ObjectId,
+    id: Oid,
+    creator: Oid,
     is_group: bool,
     name: String,
     restricted: bool,
-    created_at: String,
-    updated_at: String,
+    created_at: Time,
+    updated_at: Time,
     #[serde(default)]
-    participants: Vec<Participant>,
-}
-
-fn time_of(text: &str, field: &str) -> Result<String, String> {
-    normalized_time(text).ok_or(format!("{field} {text:?} is not an RFC 3339 time"))
+    participants: Vec<ParticipantDocument>,
 }
 
 /// A user document as a user and the time of its state.
-fn user_of(document: Value) -> Result<(User, String), String> {
-    let d: UserDocument = serde_json::from_value(document).map_err(|e| e.to_string())?;
-    let at = match d.updated_at.or(d.created_at) {
-        Some(text) => time_of(&text, "updatedAt")?,
-        None => BEFORE_ANY_CHANGE.to_owned(),
-    };
-    Ok((User { id: d.id, username: d.username, name: d.name, photo: d.photo }, at))
+fn user_of(text: &str) -> Result<(User, String), String> {
+    let d: UserDocument = parse(text)?;
+    let at = d.updated_at.or(d.created_at).map_or_else(|| BEFORE_ANY_CHANGE.to_owned(), |t| t.0);
+    Ok((User { id: d.id.0, username: d.username, name: d.name, photo: d.photo }, at))
 }
 
-/// A chat document as the chat and its participants, times in this service's format.
-fn chat_of(document: Value) -> Result<(Chat, Vec<Participant>), String> {
-    let d: ChatDocument = serde_json::from_value(document).map_err(|e| e.to_string())?;
-    let mut participants = d.participants;
-    for participant in &mut participants {
-        participant.last_read_at = time_of(&participant.last_read_at, "lastReadAt")?;
-        if let Some(left) = &participant.left_at {
-            participant.left_at = Some(time_of(left, "leftAt")?);
-        }
-    }
+/// A chat document as the chat and its participants.
+fn chat_of(text: &str) -> Result<(Chat, Vec<Participant>), String> {
+    let d: ChatDocument = parse(text)?;
+    let participants = d
+        .participants
+        .into_iter()
+        .map(|p| Participant {
+            id: p.id.0,
+            user: p.user.0,
+            last_read_at: p.last_read_at.0,
+            is_admin: p.is_admin,
+            left_at: p.left_at.map(|t| t.0),
+        })
+        .collect();
     let chat = Chat {
-        id: d.id,
-        creator: d.creator,
+        id: d.id.0,
+        creator: d.creator.0,
         is_group: d.is_group,
         name: d.name,
         restricted: d.restricted,
-        created_at: time_of(&d.created_at, "createdAt")?,
-        updated_at: time_of(&d.updated_at, "updatedAt")?,
+        created_at: d.created_at.0,
+        updated_at: d.updated_at.0,
         participants_count: 0,
     };
     Ok((chat, participants))
@@ -306,7 +343,7 @@ pub async fn write_chat(store: &Store, chat: Chat, participants: Vec<Participant
     let chat_changed = store.apply_change(&AppChange::ChatUpserted { at: updated_at.clone(), chat }).await?;
     let kept = store.kept_members(chat_id).await?;
     let mut delta = 0i64;
-    let mut records = Vec::new();
+    let mut newer = Vec::new();
     for participant in &participants {
         let at = participant.left_at.as_deref().unwrap_or(&updated_at);
         let before = kept.get(&participant.user);
@@ -314,11 +351,16 @@ pub async fn write_chat(store: &Store, chat: Chat, participants: Vec<Participant
             continue;
         }
         delta += i64::from(participant.is_active()) - i64::from(before.is_some_and(|k| k.active));
-        records.push(Record::member_at(chat_id, participant, at)?);
+        newer.push((participant, at));
     }
-    let changed = chat_changed || !records.is_empty();
-    let batches: Vec<Vec<Record>> = records.chunks(ITEMS_PER_BATCH).map(<[Record]>::to_vec).collect();
-    stream::iter(batches.into_iter().map(|batch| store.put_batch(batch)))
+    drop(kept);
+    let changed = chat_changed || !newer.is_empty();
+    // Items are made a batch at a time, as the batches go: only those in flight are held.
+    let put = |batch: &[(&Participant, &str)]| {
+        let records = batch.iter().map(|(p, at)| Record::member_at(chat_id, p, at)).collect::<Result<Vec<_>, _>>();
+        async move { store.put_batch(records?).await }
+    };
+    stream::iter(newer.chunks(ITEMS_PER_BATCH).map(put))
         .buffer_unordered(CONCURRENT_BATCHES)
         .try_collect::<Vec<()>>()
         .await?;
@@ -344,9 +386,9 @@ pub async fn import_users(store: &Store, reader: impl BufRead, format: Format) -
         let mut users = Vec::new();
         let mut taken = 0;
         for document in documents.by_ref().take(slice) {
-            let (line, document) = document?;
+            let (line, text) = document?;
             taken += 1;
-            match document.and_then(user_of) {
+            match user_of(&text) {
                 Ok(user) => users.push(user),
                 Err(reason) => report.bad.push((line, reason)),
             }
@@ -368,13 +410,14 @@ pub async fn import_users(store: &Store, reader: impl BufRead, format: Format) -
 pub async fn import_chats(store: &Store, reader: impl BufRead, format: Format) -> Result<Report, ImportError> {
     let mut report = Report::default();
     for document in Documents::new(reader, format) {
-        let (line, document) = document?;
+        let (line, text) = document?;
         report.read += 1;
-        let chat =
-            document.and_then(chat_of).and_then(|(chat, participants)| match duplicate_in(&chat, &participants) {
-                Some(reason) => Err(reason),
-                None => Ok((chat, participants)),
-            });
+        let chat = chat_of(&text).and_then(|(chat, participants)| match duplicate_in(&chat, &participants) {
+            Some(reason) => Err(reason),
+            None => Ok((chat, participants)),
+        });
+        // The text is not needed past here: a big chat's is tens of MB.
+        drop(text);
         match chat {
             Ok((chat, participants)) => {
                 if write_chat(store, chat, participants).await? {
@@ -392,22 +435,32 @@ pub async fn import_chats(store: &Store, reader: impl BufRead, format: Format) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::Value;
 
-    fn all(text: &str, format: Format) -> Vec<(usize, Result<Value, String>)> {
+    fn all(text: &str, format: Format) -> Vec<(usize, String)> {
         Documents::new(text.as_bytes(), format).collect::<std::io::Result<_>>().unwrap()
     }
 
     #[test]
-    fn extended_json_relaxed_and_canonical_read_as_plain_json() {
-        let canonical = json!({"_id": {"$oid": "65a000000000000000000001"},
-            "at": {"$date": {"$numberLong": "1764583200000"}}, "n": {"$numberInt": "7"}});
-        let relaxed =
-            json!({"_id": {"$oid": "65a000000000000000000001"}, "at": {"$date": "2025-12-01T10:00:00+00:00"}, "n": 7});
-        let expected = json!({"_id": "65a000000000000000000001", "at": "2025-12-01T10:00:00.000Z", "n": 7});
-        assert_eq!(plain(canonical).unwrap(), expected);
-        assert_eq!(plain(relaxed).unwrap(), expected);
-        assert!(plain(json!({"at": {"$date": "soon"}})).is_err());
+    fn extended_json_relaxed_and_canonical_read_alike() {
+        let canonical = r#"{"_id": {"$oid": "65a000000000000000000001"}, "username": "ada", "name": "Ada",
+            "updatedAt": {"$date": {"$numberLong": "1764583200000"}}, "__v": {"$numberInt": "7"}}"#;
+        let relaxed = r#"{"_id": {"$oid": "65a000000000000000000001"}, "username": "ada", "name": "Ada",
+            "updatedAt": {"$date": "2025-12-01T11:00:00+01:00"}}"#;
+        let bare = r#"{"_id": "65a000000000000000000001", "username": "ada", "name": "Ada", "updatedAt": "2025-12-01T10:00:00Z"}"#;
+        for text in [canonical, relaxed, bare] {
+            let (user, at) = user_of(text).unwrap();
+            assert_eq!(
+                (user.id.to_string().as_str(), at.as_str()),
+                ("65a000000000000000000001", "2025-12-01T10:00:00.000Z")
+            );
+        }
+        assert!(user_of(r#"{"_id": "x", "username": "a", "name": "b"}"#).unwrap_err().contains("not an ObjectId"));
+        assert!(user_of(
+            r#"{"_id": "65a000000000000000000001", "username": "a", "name": "b", "updatedAt": {"$date": "soon"}}"#
+        )
+        .is_err());
+        assert!(user_of("{nope").unwrap_err().starts_with("not JSON"));
     }
 
     #[test]
@@ -415,12 +468,12 @@ mod tests {
         let lines = "{\"a\": 1}\n\nnot json\n{\"b\": \"x\\\"}\"}\n";
         let read = all(lines, Format::Lines);
         assert_eq!(read.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [1, 3, 4]);
-        assert!(read[1].1.is_err() && read[2].1.as_ref().unwrap()["b"] == "x\"}");
+        assert_eq!(serde_json::from_str::<Value>(&read[2].1).unwrap()["b"], "x\"}");
 
         let array = "[\n  {\"a\": [1, {\"b\": \"],\"}]},\n  {\"c\": 2}\n,\n{\"d\": 3}]";
         let read = all(array, Format::Array);
         assert_eq!(read.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [2, 3, 5]);
-        assert_eq!(read[0].1.as_ref().unwrap()["a"][1]["b"], "],");
+        assert_eq!(serde_json::from_str::<Value>(&read[0].1).unwrap()["a"][1]["b"], "],");
         assert!(all("[]", Format::Array).is_empty());
         assert!(Documents::new("{}".as_bytes(), Format::Array).next().unwrap().is_err(), "not an array");
     }
