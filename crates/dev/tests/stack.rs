@@ -575,3 +575,74 @@ async fn an_operator_lists_a_set_aside_event_and_replays_it_onto_the_bus() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_detail_type_of_the_app_through_the_local_bus_shows_in_the_rest_api() {
+    let stack = start().await;
+    let (events, _) = dev::kit::fake_aws::sdk_clients(stack.events, stack.websocket);
+    let (ada, bob, chat) = ("6a0000000000000000000011", "6a0000000000000000000012", "6b0000000000000000000011");
+    let put = |detail_type: &'static str, detail: Value| {
+        let events = events.clone();
+        async move {
+            let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source("chat-app")
+                .detail_type(detail_type)
+                .detail(detail.to_string())
+                .build();
+            let output = events.put_events().entries(entry).send().await.expect("PutEvents");
+            assert_eq!(output.failed_entry_count(), 0, "{detail_type}");
+        }
+    };
+    let at = |minute: u32| format!("2026-12-01T10:{minute:02}:00.000Z");
+    let member = |user: &str, admin: bool, minute: u32| {
+        json!({"chat": chat, "user": user, "_id": format!("6c{}", &user[2..]), "isAdmin": admin,
+               "lastReadAt": at(minute), "updatedAt": at(minute)})
+    };
+    for (user, name) in [(ada, "ada"), (bob, "bob")] {
+        put("user.upserted", json!({"_id": user, "username": name, "name": name, "photo": null, "updatedAt": at(0)}))
+            .await;
+    }
+    put(
+        "chat.upserted",
+        json!({"_id": chat, "creator": ada, "isGroup": true, "name": "By the bus",
+        "restricted": true, "createdAt": at(0), "updatedAt": at(1)}),
+    )
+    .await;
+    put("member.upserted", member(ada, true, 2)).await;
+    put("member.upserted", member(bob, false, 2)).await;
+    let queue = format!("/chats/{chat}/requests");
+    eventually("ada is admin", || async { stack.http("GET", &queue, ada, None).await.0 == 200 }).await;
+    eventually("bob is a member", || async {
+        stack.http("POST", "/requests", bob, Some(json!({"chat": chat}))).await.1["code"] == "ALREADY_PARTICIPANT"
+    })
+    .await;
+
+    // bob leaves, and may ask; then the app deletes bob's account.
+    put("member.left", json!({"chat": chat, "user": bob, "leftAt": at(3)})).await;
+    let asked = std::sync::Mutex::new(String::new());
+    eventually("bob may ask", || async {
+        let (status, body) = stack.http("POST", "/requests", bob, Some(json!({"chat": chat}))).await;
+        if status == 201 {
+            *asked.lock().unwrap() = body["request"]["_id"].as_str().unwrap().to_owned();
+        }
+        status == 201
+    })
+    .await;
+    let bobs = asked.into_inner().unwrap();
+    let path = format!("/requests/{bobs}");
+    assert_eq!(stack.http("GET", &path, bob, None).await.1["request"]["user"]["username"], "bob");
+    put("user.deleted", json!({"_id": bob, "deletedAt": at(4)})).await;
+    eventually("bob's account is gone", || async {
+        stack.http("GET", &path, bob, None).await.1["request"]["user"]["username"].is_null()
+    })
+    .await;
+
+    // ada demoted: no queue. The chat deleted: bob's pending request expires.
+    put("member.upserted", member(ada, false, 5)).await;
+    eventually("ada lost the queue", || async { stack.http("GET", &queue, ada, None).await.0 == 403 }).await;
+    let mut bob_socket = stack.connect(bob).await;
+    put("chat.deleted", json!({"_id": chat, "deletedAt": at(6)})).await;
+    let expired = next_named(&mut bob_socket, "chat-request-expired").await;
+    assert_eq!(expired["data"]["request"]["_id"], bobs.as_str());
+    assert_eq!(stack.http("GET", &path, bob, None).await.1["request"]["status"], "expired");
+}
