@@ -9,7 +9,7 @@ use domain::{ObjectId, OutboundEvent};
 use futures::stream::{self, StreamExt};
 
 use super::items::{self, decode, encode, item_key, key_item};
-use super::{keys, sdk_error, Store, CONCURRENT_WRITES};
+use super::{condition_held, keys, sdk_error, Store, CONCURRENT_WRITES};
 
 impl Store {
     /// Keeps `event` for its recipient: one `PutItem` that writes only if it is not kept
@@ -34,11 +34,7 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(error) => Err(sdk_error("PutItem", error)),
-        }
+        condition_held("PutItem", result).map(|_| ())
     }
 
     /// Keeps the events of one change, 16 writes in flight, all stamped with one write

@@ -66,6 +66,24 @@ pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     }
 }
 
+/// Whether a conditional write was made (`false`: its condition did not hold, which the
+/// callers take as "already so"), or the call's failure as a [`StoreError`].
+pub(crate) fn condition_held<T, E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(sdk_error(operation, error)),
+    }
+}
+
 /// Where the next page of a paged read starts: opaque outside the store.
 #[derive(Debug, Clone)]
 pub struct Cursor(Item);

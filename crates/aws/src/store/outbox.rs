@@ -9,7 +9,7 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::items::{decode, item_key, key_item};
-use super::{keys, sdk_error, Cursor, Store, CONCURRENT_WRITES};
+use super::{condition_held, keys, sdk_error, Cursor, Store, CONCURRENT_WRITES};
 
 /// An outbox item set aside, as an operator sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,14 +99,8 @@ impl Store {
                 .expression_attribute_names("#pk", keys::GSI1PK)
                 .expression_attribute_values(":aside", AttributeValue::S(keys::OUTBOX_ASIDE_PARTITION.to_owned()));
         }
-        match update.send().await {
-            Ok(_) => Ok(true),
-            // Delivered and deleted meanwhile by the call that wrote it: nothing to count.
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(sdk_error("UpdateItem", error)),
-        }
+        // `false`: delivered and deleted meanwhile by the call that wrote it, nothing to count.
+        condition_held("UpdateItem", update.send().await)
     }
 
     /// The outbox items set aside, oldest first, at most `limit`: what an operator looks
@@ -166,13 +160,7 @@ impl Store {
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(sdk_error("UpdateItem", error)),
-        }
+        condition_held("UpdateItem", result)
     }
 
     /// One `DeleteItem`: the outbox item is done.
@@ -201,10 +189,6 @@ impl Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(error) => Err(sdk_error("UpdateItem", error)),
-        }
+        condition_held("UpdateItem", result).map(|_| ())
     }
 }

@@ -13,7 +13,7 @@ use domain::{Chat, ObjectId, User};
 use serde::{Deserialize, Serialize};
 
 use super::items::{self, decode, encode, item_key, key_item, s, Item, CHANGED_AT};
-use super::{keys, sdk_error, Store};
+use super::{condition_held, keys, sdk_error, Store};
 
 /// The condition of every write of the app's data.
 pub(crate) const NEWER: &str = "(attribute_not_exists(changedAt) OR changedAt < :at)";
@@ -67,13 +67,7 @@ impl Store {
             .expression_attribute_values(":at", s(at))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(sdk_error("PutItem", error)),
-        }
+        condition_held("PutItem", result)
     }
 
     async fn update_if_newer(
@@ -96,13 +90,7 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
-            }
-            Err(error) => Err(sdk_error("UpdateItem", error)),
-        }
+        condition_held("UpdateItem", result)
     }
 
     /// The chat's own fields set, its `participantsCount` (this service's, moved by the
@@ -226,14 +214,14 @@ impl Store {
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":pk", s(partition.clone()))
             .expression_attribute_values(":member", s(prefix))
-            .projection_expression("#sk, leftAt, changedAt")
+            .projection_expression("#pk, #sk, leftAt, changedAt")
             .into_paginator()
             .items()
             .send();
         let mut kept = HashMap::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| sdk_error("Query", e))?;
-            let Some(user) = keys::member_user(&item_key_of(&item, &partition)) else { continue };
+            let Some(user) = keys::member_user(&item_key(&item)) else { continue };
             let changed_at = match item.get(CHANGED_AT) {
                 Some(AttributeValue::S(at)) => Some(at.clone()),
                 _ => None,
@@ -256,15 +244,6 @@ impl Store {
             .map_err(|e| sdk_error("UpdateItem", e))?;
         Ok(())
     }
-}
-
-/// The key of a projected item (its `PK` left out of the projection).
-fn item_key_of(item: &Item, pk: &str) -> keys::Key {
-    let sk = match item.get(keys::SK) {
-        Some(AttributeValue::S(sk)) => sk.clone(),
-        _ => String::new(),
-    };
-    keys::Key { pk: pk.to_owned(), sk }
 }
 
 fn user_item(user: &User) -> Result<Item, StoreError> {
