@@ -20,6 +20,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "outbox-sweeper" => outbox_sweeper::run().await,
         "preflight" => preflight::run().await,
         "sync-app" => sync_app::run().await,
+        "chat-questions" => chat_questions::run().await,
+        "chat-blocks" => chat_blocks::run().await,
         other => Err(format!("_HANDLER {other:?} names no function").into()),
     }
 }

@@ -2,6 +2,7 @@
 //! over HTTP: the edge maps each variant to the contract's status and code, in one
 //! place, and the scheduled functions match on it directly.
 
+use domain::moderation::InvalidAnswers;
 use domain::{NotDecider, NotJoinable};
 
 use crate::ports::StoreError;
@@ -16,12 +17,20 @@ pub enum AppError {
     ChatNotGroup,
     #[error("chat is not restricted: join it directly")]
     ChatNotRestricted,
+    #[error("{0}")]
+    InvalidAnswers(#[from] InvalidAnswers),
+    #[error("an admin of this chat has blocked you from asking to join it")]
+    RequestBlocked,
     #[error("you are already a participant of this chat")]
     AlreadyParticipant,
     #[error("you already have a pending request for this chat")]
     RequestAlreadyPending,
     #[error("your last request to this chat was rejected; you may ask again in {retry_after} seconds")]
     RequestCooldown { retry_after: u64 },
+    #[error("you have asked to join as many chats this hour as allowed; you may ask again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("this user is not blocked from this chat")]
+    BlockNotFound,
     #[error("you are not a participant of this chat")]
     NotChatMember,
     #[error("only an admin of this chat may decide its requests")]
@@ -59,6 +68,7 @@ impl From<NotJoinable> for AppError {
         match reason {
             NotJoinable::NotGroup => Self::ChatNotGroup,
             NotJoinable::NotRestricted => Self::ChatNotRestricted,
+            NotJoinable::Blocked => Self::RequestBlocked,
             NotJoinable::AlreadyParticipant => Self::AlreadyParticipant,
         }
     }

@@ -5,6 +5,7 @@
 pub mod delivery;
 mod error;
 pub mod metrics;
+pub mod moderation;
 pub mod ports;
 pub mod requests;
 mod retry;
@@ -25,6 +26,8 @@ pub struct Rules {
     pub join_group_chat_points: i64,
     /// How long a rejected requester waits before asking the same chat again (0: off).
     pub rejection_cooldown_seconds: u64,
+    /// Requests one user may make in one clock hour, to any chats (0: no limit).
+    pub create_limit_per_hour: u32,
     /// How long after its time a kept event may become visible: a cursor reads that
     /// much again.
     pub events_late_seconds: i64,

@@ -30,6 +30,8 @@ struct State {
     outbox: HashMap<ObjectId, StoredOutbox>,
     kept: Vec<(ObjectId, KeptEvent)>,
     answers: HashMap<(ObjectId, String), KeptAnswer>,
+    /// Creates counted per (user, hour).
+    creates: HashMap<(ObjectId, String), u32>,
 }
 
 /// Keeps `answer` unless one is kept under its key already: the transaction's first
@@ -202,13 +204,23 @@ impl Storage for MemoryStore {
         }
         if let Some(marker) = state.markers.get(&(request.user, request.chat)) {
             let cooled = marker.cooldown_until.as_deref().is_some_and(|until| until <= request.created_at.as_str());
-            if marker.request.is_some() || !cooled {
+            if marker.request.is_some() || marker.block.is_some() || !cooled {
                 return Err(TxError::Failed(Guard::PendingMarker));
             }
         }
+        let counter = plan.limit.as_ref().map(|limit| ((request.user, limit.hour.name.clone()), limit.per_hour));
+        if let Some((key, per_hour)) = &counter {
+            if state.creates.get(key).is_some_and(|made| made >= per_hour) {
+                return Err(TxError::Failed(Guard::CreateLimit));
+            }
+        }
         keep_answer(&mut state, &plan.answer)?;
+        if let Some((key, _)) = counter {
+            *state.creates.entry(key).or_default() += 1;
+        }
         let notified = plan.outbox.notify.as_ref().map(|n| n.admins.clone()).unwrap_or_default();
-        state.markers.insert((request.user, request.chat), Marker { request: Some(request.id), cooldown_until: None });
+        let marker = Marker { request: Some(request.id), ..Marker::default() };
+        state.markers.insert((request.user, request.chat), marker);
         state.requests.insert(request.id, StoredRequest { request: request.clone(), notified });
         state.counts.entry(request.chat).or_default().add(RequestStatus::Pending, 1);
         if !plan.outbox.is_empty() {
@@ -257,12 +269,16 @@ impl Storage for MemoryStore {
         keep_answer(&mut state, &plan.answer)?;
         let notified = state.requests.get(&closed.id).map(|stored| stored.notified.clone()).unwrap_or_default();
         state.requests.insert(closed.id, StoredRequest { request: closed.clone(), notified });
-        match &plan.cooldown_until {
-            Some(until) => {
-                let marker = Marker { request: None, cooldown_until: Some(until.clone()) };
+        match (&plan.block, &plan.cooldown_until) {
+            (Some(block), _) => {
+                let marker = Marker { block: Some((*block).clone()), ..Marker::default() };
                 state.markers.insert((closed.user, closed.chat), marker);
             }
-            None => {
+            (None, Some(until)) => {
+                let marker = Marker { cooldown_until: Some(until.clone()), ..Marker::default() };
+                state.markers.insert((closed.user, closed.chat), marker);
+            }
+            (None, None) => {
                 state.markers.remove(&(closed.user, closed.chat));
             }
         }

@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use domain::moderation::CreateHour;
 use domain::{
-    Admission, ChatSnapshot, JoinRequest, NotificationRef, ObjectId, OutboundEvent, Outbox, Participant,
-    RequestChanged, RequestNotifications, RequestStatus, Score, User,
+    Admission, Block, ChatSnapshot, JoinRequest, NotificationRef, ObjectId, OutboundEvent, Outbox, Participant,
+    Question, RequestChanged, RequestNotifications, RequestStatus, Score, User,
 };
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,8 @@ pub enum Guard {
     /// A live answer is already kept under the change's idempotency key: the same call,
     /// made at the same moment, committed first.
     KeptAnswer,
+    /// The caller has made as many requests this hour as the limit allows.
+    CreateLimit,
 }
 
 impl Guard {
@@ -78,7 +81,7 @@ impl Guard {
             Self::PendingMarker | Self::RequesterEntry | Self::DeciderRights | Self::ChatExists | Self::ScoreShape => {
                 true
             }
-            Self::RequestPending | Self::FreshItem | Self::KeptAnswer => false,
+            Self::RequestPending | Self::FreshItem | Self::KeptAnswer | Self::CreateLimit => false,
         }
     }
 }
@@ -107,8 +110,12 @@ pub struct Lookup {
     pub memberships: Vec<(ObjectId, ObjectId)>,
     /// Chats whose request counts to read.
     pub counts: Vec<ObjectId>,
-    /// (user, chat): the pending (or cooldown) marker.
+    /// (user, chat): the marker of a pending request, a cooldown or a block.
     pub markers: Vec<(ObjectId, ObjectId)>,
+    /// Chats whose screening questions to read.
+    pub questions: Vec<ObjectId>,
+    /// Chats whose blocks to count.
+    pub block_counts: Vec<ObjectId>,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +126,9 @@ pub struct Loaded {
     pub memberships: HashMap<(ObjectId, ObjectId), Participant>,
     pub counts: HashMap<ObjectId, RequestCounts>,
     pub markers: HashMap<(ObjectId, ObjectId), Marker>,
+    /// A chat that has never had questions set has none here.
+    pub questions: HashMap<ObjectId, Vec<Question>>,
+    pub block_counts: HashMap<ObjectId, u64>,
 }
 
 impl Loaded {
@@ -161,7 +171,9 @@ pub struct StoredRequest {
     pub notified: Vec<NotificationRef>,
 }
 
-/// What the uniqueness marker of (user, chat) says, as a create reads it.
+/// What the marker of (user, chat) says, as a create reads it: a pending request, a
+/// rejection's cooldown, or a block. One item of the user and the chat, so the create's
+/// transaction checks all three with one condition.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Marker {
@@ -171,6 +183,9 @@ pub struct Marker {
     /// Until when a new request is refused, after a rejection.
     #[serde(default)]
     pub cooldown_until: Option<String>,
+    /// The user is blocked from the chat.
+    #[serde(default)]
+    pub block: Option<Block>,
 }
 
 /// A create: the requester's entry checked (absent or left), the uniqueness marker,
@@ -181,6 +196,16 @@ pub struct CreatePlan<'a> {
     pub outbox: &'a Outbox,
     /// With an idempotency key: the answer, kept in the same transaction.
     pub answer: Option<AnswerToKeep<'a>>,
+    /// With the per-user limit on: the hour the create counts in, on the requester's
+    /// own counter, and the most that hour may count.
+    pub limit: Option<CreateLimit>,
+}
+
+/// The per-user limit as one create counts against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateLimit {
+    pub hour: CreateHour,
+    pub per_hour: u32,
 }
 
 /// A change made with an `Idempotency-Key`: the key (already scoped to its caller's
@@ -230,6 +255,9 @@ pub struct ClosePlan<'a> {
     /// On a rejection while the cooldown is on: until when the requester may not ask
     /// the chat again.
     pub cooldown_until: Option<String>,
+    /// A rejection that blocks the requester: the block, written in its place of the
+    /// marker.
+    pub block: Option<&'a Block>,
     pub outbox: &'a Outbox,
     /// With an idempotency key: the answer, kept in the same transaction.
     pub answer: Option<AnswerToKeep<'a>>,
@@ -410,4 +438,27 @@ pub trait Replica: Storage {
         chat: ObjectId,
         start: Option<Self::Cursor>,
     ) -> impl Future<Output = Result<(Vec<ObjectId>, Option<Self::Cursor>), StoreError>> + Send;
+}
+
+/// What moderation writes: a chat's questions and its blocks. Each write checks the
+/// admin's rights in its own transaction, as a decision does.
+pub trait Moderation: Storage {
+    /// Replaces `chat`'s questions, if `admin` is still an active admin of it.
+    fn put_questions(
+        &self,
+        chat: ObjectId,
+        admin: ObjectId,
+        questions: &[Question],
+    ) -> impl Future<Output = Result<(), TxError>> + Send;
+
+    /// Blocks a user who has no pending request for the chat and is not an active
+    /// participant of it, by `block.blocked_by` while an active admin: all or nothing.
+    /// (A user with a pending request is blocked by its rejection: [`ClosePlan::block`].)
+    fn commit_block(&self, block: &Block) -> impl Future<Output = Result<(), TxError>> + Send;
+
+    /// Lifts `block`, by `admin` while an active admin of its chat.
+    fn commit_unblock(&self, block: &Block, admin: ObjectId) -> impl Future<Output = Result<(), TxError>> + Send;
+
+    /// The newest `take` blocks of `chat`, newest first.
+    fn blocks_of(&self, chat: ObjectId, take: usize) -> impl Future<Output = Result<Vec<Block>, StoreError>> + Send;
 }

@@ -254,6 +254,7 @@ const ALL_SECTIONS: &[Section] = &[
     Section::Auth,
     Section::Cors,
     Section::Decisions,
+    Section::Creates,
     Section::Events,
     Section::Bus,
     Section::Push,

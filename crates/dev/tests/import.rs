@@ -35,7 +35,8 @@ fn dev_import(env: &TestEnv, endpoint: &str, args: &[&str]) -> Run {
 }
 
 fn file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("import-test-{}", std::process::id()));
+    // Under target/, so a test run leaves nothing in the machine's temp folder.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("import-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();

@@ -111,6 +111,8 @@ impl Admission {
 pub enum NotJoinable {
     NotGroup,
     NotRestricted,
+    /// An admin blocked the user from the chat.
+    Blocked,
     AlreadyParticipant,
 }
 
@@ -126,12 +128,15 @@ fn is_active(entry: Option<&Participant>) -> bool {
 }
 
 impl Chat {
-    /// `entry` is the user's participant entry in this chat, if any.
-    pub fn check_joinable_by(&self, entry: Option<&Participant>) -> Result<(), NotJoinable> {
+    /// `entry` is the user's participant entry in this chat, if any; `blocked`, whether
+    /// an admin blocked them from it.
+    pub fn check_joinable_by(&self, entry: Option<&Participant>, blocked: bool) -> Result<(), NotJoinable> {
         if !self.is_group {
             Err(NotJoinable::NotGroup)
         } else if !self.restricted {
             Err(NotJoinable::NotRestricted)
+        } else if blocked {
+            Err(NotJoinable::Blocked)
         } else if is_active(entry) {
             Err(NotJoinable::AlreadyParticipant)
         } else {
@@ -233,11 +238,12 @@ mod tests {
     fn joinability_is_checked_in_contract_order() {
         let member = entry(2, false, false);
         let left = entry(4, false, true);
-        assert_eq!(chat(false, false).check_joinable_by(Some(&member)), Err(NotJoinable::NotGroup));
-        assert_eq!(chat(true, false).check_joinable_by(Some(&member)), Err(NotJoinable::NotRestricted));
-        assert_eq!(chat(true, true).check_joinable_by(Some(&member)), Err(NotJoinable::AlreadyParticipant));
-        assert_eq!(chat(true, true).check_joinable_by(Some(&left)), Ok(()), "a user who left may ask again");
-        assert_eq!(chat(true, true).check_joinable_by(None), Ok(()));
+        assert_eq!(chat(false, false).check_joinable_by(Some(&member), true), Err(NotJoinable::NotGroup));
+        assert_eq!(chat(true, false).check_joinable_by(Some(&member), true), Err(NotJoinable::NotRestricted));
+        assert_eq!(chat(true, true).check_joinable_by(Some(&member), true), Err(NotJoinable::Blocked));
+        assert_eq!(chat(true, true).check_joinable_by(Some(&member), false), Err(NotJoinable::AlreadyParticipant));
+        assert_eq!(chat(true, true).check_joinable_by(Some(&left), false), Ok(()), "a user who left may ask again");
+        assert_eq!(chat(true, true).check_joinable_by(None, false), Ok(()));
     }
 
     #[test]

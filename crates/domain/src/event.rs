@@ -216,8 +216,15 @@ pub struct RequestChanged {
 }
 
 impl RequestChanged {
+    /// The answers go by question id alone: with the questions' texts (5 × 300
+    /// characters of up to 4 bytes) beside the answers (5 × 500) a detail could pass
+    /// [`MAX_CHANGE_BYTES`]. A consumer that wants the texts reads the request.
     pub fn of(request: &JoinRequest, occurred_at: &str) -> Self {
-        Self { id: ObjectId::generate_for_event(), occurred_at: occurred_at.to_owned(), request: request.clone() }
+        let mut request = request.clone();
+        for answer in &mut request.answers {
+            answer.text.clear();
+        }
+        Self { id: ObjectId::generate_for_event(), occurred_at: occurred_at.to_owned(), request }
     }
 
     pub fn detail_type(&self) -> &'static str {

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod event;
 pub mod id;
+pub mod moderation;
 pub mod page;
 pub mod request;
 pub mod score;
@@ -14,6 +15,7 @@ pub mod view;
 pub use chat::{Admission, Chat, ChatSnapshot, NotDecider, NotJoinable, Participant, User};
 pub use event::{Delivery, Fanout, OutboundEvent, Outbox, RequestChanged};
 pub use id::ObjectId;
+pub use moderation::{Answer, Block, Question};
 pub use page::PageQuery;
 pub use request::{
     ClosedRequest, Decision, JoinRequest, Note, Notification, NotificationRef, RequestNotifications, RequestStatus,

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::id::ObjectId;
+use super::moderation::Answer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,10 +99,20 @@ pub struct JoinRequest {
     /// From the admin who rejected it, shown to the requester.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Note>,
+    /// To the chat's screening questions, as they were asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Answer>,
 }
 
 impl JoinRequest {
-    pub fn new_pending(id: ObjectId, user: ObjectId, chat: ObjectId, message: Option<Note>, now: &str) -> Self {
+    pub fn new_pending(
+        id: ObjectId,
+        user: ObjectId,
+        chat: ObjectId,
+        message: Option<Note>,
+        answers: Vec<Answer>,
+        now: &str,
+    ) -> Self {
         Self {
             id,
             user,
@@ -113,6 +124,7 @@ impl JoinRequest {
             decided_at: None,
             message,
             reason: None,
+            answers,
         }
     }
 

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::chat::{ChatSnapshot, Participant, User};
 use super::id::ObjectId;
+use super::moderation::Answer;
 use super::request::{JoinRequest, Note, RequestStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,6 +85,8 @@ pub struct PopulatedRequest {
     pub message: Option<Note>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Note>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Answer>,
 }
 
 impl PopulatedRequest {
@@ -99,6 +102,7 @@ impl PopulatedRequest {
             decided_at: request.decided_at.clone(),
             message: request.message.clone(),
             reason: request.reason.clone(),
+            answers: request.answers.clone(),
         }
     }
 }

@@ -29,6 +29,8 @@ pub enum Section {
     Cors,
     /// What a decision does.
     Decisions,
+    /// What a create may do: the hourly limit.
+    Creates,
     /// `GET /events`.
     Events,
     /// The event bus the outbox publishes to.
@@ -110,6 +112,13 @@ pub const VARIABLES: &[Variable] = &[
     variable("JOIN_GROUP_CHAT_POINTS", Decisions, Some("10"), Template, "points of the `join-group-chat` action"),
     variable("REJECTION_COOLDOWN_SECONDS", Decisions, Some("0"), Template, "wait after a rejection (0: off)"),
     variable(
+        "CREATE_LIMIT_PER_HOUR",
+        Creates,
+        Some("30"),
+        Template,
+        "requests one user may make per clock hour, UTC (0: no limit)",
+    ),
+    variable(
         "EVENTS_LATE_SECONDS",
         Events,
         Some("5"),
@@ -142,10 +151,12 @@ pub enum Function {
     ExpireRequests,
     Preflight,
     SyncApp,
+    ChatQuestions,
+    ChatBlocks,
 }
 
 impl Function {
-    pub const ALL: [Function; 15] = [
+    pub const ALL: [Function; 17] = [
         Self::ListRequests,
         Self::GetRequest,
         Self::CreateRequest,
@@ -161,6 +172,8 @@ impl Function {
         Self::ExpireRequests,
         Self::Preflight,
         Self::SyncApp,
+        Self::ChatQuestions,
+        Self::ChatBlocks,
     ];
 
     /// The folder under `functions/`.
@@ -181,15 +194,20 @@ impl Function {
             Self::ExpireRequests => "expire-requests",
             Self::Preflight => "preflight",
             Self::SyncApp => "sync-app",
+            Self::ChatQuestions => "chat-questions",
+            Self::ChatBlocks => "chat-blocks",
         }
     }
 
     /// The sections it takes besides logs.
     pub fn sections(self) -> &'static [Section] {
         match self {
-            Self::ListRequests | Self::GetRequest | Self::ChatRequests => &[Aws, Table, Auth, Cors],
+            Self::ListRequests | Self::GetRequest | Self::ChatRequests | Self::ChatQuestions => {
+                &[Aws, Table, Auth, Cors]
+            }
             Self::WsConnect => &[Aws, Table, Auth],
-            Self::CreateRequest | Self::WithdrawRequest => &[Aws, Table, Auth, Cors, Bus],
+            Self::CreateRequest => &[Aws, Table, Auth, Cors, Bus, Creates],
+            Self::WithdrawRequest | Self::ChatBlocks => &[Aws, Table, Auth, Cors, Bus],
             Self::PatchRequest | Self::DecideRequests => &[Aws, Table, Auth, Cors, Bus, Decisions],
             Self::ListEvents => &[Aws, Table, Auth, Cors, Events],
             Self::WsDisconnect => &[Aws, Table],
@@ -323,6 +341,7 @@ impl Config {
         let defaults = Env::default();
         let decisions = if takes(Decisions) { env } else { &defaults };
         let events = if takes(Events) { env } else { &defaults };
+        let creates = if takes(Creates) { env } else { &defaults };
         Ok(Self {
             logs: LogSettings {
                 filter: env.required("RUST_LOG")?,
@@ -335,6 +354,7 @@ impl Config {
             rules: Rules {
                 join_group_chat_points: decisions.parsed("JOIN_GROUP_CHAT_POINTS", |_| true)?,
                 rejection_cooldown_seconds: decisions.parsed("REJECTION_COOLDOWN_SECONDS", |_| true)?,
+                create_limit_per_hour: creates.parsed("CREATE_LIMIT_PER_HOUR", |_| true)?,
                 events_late_seconds: events.parsed("EVENTS_LATE_SECONDS", |s: &i64| *s >= 0)?,
             },
             bus: takes(Bus).then(|| env.required("EVENT_BUS_NAME")).transpose()?,

@@ -40,11 +40,14 @@ impl ApiError {
             Self::InvalidIdempotencyKey => 400,
             Self::IdempotencyKeyReused => 422,
             Self::App(error) => match error {
-                AppError::ChatNotGroup | AppError::ChatNotRestricted => 400,
-                AppError::NotChatMember | AppError::NotChatAdmin => 403,
-                AppError::RequestNotFound | AppError::ChatNotFound | AppError::EventNotFound => 404,
+                AppError::ChatNotGroup | AppError::ChatNotRestricted | AppError::InvalidAnswers(_) => 400,
+                AppError::NotChatMember | AppError::NotChatAdmin | AppError::RequestBlocked => 403,
+                AppError::RequestNotFound
+                | AppError::ChatNotFound
+                | AppError::EventNotFound
+                | AppError::BlockNotFound => 404,
                 AppError::AlreadyParticipant | AppError::RequestAlreadyPending | AppError::RequestNotPending => 409,
-                AppError::RequestCooldown { .. } => 429,
+                AppError::RequestCooldown { .. } | AppError::RateLimited { .. } => 429,
                 AppError::Internal(_) => 500,
                 // The same call committing at this moment: its answer is kept in a moment.
                 AppError::Unavailable(_) | AppError::AnswerKept => 503,
@@ -67,6 +70,10 @@ impl ApiError {
                 AppError::ChatNotFound => "CHAT_NOT_FOUND",
                 AppError::ChatNotGroup => "CHAT_NOT_GROUP",
                 AppError::ChatNotRestricted => "CHAT_NOT_RESTRICTED",
+                AppError::InvalidAnswers(_) => "INVALID_ANSWERS",
+                AppError::RequestBlocked => "REQUEST_BLOCKED",
+                AppError::RateLimited { .. } => "RATE_LIMITED",
+                AppError::BlockNotFound => "BLOCK_NOT_FOUND",
                 AppError::AlreadyParticipant => "ALREADY_PARTICIPANT",
                 AppError::RequestAlreadyPending => "REQUEST_ALREADY_PENDING",
                 AppError::RequestCooldown { .. } => "REQUEST_COOLDOWN",
@@ -83,12 +90,15 @@ impl ApiError {
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
             Self::App(AppError::Unavailable(_) | AppError::AnswerKept) => Some(RETRY_AFTER_SECONDS),
-            Self::App(AppError::RequestCooldown { retry_after }) => Some(*retry_after),
+            Self::App(AppError::RequestCooldown { retry_after } | AppError::RateLimited { retry_after }) => {
+                Some(*retry_after)
+            }
             _ => None,
         }
     }
 
-    /// The `{"message", "code"}` body (with `retryAfter` for a cooldown). A 500 says
+    /// The `{"message", "code"}` body (with `retryAfter` for a cooldown or the rate
+    /// limit). A 500 says
     /// nothing about its cause.
     pub fn body(&self) -> serde_json::Value {
         let mut body = serde_json::json!({ "message": self.to_string(), "code": self.code() });
@@ -100,9 +110,17 @@ impl ApiError {
 
     fn cooldown(&self) -> Option<u64> {
         match self {
-            Self::App(AppError::RequestCooldown { retry_after }) => Some(*retry_after),
+            Self::App(AppError::RequestCooldown { retry_after } | AppError::RateLimited { retry_after }) => {
+                Some(*retry_after)
+            }
             _ => None,
         }
+    }
+}
+
+impl From<domain::moderation::InvalidQuestions> for ApiError {
+    fn from(error: domain::moderation::InvalidQuestions) -> Self {
+        Self::InvalidBody(error.to_string())
     }
 }
 

@@ -186,8 +186,13 @@ const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// The `{id}` path parameter.
 pub fn path_id(event: &Request) -> Result<ObjectId, ApiError> {
+    path_parameter_id(event, "id")
+}
+
+/// The `{name}` path parameter, an id.
+pub fn path_parameter_id(event: &Request, name: &str) -> Result<ObjectId, ApiError> {
     let parameters = event.path_parameters();
-    let text = parameters.first("id").ok_or(ApiError::InvalidId)?;
+    let text = parameters.first(name).ok_or(ApiError::InvalidId)?;
     ObjectId::parse(text).map_err(|_| ApiError::InvalidId)
 }
 
@@ -208,17 +213,22 @@ pub fn page_query(event: &Request) -> Result<PageQuery, ApiError> {
 /// A body over [`MAX_BODY_BYTES`] is `PAYLOAD_TOO_LARGE` before any of it is parsed; a
 /// UTF-8 byte order mark before it is ignored.
 pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
+    optional_json_body(event)?.ok_or_else(|| ApiError::InvalidBody("a JSON body is required".into()))
+}
+
+/// [`json_body`] for a call whose body may be left out: `None` when it is.
+pub fn optional_json_body<T: DeserializeOwned>(event: &Request) -> Result<Option<T>, ApiError> {
     let bytes: &[u8] = event.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
     let bytes = bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes);
-    if bytes.is_empty() {
-        return Err(ApiError::InvalidBody("a JSON body is required".into()));
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
     }
     let invalid = |error: serde_json::Error| ApiError::InvalidBody(format!("invalid body: {error}"));
     match serde_json::from_slice::<serde_json::Value>(bytes).map_err(invalid)? {
-        object @ serde_json::Value::Object(_) => serde_json::from_value(object).map_err(invalid),
+        object @ serde_json::Value::Object(_) => serde_json::from_value(object).map(Some).map_err(invalid),
         _ => Err(ApiError::InvalidBody("the body must be a JSON object".into())),
     }
 }

@@ -18,6 +18,14 @@ pub const REST_ROUTES: &[(&str, &str)] = &[
     ("OPTIONS", "/chats/{id}/requests/decisions"),
     ("GET", "/events"),
     ("OPTIONS", "/events"),
+    ("GET", "/chats/{id}/questions"),
+    ("PUT", "/chats/{id}/questions"),
+    ("OPTIONS", "/chats/{id}/questions"),
+    ("GET", "/chats/{id}/blocks"),
+    ("OPTIONS", "/chats/{id}/blocks"),
+    ("PUT", "/chats/{id}/blocks/{user}"),
+    ("DELETE", "/chats/{id}/blocks/{user}"),
+    ("OPTIONS", "/chats/{id}/blocks/{user}"),
 ];
 
 /// The resource a concrete path falls under, as API Gateway matches it (one segment

@@ -5,7 +5,7 @@ use app::ports::KeptPage;
 use app::requests::{Committed, Queue, RequestPage};
 use app::AppError;
 use domain::view::UserView;
-use domain::{Note, ObjectId, Outbox, PopulatedRequest, RequestStatus};
+use domain::{Answer, Note, ObjectId, Outbox, PopulatedRequest, RequestStatus};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -44,6 +44,8 @@ pub struct QueuedRequestView {
     pub message: Option<Note>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Note>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Answer>,
 }
 
 /// `GET /chats/{id}/requests`.
@@ -71,6 +73,7 @@ impl From<Queue> for QueueView {
                     decided_at: r.decided_at,
                     message: r.message,
                     reason: r.reason,
+                    answers: r.answers,
                 }
             })
             .collect();

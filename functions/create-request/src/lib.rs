@@ -14,8 +14,8 @@ use lambda_http::{http::StatusCode, Body, Request, Response};
 pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Response<Body> {
     let body = http::json_body::<CreateBody>(&event);
     http::respond_change(app, &event, StatusCode::CREATED, |caller, idempotency| async move {
-        let (chat, message) = body?.parse()?;
-        let committed = app::requests::create(&app.store, caller, chat, message, idempotency.as_ref()).await?;
+        let (chat, ask) = body?.parse()?;
+        let committed = app::requests::create(&app.store, &app.rules, caller, chat, ask, idempotency.as_ref()).await?;
         metrics::count(metrics::REQUESTS_CREATED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok(committed.value)

@@ -18,8 +18,8 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
     let body = http::json_body::<DecisionsBody>(&event);
     http::respond(app, &event, |caller| async move {
         let chat = chat?;
-        let (decision, ids, reason) = body?.parse()?;
-        let outcomes = app::requests::decide_many(&app.store, &app.rules, caller, chat, decision, &ids, reason).await?;
+        let (verdict, ids) = body?.parse()?;
+        let outcomes = app::requests::decide_many(&app.store, &app.rules, caller, chat, verdict, &ids).await?;
         let (results, outboxes) = decision_results(outcomes);
         metrics::count(metrics::REQUESTS_DECIDED, outboxes.len());
         join_all(outboxes.iter().map(|outbox| deliver_or_defer(&app.store, publisher, outbox))).await;

@@ -2,7 +2,6 @@
 
 use app::delivery::deliver_or_defer;
 use app::metrics;
-use app::requests::Verdict;
 use aws::bus::Publisher;
 use edge::bodies::DecisionBody;
 use edge::config::Function;
@@ -16,8 +15,7 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
     let body = http::json_body::<DecisionBody>(&event);
     http::respond_change(app, &event, StatusCode::OK, |caller, idempotency| async move {
         let id = id?;
-        let (decision, reason) = body?.parse()?;
-        let verdict = Verdict { decision, reason };
+        let verdict = body?.parse()?;
         let committed =
             app::requests::decide(&app.store, &app.rules, caller, id, verdict, None, idempotency.as_ref()).await?;
         metrics::count(metrics::REQUESTS_DECIDED, 1);

@@ -68,6 +68,7 @@ async fn close_undecided<S: Storage>(
             decider: None,
             acceptance: None,
             cooldown_until: None,
+            block: None,
             outbox: &outbox,
             answer,
         };

@@ -4,7 +4,7 @@
 use domain::score::JOIN_GROUP_CHAT;
 use domain::time::{now_timestamp, timestamp_seconds_ago};
 use domain::view::ChatView;
-use domain::{ClosedRequest, Decision, Fanout, Note, ObjectId, Outbox, PopulatedRequest, RequestStatus};
+use domain::{Block, ClosedRequest, Decision, Fanout, Note, ObjectId, Outbox, PopulatedRequest, RequestStatus};
 use futures::StreamExt;
 
 use super::read::check_admin;
@@ -12,11 +12,13 @@ use super::Committed;
 use crate::error::AppError;
 use crate::ports::{Acceptance, ClosePlan, Idempotency, Lookup, Storage};
 
-/// An admin's decision on a request, and its reason (only with a rejection).
+/// An admin's decision on a request, its reason and whether it blocks the requester
+/// from the chat (both only with a rejection).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub decision: Decision,
     pub reason: Option<Note>,
+    pub block: bool,
 }
 use crate::retry::{commit_with_retries, Attempt};
 use crate::Rules;
@@ -35,8 +37,9 @@ pub async fn decide<S: Storage>(
     only_chat: Option<ObjectId>,
     idempotency: Option<&Idempotency>,
 ) -> Result<Committed<PopulatedRequest>, AppError> {
-    let Verdict { decision, reason } = verdict;
+    let Verdict { decision, reason, block } = verdict;
     let reason = &reason;
+    let blocking = block && decision == Decision::Rejected;
     commit_with_retries("decision", || async move {
         let stored = store.request(id).await?.ok_or(AppError::RequestNotFound)?;
         let request = stored.request;
@@ -85,13 +88,28 @@ pub async fn decide<S: Storage>(
         let outbox = Outbox::new(&decided, &now, events, stored.notified.clone());
         let acceptance =
             accepting.then_some(Acceptance { admission: &admission, score, action: JOIN_GROUP_CHAT, points });
+        let block = blocking.then(|| Block {
+            user: requester,
+            chat: chat_id,
+            blocked_by: caller,
+            blocked_at: now.clone(),
+            reason: reason.clone(),
+        });
+        // A block outlasts any cooldown: it takes the marker's place.
         let cooldown = rules.rejection_cooldown_seconds;
-        let cooldown_until = (decision == Decision::Rejected && cooldown > 0)
+        let cooldown_until = (decision == Decision::Rejected && cooldown > 0 && !blocking)
             .then(|| timestamp_seconds_ago(-i64::try_from(cooldown).unwrap_or(i64::MAX)));
         let value = PopulatedRequest::new(&decided, user, Some(&after), caller);
         let answer = super::answer_to_keep(caller, idempotency, &value)?;
-        let plan =
-            ClosePlan { closed: &decided, decider: Some(caller), acceptance, cooldown_until, outbox: &outbox, answer };
+        let plan = ClosePlan {
+            closed: &decided,
+            decider: Some(caller),
+            acceptance,
+            cooldown_until,
+            block: block.as_ref(),
+            outbox: &outbox,
+            answer,
+        };
         Ok(match store.commit_close(&plan).await {
             Ok(()) => Attempt::Done(Committed { value, outbox }),
             Err(lost) => Attempt::Lost(lost),
@@ -114,16 +132,15 @@ pub async fn decide_many<S: Storage>(
     rules: &Rules,
     caller: ObjectId,
     chat: ObjectId,
-    decision: Decision,
+    verdict: Verdict,
     ids: &[ObjectId],
-    reason: Option<Note>,
 ) -> Result<Vec<(ObjectId, Result<Committed<PopulatedRequest>, AppError>)>, AppError> {
     let lookup = Lookup { chats: vec![chat], memberships: vec![(chat, caller)], ..Lookup::default() };
     check_admin(&store.load(&lookup).await?, chat, caller)?;
     // Made eagerly, so the stream holds plain futures and the call stays `Send`.
     let decisions: Vec<_> = ids
         .iter()
-        .map(|id| decide(store, rules, caller, *id, Verdict { decision, reason: reason.clone() }, Some(chat), None))
+        .map(|id| decide(store, rules, caller, *id, verdict.clone(), Some(chat), None))
         .collect();
     let outcomes: Vec<_> = futures::stream::iter(decisions).buffered(CONCURRENT_DECISIONS).collect().await;
     Ok(ids.iter().copied().zip(outcomes).collect())

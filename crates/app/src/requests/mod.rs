@@ -9,10 +9,11 @@ mod events;
 mod read;
 
 pub use close::{expire, withdraw};
-pub use create::{create, create_with_id};
+pub use create::{create, create_with_id, Ask};
 pub use decide::{decide, decide_many, Verdict, MAX_DECISIONS};
 pub use events::{events, KEEP_EVENTS_SECONDS};
 
+pub(crate) use read::check_admin;
 pub use read::{get, list, queue, Queue, QueuedRequest, RequestPage};
 
 use domain::{ObjectId, Outbox};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use app::ports::{StoreError, StoredRequest};
 use domain::chat::shown_order;
-use domain::{Chat, JoinRequest, NotificationRef, ObjectId, Outbox, Participant, User};
+use domain::{Block, Chat, JoinRequest, NotificationRef, ObjectId, Outbox, Participant, Question, User};
 
 use super::keys;
 
@@ -30,6 +30,9 @@ pub(crate) const CONNECTION: &str = "Connection";
 pub(crate) const REQUEST_COUNT: &str = "RequestCount";
 pub(crate) const INBOX_EVENT: &str = "InboxEvent";
 pub(crate) const KEPT_ANSWER: &str = "KeptAnswer";
+pub(crate) const QUESTIONS: &str = "Questions";
+pub(crate) const BLOCK_COUNT: &str = "BlockCount";
+pub(crate) const CREATE_COUNT: &str = "CreateCount";
 /// What a `user.deleted` or `chat.deleted` leaves: the time of the deletion, so that an
 /// older upsert arriving later changes nothing. Readers see no user or chat.
 pub(crate) const DELETED_USER: &str = "DeletedUser";
@@ -154,6 +157,19 @@ pub(crate) fn pending_marker(request: &JoinRequest) -> Result<Item, StoreError> 
 /// new one is refused.
 pub(crate) fn cooldown_marker(user: ObjectId, chat: ObjectId, until: &str) -> Result<Item, StoreError> {
     encode(&keys::pending_marker(user, chat), PENDING, &serde_json::json!({ "cooldownUntil": until }))
+}
+
+/// The same key while `block.user` is blocked from `block.chat`: the block, and its
+/// place in the chat's list of blocks (GSI3).
+pub(crate) fn block_marker(block: &Block) -> Result<Item, StoreError> {
+    let mut item = encode(&keys::pending_marker(block.user, block.chat), PENDING, &serde_json::json!({ "block": block }))?;
+    item.insert(keys::GSI3PK.into(), s(keys::blocks_of(block.chat)));
+    item.insert(keys::GSI3SK.into(), s(keys::block_order(&block.blocked_at, block.user)));
+    Ok(item)
+}
+
+pub(crate) fn questions(chat: ObjectId, questions: &[Question]) -> Result<Item, StoreError> {
+    encode(&keys::questions(chat), QUESTIONS, &serde_json::json!({ "questions": questions }))
 }
 
 pub(crate) fn request(request: &JoinRequest, notified: &[NotificationRef]) -> Result<Item, StoreError> {

@@ -61,9 +61,36 @@ pub(crate) fn request(id: ObjectId) -> Key {
     key(format!("REQUEST#{id}"), "REQUEST")
 }
 
-/// Exists exactly while `user` has a pending request for `chat`: the uniqueness marker.
+/// Exists while `user` has a pending request for `chat` (the uniqueness marker), while
+/// a rejection's cooldown runs, or while `user` is blocked from `chat`.
 pub(crate) fn pending_marker(user: ObjectId, chat: ObjectId) -> Key {
     key(format!("USER#{user}"), format!("PENDING#{chat}"))
+}
+
+/// A chat's screening questions, beside its item: read in the same `BatchGetItem`.
+pub(crate) fn questions(chat: ObjectId) -> Key {
+    key(format!("CHAT#{chat}"), "QUESTIONS")
+}
+
+/// A chat's blocks are counted over [`COUNT_SHARDS`] items, each block on the shard
+/// its user's id picks, so that no one item takes every block of a chat.
+pub(crate) fn block_count(chat: ObjectId, shard: u8) -> Key {
+    key(format!("CHAT#{chat}"), format!("BLOCKS#{shard:02}"))
+}
+
+/// GSI3 partition of a chat's blocks (the markers that hold one), newest first.
+pub(crate) fn blocks_of(chat: ObjectId) -> String {
+    format!("BLOCKS#{chat}")
+}
+
+pub(crate) fn block_order(blocked_at: &str, user: ObjectId) -> String {
+    format!("{blocked_at}#{user}")
+}
+
+/// The requests `user` made in one clock hour (`2026-12-02T03`), against the hourly
+/// limit: the user's own item, so no two users share one.
+pub(crate) fn creates_in(user: ObjectId, hour: &str) -> Key {
+    key(format!("USER#{user}"), format!("CREATES#{hour}"))
 }
 
 pub(crate) fn notification(admin: ObjectId, id: ObjectId) -> Key {

@@ -272,6 +272,41 @@ impl Store {
         Ok(found)
     }
 
+    /// The newest `take` blocks of `chat`, newest first: one `Query` of GSI3 per MB,
+    /// stopping as soon as it has them.
+    pub async fn blocks_of(&self, chat: ObjectId, take: usize) -> Result<Vec<domain::Block>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Marked {
+            block: domain::Block,
+        }
+        let mut found = Vec::new();
+        let mut start_key = None;
+        while found.len() < take {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI3)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::GSI3PK)
+                .expression_attribute_values(":pk", AttributeValue::S(keys::blocks_of(chat)))
+                .scan_index_forward(false)
+                .limit(i32::try_from(take - found.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                found.push(decode::<Marked>(&item_key(&item), item)?.block);
+            }
+            start_key = output.last_evaluated_key;
+            if start_key.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
     /// One page of the pending requests of expiry shard `shard` made before `before`,
     /// oldest first, from `start`: their ids, and where the next page starts. One
     /// `Query` of GSI3.
@@ -340,6 +375,8 @@ impl Store {
             .chain(lookup.memberships.iter().map(|(chat, user)| keys::member(*chat, *user)))
             .chain(lookup.markers.iter().map(|(user, chat)| keys::pending_marker(*user, *chat)))
             .chain(lookup.counts.iter().flat_map(|chat| (0..keys::COUNT_SHARDS).map(|n| keys::request_count(*chat, n))))
+            .chain(lookup.questions.iter().map(|chat| keys::questions(*chat)))
+            .chain(lookup.block_counts.iter().flat_map(|chat| (0..keys::COUNT_SHARDS).map(|n| keys::block_count(*chat, n))))
             .filter(|key| seen.insert(key.clone()))
             .collect();
         let mut chats: Vec<ObjectId> = lookup.chats.clone();
@@ -388,6 +425,20 @@ impl Store {
                                 counts.add(status, n.parse::<i64>().unwrap_or_default().max(0) as u64);
                             }
                         }
+                    }
+                }
+                Some(items::QUESTIONS) => {
+                    #[derive(serde::Deserialize)]
+                    struct Asked {
+                        questions: Vec<domain::Question>,
+                    }
+                    if let Some(chat) = keys::chat_of(&key) {
+                        loaded.questions.insert(chat, decode::<Asked>(&key, item)?.questions);
+                    }
+                }
+                Some(items::BLOCK_COUNT) => {
+                    if let (Some(chat), Some(AttributeValue::N(n))) = (keys::chat_of(&key), item.get("blocked")) {
+                        *loaded.block_counts.entry(chat).or_default() += n.parse::<i64>().unwrap_or_default().max(0) as u64;
                     }
                 }
                 Some(items::MEMBER) => {
@@ -550,6 +601,29 @@ impl app::ports::Storage for Store {
         set_aside: bool,
     ) -> Result<bool, StoreError> {
         Store::outbox_failed(self, id, attempts, reason, set_aside).await
+    }
+}
+
+impl app::ports::Moderation for Store {
+    async fn put_questions(
+        &self,
+        chat: ObjectId,
+        admin: ObjectId,
+        questions: &[domain::Question],
+    ) -> Result<(), app::ports::TxError> {
+        Store::put_questions(self, chat, admin, questions).await
+    }
+
+    async fn commit_block(&self, block: &domain::Block) -> Result<(), app::ports::TxError> {
+        Store::commit_block(self, block).await
+    }
+
+    async fn commit_unblock(&self, block: &domain::Block, admin: ObjectId) -> Result<(), app::ports::TxError> {
+        Store::commit_unblock(self, block, admin).await
+    }
+
+    async fn blocks_of(&self, chat: ObjectId, take: usize) -> Result<Vec<domain::Block>, StoreError> {
+        Store::blocks_of(self, chat, take).await
     }
 }
 

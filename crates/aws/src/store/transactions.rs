@@ -17,9 +17,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
-use app::ports::{Acceptance, AnswerToKeep, ClosePlan, CreatePlan, Guard, KeptAnswer, StoreError, TxError};
+use app::ports::{
+    Acceptance, AnswerToKeep, ClosePlan, CreateLimit, CreatePlan, Guard, KeptAnswer, StoreError, TxError,
+};
 use app::requests::KEEP_ANSWERS_SECONDS;
-use domain::{Admission, ObjectId, Outbox, Participant, RequestNotifications, RequestStatus, Score};
+use domain::{Admission, Block, ObjectId, Outbox, Participant, Question, RequestNotifications, RequestStatus, Score};
 
 use super::items::{self, encode, key_item, s, Item, CHANGED_AT};
 use super::sync::NEWER;
@@ -51,6 +53,50 @@ fn move_count(tx: &mut Transaction, chat: ObjectId, delta: i64) -> Result<(), St
             values: values([(":delta", number(delta))]),
         },
         None,
+    )
+}
+
+/// Admin rights are checked by DynamoDB at commit, not only when they were read.
+fn check_admin(tx: &mut Transaction, chat: ObjectId, admin: ObjectId) -> Result<(), StoreError> {
+    tx.add(
+        Write::Check {
+            key: keys::member(chat, admin),
+            names: Names::new(),
+            values: values([(":true", AttributeValue::Bool(true))]),
+        },
+        Some(("isAdmin = :true AND attribute_not_exists(leftAt)", Guard::DeciderRights)),
+    )
+}
+
+/// One more (or one fewer) block of `block.chat`, on the shard its user picks.
+fn count_block(tx: &mut Transaction, block: &Block, delta: i64) -> Result<(), StoreError> {
+    tx.add(
+        Write::Update {
+            key: keys::block_count(block.chat, keys::count_shard_of(block.user)),
+            expression: "SET entity = :kind ADD blocked :delta",
+            names: Names::new(),
+            values: values([(":kind", s(items::BLOCK_COUNT)), (":delta", number(delta))]),
+        },
+        None,
+    )
+}
+
+/// One more create on the requester's counter of this hour, if it has counted fewer
+/// than the limit. The counter expires (TTL) when its hour has ended.
+fn count_create(tx: &mut Transaction, user: ObjectId, limit: &CreateLimit) -> Result<(), StoreError> {
+    tx.add(
+        Write::Update {
+            key: keys::creates_in(user, &limit.hour.name),
+            expression: "SET entity = :kind, #ttl = :ttl ADD #count :one",
+            names: names([("#count", "count"), ("#ttl", "ttl")]),
+            values: values([
+                (":kind", s(items::CREATE_COUNT)),
+                (":ttl", number(limit.hour.ends_at)),
+                (":one", number(1)),
+                (":limit", number(i64::from(limit.per_hour))),
+            ]),
+        },
+        Some(("attribute_not_exists(#count) OR #count < :limit", Guard::CreateLimit)),
     )
 }
 
@@ -91,7 +137,7 @@ enum Write<'a> {
     Put { item: Item, names: Names, values: Values },
     Update { key: keys::Key, expression: &'a str, names: Names, values: Values },
     Check { key: keys::Key, names: Names, values: Values },
-    Delete { key: keys::Key },
+    Delete { key: keys::Key, names: Names },
 }
 
 impl Transaction {
@@ -132,8 +178,12 @@ impl Transaction {
                     .set_expression_attribute_values(optional(values));
                 TransactWriteItem::builder().condition_check(check.build().map_err(invalid)?).build()
             }
-            Write::Delete { key } => {
-                let delete = Delete::builder().table_name(table).set_key(Some(key_item(&key)));
+            Write::Delete { key, names } => {
+                let delete = Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(&key)))
+                    .set_condition_expression(expression)
+                    .set_expression_attribute_names((!names.is_empty()).then_some(names));
                 TransactWriteItem::builder().delete(delete.build().map_err(invalid)?).build()
             }
         };
@@ -278,8 +328,9 @@ fn admit(tx: &mut Transaction, chat: ObjectId, user: ObjectId, admission: &Admis
 
 impl Store {
     /// The requester's entry checked (absent or left), the uniqueness marker, the
-    /// request, the chat's count shard and the outbox (with the notifications to write):
-    /// all or nothing. Items: 5, and 1 more for a kept answer.
+    /// request, the chat's count shard, the requester's counter of the hour (with the
+    /// limit on) and the outbox (with the notifications to write): all or nothing.
+    /// Items: 5, 6 with the limit on, 1 more for a kept answer.
     pub async fn commit_create(&self, plan: &CreatePlan<'_>) -> Result<(), TxError> {
         let request = plan.request;
         let notified = plan.outbox.notify.as_ref().map_or(&[][..], |n| &n.admins);
@@ -302,16 +353,22 @@ impl Store {
         tx.add(
             Write::Put {
                 item: marker,
-                names: names([("#request", "request")]),
+                names: names([("#request", "request"), ("#block", "block")]),
                 values: values([(":now", s(request.created_at.clone()))]),
             },
             Some((
-                "attribute_not_exists(PK) OR (attribute_not_exists(#request) AND cooldownUntil <= :now)",
+                "attribute_not_exists(PK) OR \
+                 (attribute_not_exists(#request) AND attribute_not_exists(#block) AND cooldownUntil <= :now)",
                 Guard::PendingMarker,
             )),
         )?;
         tx.put_new(items::request(request, notified)?, Guard::FreshItem)?;
         count(&mut tx, request.chat, request.id, None, RequestStatus::Pending)?;
+        // After every other condition: a create refused for another reason counts nothing,
+        // and says that reason.
+        if let Some(limit) = &plan.limit {
+            count_create(&mut tx, request.user, limit)?;
+        }
         tx.outbox(plan.outbox)?;
         self.commit(tx).await
     }
@@ -319,7 +376,8 @@ impl Store {
     /// Status change (only from pending), marker removal, the decider's rights checked,
     /// and on accept the requester's entry, the chat's count and the score; the outbox
     /// (events and the notifications to dismiss), and the chat's count shard. Items: 4
-    /// (withdrawal), 5 (reject) or 8 (accept), whatever the number of admins.
+    /// (withdrawal), 5 (reject), 6 (reject and block: the marker becomes the block, and
+    /// a block count shard) or 8 (accept), whatever the number of admins.
     pub async fn commit_close(&self, plan: &ClosePlan<'_>) -> Result<(), TxError> {
         let closed = plan.closed;
         let now = closed.updated_at.clone().unwrap_or_default();
@@ -352,25 +410,26 @@ impl Store {
             },
             Some(("#status = :pending", Guard::RequestPending)),
         )?;
-        match &plan.cooldown_until {
-            // The pending rule is freed either way; after a rejection with a cooldown the
-            // marker stays, as the cooldown's, until then.
-            Some(until) => {
+        // The pending rule is freed either way; after a rejection with a cooldown the
+        // marker stays, as the cooldown's, until then; after one that blocks, as the block.
+        match (plan.block, &plan.cooldown_until) {
+            (Some(block), _) => {
+                let item = items::block_marker(block)?;
+                tx.add(Write::Put { item, names: Names::new(), values: Values::new() }, None)?;
+            }
+            (None, Some(until)) => {
                 let cooldown = items::cooldown_marker(closed.user, closed.chat, until)?;
                 tx.add(Write::Put { item: cooldown, names: Names::new(), values: Values::new() }, None)?;
             }
-            None => tx.add(Write::Delete { key: keys::pending_marker(closed.user, closed.chat) }, None)?,
+            (None, None) => {
+                tx.add(Write::Delete { key: keys::pending_marker(closed.user, closed.chat), names: Names::new() }, None)?
+            }
         }
         if let Some(decider) = plan.decider {
-            // Admin rights are checked by DynamoDB at commit, not only when they were read.
-            tx.add(
-                Write::Check {
-                    key: keys::member(closed.chat, decider),
-                    names: Names::new(),
-                    values: values([(":true", AttributeValue::Bool(true))]),
-                },
-                Some(("isAdmin = :true AND attribute_not_exists(leftAt)", Guard::DeciderRights)),
-            )?;
+            check_admin(&mut tx, closed.chat, decider)?;
+        }
+        if let Some(block) = plan.block {
+            count_block(&mut tx, block, 1)?;
         }
         if let Some(acceptance) = &plan.acceptance {
             admit(&mut tx, closed.chat, closed.user, acceptance.admission)?;
@@ -524,6 +583,53 @@ impl Store {
             _ => None,
         };
         Ok(KeptEntry { exists: true, active: !item.contains_key("leftAt"), changed_at })
+    }
+
+    /// `chat`'s questions replaced, while `admin` is an active admin of it: 2 items.
+    pub async fn put_questions(&self, chat: ObjectId, admin: ObjectId, questions: &[Question]) -> Result<(), TxError> {
+        let mut tx = Transaction::new(&self.table);
+        check_admin(&mut tx, chat, admin)?;
+        tx.add(Write::Put { item: items::questions(chat, questions)?, names: Names::new(), values: Values::new() }, None)?;
+        self.commit(tx).await
+    }
+
+    /// A block of a user with no pending request: the admin's rights, the user not an
+    /// active participant, the marker (absent, or a cooldown's) becoming the block, and
+    /// a block count shard: 4 items. A create at the same moment either commits first
+    /// (its marker fails this condition: read again, and reject it) or finds the block.
+    pub async fn commit_block(&self, block: &Block) -> Result<(), TxError> {
+        let mut tx = Transaction::new(&self.table);
+        check_admin(&mut tx, block.chat, block.blocked_by)?;
+        tx.add(
+            Write::Check { key: keys::member(block.chat, block.user), names: Names::new(), values: Values::new() },
+            Some((IS_NOT_ACTIVE, Guard::RequesterEntry)),
+        )?;
+        tx.add(
+            Write::Put {
+                item: items::block_marker(block)?,
+                names: names([("#request", "request"), ("#block", "block")]),
+                values: Values::new(),
+            },
+            Some((
+                "attribute_not_exists(PK) OR (attribute_not_exists(#request) AND attribute_not_exists(#block))",
+                Guard::PendingMarker,
+            )),
+        )?;
+        count_block(&mut tx, block, 1)?;
+        self.commit(tx).await
+    }
+
+    /// `block` lifted by `admin`: the admin's rights, the marker deleted if it still
+    /// holds a block, the count shard: 3 items.
+    pub async fn commit_unblock(&self, block: &Block, admin: ObjectId) -> Result<(), TxError> {
+        let mut tx = Transaction::new(&self.table);
+        check_admin(&mut tx, block.chat, admin)?;
+        tx.add(
+            Write::Delete { key: keys::pending_marker(block.user, block.chat), names: names([("#block", "block")]) },
+            Some(("attribute_exists(#block)", Guard::PendingMarker)),
+        )?;
+        count_block(&mut tx, block, -1)?;
+        self.commit(tx).await
     }
 
     async fn commit(&self, tx: Transaction) -> Result<(), TxError> {

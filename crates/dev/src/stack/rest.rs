@@ -107,6 +107,10 @@ async fn dispatch(
         (Some("POST"), Some("/chats/{id}/requests/decisions")) => {
             decide_requests::handle(app, publisher, request).await
         }
+        (Some("GET" | "PUT"), Some("/chats/{id}/questions")) => chat_questions::handle(app, request).await,
+        (Some("GET"), Some("/chats/{id}/blocks")) | (Some("PUT" | "DELETE"), Some("/chats/{id}/blocks/{user}")) => {
+            chat_blocks::handle(app, publisher, request).await
+        }
         (Some("OPTIONS"), Some(_)) => preflight::handle(&app.cors, request).await,
         _ => {
             let mut response = lambda_http::Response::new(lambda_http::Body::Text(
