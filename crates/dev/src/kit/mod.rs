@@ -428,6 +428,10 @@ pub fn token(user: &str) -> String {
     crate::mint_hs256(SECRET, user, 3600).expect("token")
 }
 
+fn bearer(user: &str) -> String {
+    format!("Bearer {}", token(user))
+}
+
 /// An API Gateway REST (v1 proxy) event, as API Gateway would send it.
 pub fn rest_event(method: &str, path: &str, auth: Option<&str>, query: &[(&str, &str)], body: Option<Value>) -> Value {
     let auth: Vec<(&str, &str)> = auth.map(|auth| ("Authorization", auth)).into_iter().collect();
@@ -554,6 +558,32 @@ impl Api<'_> {
     pub async fn events(&self, user: &str, query: &[(&str, &str)]) -> (u16, Value) {
         let event = rest_event("GET", "/events", Some(&format!("Bearer {}", token(user))), query, None);
         answer(&event, list_events::handle(self.app, request_from(&event)).await)
+    }
+
+    pub async fn questions(&self, user: &str, chat: &str) -> (u16, Value) {
+        let event = rest_event("GET", &format!("/chats/{chat}/questions"), Some(&bearer(user)), &[], None);
+        answer(&event, chat_questions::handle(self.app, request_from(&event)).await)
+    }
+
+    pub async fn set_questions(&self, user: &str, chat: &str, body: Value) -> (u16, Value) {
+        let event = rest_event("PUT", &format!("/chats/{chat}/questions"), Some(&bearer(user)), &[], Some(body));
+        answer(&event, chat_questions::handle(self.app, request_from(&event)).await)
+    }
+
+    pub async fn blocks(&self, user: &str, chat: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let event = rest_event("GET", &format!("/chats/{chat}/blocks"), Some(&bearer(user)), query, None);
+        answer(&event, chat_blocks::handle(self.app, self.publisher, request_from(&event)).await)
+    }
+
+    /// `PUT /chats/{chat}/blocks/{target}`, with `body` or none.
+    pub async fn block(&self, user: &str, chat: &str, target: &str, body: Option<Value>) -> (u16, Value) {
+        let event = rest_event("PUT", &format!("/chats/{chat}/blocks/{target}"), Some(&bearer(user)), &[], body);
+        answer(&event, chat_blocks::handle(self.app, self.publisher, request_from(&event)).await)
+    }
+
+    pub async fn unblock(&self, user: &str, chat: &str, target: &str) -> (u16, Value) {
+        let event = rest_event("DELETE", &format!("/chats/{chat}/blocks/{target}"), Some(&bearer(user)), &[], None);
+        answer(&event, chat_blocks::handle(self.app, self.publisher, request_from(&event)).await)
     }
 
     pub async fn decide_raw(&self, user: &str, id: &str, body: Option<Value>) -> (u16, Value) {
