@@ -41,6 +41,8 @@ async fn run(env: &TestEnv, file: &str, event: &Value) -> (u16, Value) {
         "list-events" => list_events::handle(app, request).await,
         "decide-requests" => decide_requests::handle(app, publisher, request).await,
         "preflight" => preflight::handle(&app.cors, request).await,
+        "chat-questions" => chat_questions::handle(app, request).await,
+        "chat-blocks" => chat_blocks::handle(app, publisher, request).await,
         other => panic!("no handler for events/{other}"),
     };
     answer(event, response)
