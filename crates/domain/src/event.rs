@@ -102,6 +102,13 @@ pub struct Recipient {
     pub data: Map<String, Value>,
 }
 
+/// The request as its requester's events show it: without the answers, which they gave
+/// (`GET /requests/{id}` shows them). With them, `chat-request-accepted`, which shows
+/// the chat twice, could pass [`MAX_EVENT_BYTES`].
+fn for_requester(request: &PopulatedRequest) -> PopulatedRequest {
+    PopulatedRequest { answers: Vec::new(), ..request.clone() }
+}
+
 fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
@@ -130,6 +137,7 @@ impl Fanout {
     }
 
     pub fn request_accepted(request: &PopulatedRequest, chat: &ChatView) -> Self {
+        let request = for_requester(request);
         Self::to_one(CHAT_REQUEST_ACCEPTED, request.user.id, json!({ "request": request, "chat": chat }))
     }
 
@@ -139,12 +147,12 @@ impl Fanout {
 
     /// To the requester, with the admin's `reason` in the request.
     pub fn request_rejected(request: &PopulatedRequest) -> Self {
-        Self::to_one(CHAT_REQUEST_REJECTED, request.user.id, json!({ "request": request }))
+        Self::to_one(CHAT_REQUEST_REJECTED, request.user.id, json!({ "request": for_requester(request) }))
     }
 
     /// To the requester.
     pub fn request_expired(request: &PopulatedRequest) -> Self {
-        Self::to_one(CHAT_REQUEST_EXPIRED, request.user.id, json!({ "request": request }))
+        Self::to_one(CHAT_REQUEST_EXPIRED, request.user.id, json!({ "request": for_requester(request) }))
     }
 
     /// To every active admin of the chat, whatever closed the request.

@@ -28,6 +28,8 @@ pub enum KeyOf {
     Request(ObjectId),
     Notification { admin: ObjectId },
     Score(ObjectId),
+    /// A user's requests of one clock hour, against the hourly limit.
+    Creates { user: ObjectId },
     Count { chat: ObjectId },
     Outbox(ObjectId),
     Other,
@@ -42,6 +44,7 @@ impl KeyOf {
                 "PROFILE" => Self::User(user),
                 "SCORE" => Self::Score(user),
                 _ if sk.starts_with("NOTIFICATION#") => Self::Notification { admin: user },
+                _ if sk.starts_with("CREATES#") => Self::Creates { user },
                 _ => keys::marker_chat(&key).map_or(Self::Other, |chat| Self::Marker { user, chat }),
             };
         }
