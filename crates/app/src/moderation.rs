@@ -143,8 +143,12 @@ pub async fn unblock<S: Moderation>(
     user: ObjectId,
 ) -> Result<Block, AppError> {
     commit_with_retries("unblocking", || async move {
-        let lookup =
-            Lookup { chats: vec![chat], memberships: vec![(chat, caller)], markers: vec![(user, chat)], ..Lookup::default() };
+        let lookup = Lookup {
+            chats: vec![chat],
+            memberships: vec![(chat, caller)],
+            markers: vec![(user, chat)],
+            ..Lookup::default()
+        };
         let loaded = store.load(&lookup).await?;
         check_admin(&loaded, chat, caller)?;
         let block = loaded.markers.get(&(user, chat)).and_then(|m| m.block.clone()).ok_or(AppError::BlockNotFound)?;

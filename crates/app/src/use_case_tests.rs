@@ -26,7 +26,12 @@ fn verdict(decision: Decision) -> Verdict {
 }
 
 fn rules() -> Rules {
-    Rules { join_group_chat_points: 10, rejection_cooldown_seconds: 0, create_limit_per_hour: 30, events_late_seconds: 5 }
+    Rules {
+        join_group_chat_points: 10,
+        rejection_cooldown_seconds: 0,
+        create_limit_per_hour: 30,
+        events_late_seconds: 5,
+    }
 }
 
 fn user(n: u32) -> User {
@@ -66,7 +71,10 @@ async fn asking_twice_is_request_already_pending_and_the_first_request_is_shown_
     let store = world();
     let created = create(&store, &rules(), id(SAM), id(CHAT), Ask::default(), None).await.unwrap();
     assert_eq!(created.value.status, RequestStatus::Pending);
-    assert!(matches!(create(&store, &rules(), id(SAM), id(CHAT), Ask::default(), None).await, Err(AppError::RequestAlreadyPending)));
+    assert!(matches!(
+        create(&store, &rules(), id(SAM), id(CHAT), Ask::default(), None).await,
+        Err(AppError::RequestAlreadyPending)
+    ));
     let shown = get(&store, id(SAM), created.value.id).await.unwrap();
     assert_eq!(shown.id, created.value.id);
     assert!(matches!(get(&store, id(BOB), created.value.id).await, Err(AppError::RequestNotFound)));
@@ -77,15 +85,33 @@ async fn asking_twice_is_request_already_pending_and_the_first_request_is_shown_
 #[tokio::test]
 async fn who_may_ask_follows_the_contracts_order() {
     let store = world();
-    assert!(matches!(create(&store, &rules(), id(BOB), id(CHAT), Ask::default(), None).await, Err(AppError::AlreadyParticipant)));
-    assert!(matches!(create(&store, &rules(), id(SAM), id(OPEN_CHAT), Ask::default(), None).await, Err(AppError::ChatNotRestricted)));
-    assert!(matches!(create(&store, &rules(), id(SAM), id(999), Ask::default(), None).await, Err(AppError::ChatNotFound)));
+    assert!(matches!(
+        create(&store, &rules(), id(BOB), id(CHAT), Ask::default(), None).await,
+        Err(AppError::AlreadyParticipant)
+    ));
+    assert!(matches!(
+        create(&store, &rules(), id(SAM), id(OPEN_CHAT), Ask::default(), None).await,
+        Err(AppError::ChatNotRestricted)
+    ));
+    assert!(matches!(
+        create(&store, &rules(), id(SAM), id(999), Ask::default(), None).await,
+        Err(AppError::ChatNotFound)
+    ));
 }
 
 #[tokio::test]
 async fn the_admins_are_told_in_the_outbox_of_the_create() {
     let store = world();
-    let created = create(&store, &rules(), id(SAM), id(CHAT), Ask { message: Note::parse("message", "hi").ok(), ..Ask::default() }, None).await.unwrap();
+    let created = create(
+        &store,
+        &rules(),
+        id(SAM),
+        id(CHAT),
+        Ask { message: Note::parse("message", "hi").ok(), ..Ask::default() },
+        None,
+    )
+    .await
+    .unwrap();
     let told: Vec<ObjectId> = created.outbox.outbound().iter().map(|e| e.to).collect();
     assert_eq!(told, vec![id(AMY)], "the one active admin");
     assert_eq!(store.outbox_len(), 1, "written with the request");
@@ -214,7 +240,10 @@ async fn a_change_made_with_a_key_keeps_its_answer_with_it_and_the_same_call_at_
     // A second call with the key that gets past its reads (here: the request was
     // withdrawn meanwhile) is refused by the transaction's first condition.
     withdraw(&store, id(SAM), created.value.id, None).await.unwrap();
-    assert!(matches!(create(&store, &rules(), id(SAM), id(CHAT), Ask::default(), Some(&key)).await, Err(AppError::AnswerKept)));
+    assert!(matches!(
+        create(&store, &rules(), id(SAM), id(CHAT), Ask::default(), Some(&key)).await,
+        Err(AppError::AnswerKept)
+    ));
     assert!(store.kept_answer(id(AMY), "k1").await.unwrap().is_none(), "keys are per caller");
     // An error keeps nothing.
     let other = Idempotency { key: "k2".into(), fingerprint: "withdraw".into() };

@@ -151,9 +151,10 @@ impl Fixture {
             if store.request(request.id).await?.is_some() {
                 continue;
             }
-            let created = app::requests::create_with_id(store, request.id, request.user, request.chat, Default::default())
-                .await
-                .map_err(|reason| FixtureError::Request { id: request.id, reason })?;
+            let created =
+                app::requests::create_with_id(store, request.id, request.user, request.chat, Default::default())
+                    .await
+                    .map_err(|reason| FixtureError::Request { id: request.id, reason })?;
             // The admins' notifications at once; the events wait for the sweeper, as
             // nobody is connected yet.
             if let Some(notify) = &created.outbox.notify {

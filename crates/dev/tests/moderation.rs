@@ -174,12 +174,16 @@ async fn blocking_a_requester_rejects_the_pending_request_in_the_same_change() {
     route_published(&env).await;
     let (_, request) = env.api().get(RAJ, DEMO_REQUEST).await;
     assert_eq!(request["request"]["status"], "rejected");
-    assert_eq!((request["request"]["reason"].as_str(), request["request"]["decidedBy"].as_str()), (Some("abuse"), Some(AMY)));
+    assert_eq!(
+        (request["request"]["reason"].as_str(), request["request"]["decidedBy"].as_str()),
+        (Some("abuse"), Some(AMY))
+    );
     assert_eq!(request["request"]["decidedAt"], blocked["block"]["blockedAt"]);
     let told = env.aws.inbox("raj");
     assert_eq!(told.iter().map(|e| e["event"].as_str().unwrap()).collect::<Vec<_>>(), ["chat-request-rejected"]);
     assert_eq!(told[0]["data"]["request"]["reason"], "abuse");
-    let closed: Vec<Value> = env.aws.inbox("ben").into_iter().filter(|e| e["event"] == "chat-join-request-closed").collect();
+    let closed: Vec<Value> =
+        env.aws.inbox("ben").into_iter().filter(|e| e["event"] == "chat-join-request-closed").collect();
     assert_eq!(closed.len(), 1, "the other admins are told it closed");
     assert!(env.notifications_of(BEN).await.iter().all(|n| n["dismissed"] == true));
     assert_error(&env.api().create(RAJ, CHAT1).await, 403, "REQUEST_BLOCKED");
@@ -229,7 +233,8 @@ async fn creates_racing_a_block_never_leave_a_pending_request_of_the_blocked_use
         assert!(created.iter().all(|(status, _)| [201, 403, 409].contains(status)), "round {round}: {created:?}");
         assert!(made <= 1, "round {round}: one pending request at most was made");
         let (_, mine) = api.list(SAM, &[]).await;
-        let statuses: Vec<&str> = mine["requests"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+        let statuses: Vec<&str> =
+            mine["requests"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
         assert!(!statuses.contains(&"pending"), "round {round}: {statuses:?}");
         assert_eq!(statuses.len(), made, "round {round}: a request made before the block was rejected by it");
         assert_error(&api.create(SAM, CHAT1).await, 403, "REQUEST_BLOCKED");

@@ -105,7 +105,8 @@ async fn a_chat_of_200000_participants_and_20_admins_works_within_every_bound() 
 
     // The largest create there is: 5 questions of 300 four-byte characters, each
     // answered with 500, and a message of 500.
-    let questions: Vec<Value> = (0..5).map(|n| json!({"text": format!("{n}{}", "𝄞".repeat(299)), "required": true})).collect();
+    let questions: Vec<Value> =
+        (0..5).map(|n| json!({"text": format!("{n}{}", "𝄞".repeat(299)), "required": true})).collect();
     let (status, set) = api.set_questions(&admins[0].to_string(), BIG, json!({ "questions": questions })).await;
     assert_eq!(status, 200, "{set}");
     assert_eq!(env.transactions.take()[0].transact_items().len(), 2, "the admin checked, the questions put");

@@ -157,7 +157,10 @@ mod tests {
         let twice = vec![(why.clone(), note("a")), (why.clone(), note("b"))];
         assert_eq!(check_answers(&questions, twice), Err(InvalidAnswers::Twice(why.clone())));
         let unknown = ObjectId::generate().to_string();
-        assert_eq!(check_answers(&questions, vec![(unknown.clone(), note("a"))]), Err(InvalidAnswers::Unknown(unknown)));
+        assert_eq!(
+            check_answers(&questions, vec![(unknown.clone(), note("a"))]),
+            Err(InvalidAnswers::Unknown(unknown))
+        );
         assert!(matches!(check_answers(&questions, vec![("x".into(), note("a"))]), Err(InvalidAnswers::Unknown(_))));
         assert_eq!(check_answers(&[], vec![]), Ok(vec![]));
     }

@@ -138,10 +138,8 @@ pub async fn decide_many<S: Storage>(
     let lookup = Lookup { chats: vec![chat], memberships: vec![(chat, caller)], ..Lookup::default() };
     check_admin(&store.load(&lookup).await?, chat, caller)?;
     // Made eagerly, so the stream holds plain futures and the call stays `Send`.
-    let decisions: Vec<_> = ids
-        .iter()
-        .map(|id| decide(store, rules, caller, *id, verdict.clone(), Some(chat), None))
-        .collect();
+    let decisions: Vec<_> =
+        ids.iter().map(|id| decide(store, rules, caller, *id, verdict.clone(), Some(chat), None)).collect();
     let outcomes: Vec<_> = futures::stream::iter(decisions).buffered(CONCURRENT_DECISIONS).collect().await;
     Ok(ids.iter().copied().zip(outcomes).collect())
 }

@@ -23,14 +23,26 @@ pub const MEMBER_ENTITY: &str = items::MEMBER;
 pub enum KeyOf {
     User(ObjectId),
     Chat(ObjectId),
-    Member { chat: ObjectId, user: ObjectId },
-    Marker { user: ObjectId, chat: ObjectId },
+    Member {
+        chat: ObjectId,
+        user: ObjectId,
+    },
+    Marker {
+        user: ObjectId,
+        chat: ObjectId,
+    },
     Request(ObjectId),
-    Notification { admin: ObjectId },
+    Notification {
+        admin: ObjectId,
+    },
     Score(ObjectId),
     /// A user's requests of one clock hour, against the hourly limit.
-    Creates { user: ObjectId },
-    Count { chat: ObjectId },
+    Creates {
+        user: ObjectId,
+    },
+    Count {
+        chat: ObjectId,
+    },
     Outbox(ObjectId),
     Other,
 }

@@ -162,7 +162,8 @@ pub(crate) fn cooldown_marker(user: ObjectId, chat: ObjectId, until: &str) -> Re
 /// The same key while `block.user` is blocked from `block.chat`: the block, and its
 /// place in the chat's list of blocks (GSI3).
 pub(crate) fn block_marker(block: &Block) -> Result<Item, StoreError> {
-    let mut item = encode(&keys::pending_marker(block.user, block.chat), PENDING, &serde_json::json!({ "block": block }))?;
+    let mut item =
+        encode(&keys::pending_marker(block.user, block.chat), PENDING, &serde_json::json!({ "block": block }))?;
     item.insert(keys::GSI3PK.into(), s(keys::blocks_of(block.chat)));
     item.insert(keys::GSI3SK.into(), s(keys::block_order(&block.blocked_at, block.user)));
     Ok(item)

@@ -376,7 +376,12 @@ impl Store {
             .chain(lookup.markers.iter().map(|(user, chat)| keys::pending_marker(*user, *chat)))
             .chain(lookup.counts.iter().flat_map(|chat| (0..keys::COUNT_SHARDS).map(|n| keys::request_count(*chat, n))))
             .chain(lookup.questions.iter().map(|chat| keys::questions(*chat)))
-            .chain(lookup.block_counts.iter().flat_map(|chat| (0..keys::COUNT_SHARDS).map(|n| keys::block_count(*chat, n))))
+            .chain(
+                lookup
+                    .block_counts
+                    .iter()
+                    .flat_map(|chat| (0..keys::COUNT_SHARDS).map(|n| keys::block_count(*chat, n))),
+            )
             .filter(|key| seen.insert(key.clone()))
             .collect();
         let mut chats: Vec<ObjectId> = lookup.chats.clone();
@@ -438,7 +443,8 @@ impl Store {
                 }
                 Some(items::BLOCK_COUNT) => {
                     if let (Some(chat), Some(AttributeValue::N(n))) = (keys::chat_of(&key), item.get("blocked")) {
-                        *loaded.block_counts.entry(chat).or_default() += n.parse::<i64>().unwrap_or_default().max(0) as u64;
+                        *loaded.block_counts.entry(chat).or_default() +=
+                            n.parse::<i64>().unwrap_or_default().max(0) as u64;
                     }
                 }
                 Some(items::MEMBER) => {

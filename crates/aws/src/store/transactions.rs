@@ -421,9 +421,10 @@ impl Store {
                 let cooldown = items::cooldown_marker(closed.user, closed.chat, until)?;
                 tx.add(Write::Put { item: cooldown, names: Names::new(), values: Values::new() }, None)?;
             }
-            (None, None) => {
-                tx.add(Write::Delete { key: keys::pending_marker(closed.user, closed.chat), names: Names::new() }, None)?
-            }
+            (None, None) => tx.add(
+                Write::Delete { key: keys::pending_marker(closed.user, closed.chat), names: Names::new() },
+                None,
+            )?,
         }
         if let Some(decider) = plan.decider {
             check_admin(&mut tx, closed.chat, decider)?;
@@ -589,7 +590,10 @@ impl Store {
     pub async fn put_questions(&self, chat: ObjectId, admin: ObjectId, questions: &[Question]) -> Result<(), TxError> {
         let mut tx = Transaction::new(&self.table);
         check_admin(&mut tx, chat, admin)?;
-        tx.add(Write::Put { item: items::questions(chat, questions)?, names: Names::new(), values: Values::new() }, None)?;
+        tx.add(
+            Write::Put { item: items::questions(chat, questions)?, names: Names::new(), values: Values::new() },
+            None,
+        )?;
         self.commit(tx).await
     }
 

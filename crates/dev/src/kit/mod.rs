@@ -417,7 +417,8 @@ pub fn rules() -> Rules {
 /// The configuration of the REST functions at its defaults.
 fn defaults() -> Config {
     let env = Env::default();
-    Config::of_sections(&[Section::Decisions, Section::Creates, Section::Events, Section::Cors], &env).expect("the defaults parse")
+    Config::of_sections(&[Section::Decisions, Section::Creates, Section::Events, Section::Cors], &env)
+        .expect("the defaults parse")
 }
 
 pub fn id(text: &str) -> ObjectId {
