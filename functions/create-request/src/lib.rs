@@ -15,7 +15,11 @@ pub async fn handle(app: &App, publisher: &Publisher, event: Request) -> Respons
     let body = http::json_body::<CreateBody>(&event);
     http::respond_change(app, &event, StatusCode::CREATED, |caller, idempotency| async move {
         let (chat, ask) = body?.parse()?;
-        let committed = app::requests::create(&app.store, &app.rules, caller, chat, ask, idempotency.as_ref()).await?;
+        let created = app::requests::create(&app.store, &app.rules, caller, chat, ask, idempotency.as_ref()).await;
+        if let Err(app::AppError::RateLimited { .. }) = &created {
+            metrics::count(metrics::REQUESTS_RATE_LIMITED, 1);
+        }
+        let committed = created?;
         metrics::count(metrics::REQUESTS_CREATED, 1);
         deliver_or_defer(&app.store, publisher, &committed.outbox).await;
         Ok(committed.value)
