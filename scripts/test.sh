@@ -41,9 +41,13 @@ grep -E '^== fuzz as|^  [0-9]+ generated|^=+ .* in [0-9.]+s =+$' target/fuzz.log
 # sums them so the total is read in one place.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
 
-# CORS in a real browser (Chromium through Playwright), against its own stack.
+# CORS and the console in a real browser (Chromium through Playwright), against its own stack.
 echo "== browser"
 scripts/browser.sh
+
+# The TypeScript client: its generated types, tsc, and Node's tests against its own stack.
+echo "== TypeScript client"
+scripts/client-test.sh
 
 # Last, because it needs the most: a release build of every function for SAM, and a
 # container per invoke.

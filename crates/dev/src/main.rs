@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use aws::store::Store;
 use clap::{Args, Parser, Subcommand};
-use dev::fixture::Fixture;
+use dev::fixture::{Fixture, FixtureChat};
 use dev::stack::{serve, Listeners, Services};
 use dev::{mint_hs256, DEFAULT_LOCAL_SECRET};
 use edge::config::{Config, Env, Section};
@@ -274,16 +274,33 @@ fn secret_of(env: &Env) -> Result<String, Failure> {
     config.auth.and_then(|auth| auth.secret).ok_or_else(|| "JWT_SECRET must be set to mint tokens".into())
 }
 
-async fn seed(store: &Store, path: &std::path::Path, secret: &str) -> Result<(), Failure> {
+/// Loads the fixture and prints a token per user; returns what the console starts from:
+/// the users with their tokens and the chats each administers, and the chats.
+async fn seed(store: &Store, path: &std::path::Path, secret: &str) -> Result<serde_json::Value, Failure> {
     let fixture = Fixture::read(path)?;
-    let users: Vec<_> = fixture.users.iter().map(|u| (u.id, u.username.clone())).collect();
+    let chats: Vec<serde_json::Value> = fixture
+        .chats
+        .iter()
+        .map(|c| serde_json::json!({"_id": c.id, "name": c.name, "isGroup": c.is_group, "restricted": c.restricted}))
+        .collect();
+    let admin_of = |user: domain::ObjectId| -> Vec<domain::ObjectId> {
+        let admins = |c: &&FixtureChat| c.participants.iter().any(|p| p.user == user && p.is_active_admin());
+        fixture.chats.iter().filter(admins).map(|c| c.id).collect()
+    };
+    let mut users = Vec::with_capacity(fixture.users.len());
+    for user in &fixture.users {
+        let token = mint_hs256(secret, &user.id.to_string(), TOKEN_TTL_SECONDS)?;
+        users.push(serde_json::json!({
+            "_id": user.id, "username": user.username, "name": user.name, "token": token, "adminOf": admin_of(user.id),
+        }));
+    }
     let (user_count, chat_count) = fixture.load(store).await?;
     println!("loaded {user_count} users and {chat_count} chats from {} into table {}", path.display(), store.table());
     println!("tokens (valid 24 h, signed with JWT_SECRET):");
-    for (id, username) in users {
-        println!("  {username:<14} {id}  {}", mint_hs256(secret, &id.to_string(), TOKEN_TTL_SECONDS)?);
+    for user in &users {
+        println!("  {:<14} {}  {}", user["username"].as_str().unwrap_or_default(), user["_id"].as_str().unwrap_or_default(), user["token"].as_str().unwrap_or_default());
     }
-    Ok(())
+    Ok(serde_json::json!({ "users": users, "chats": chats }))
 }
 
 /// What `dev stack` is told beyond its ports.
@@ -307,8 +324,10 @@ async fn stack(ports: &Ports, settings: StackSettings) -> Result<(), Failure> {
     };
     let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
     let app = edge::App::new(&config, &sdk).await?;
-    seed(&app.store, &seed_file, &secret_of(&env)?).await?;
+    let mut console = seed(&app.store, &seed_file, &secret_of(&env)?).await?;
+    console["websocket"] = serde_json::json!(format!("ws://127.0.0.1:{}", ports.ws_port));
     let services = Services {
+        console,
         publisher: edge::run::publisher(&config, &sdk)?,
         pusher: edge::run::pusher(&config, &sdk)?,
         app,
@@ -327,6 +346,7 @@ async fn stack(ports: &Ports, settings: StackSettings) -> Result<(), Failure> {
     println!("Management    http://127.0.0.1:{}/@connections/<id>", ports.ws_port);
     println!("EventBridge   http://127.0.0.1:{}", ports.events_port);
     println!("DynamoDB      {}", dynamodb.map(|(_, url)| url.as_str()).unwrap_or_default());
+    println!("Console       http://127.0.0.1:{}/console", ports.rest_port);
     println!("ready; Ctrl-C stops");
     tokio::select! {
         () = serve(listeners, services) => Ok(()),
@@ -565,7 +585,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if fresh {
                 store.drop_table().await?;
             }
-            seed(&store, &file, &secret_of(&env)?).await
+            seed(&store, &file, &secret_of(&env)?).await.map(|_| ())
         }
         Command::Token { user_id } => {
             domain::ObjectId::parse(&user_id)?;

@@ -68,6 +68,7 @@ async fn start_with(webhook: Option<hyper::Uri>) -> Stack {
         request_expiry: None,
         app_event_source: domain::sync::DEFAULT_APP_EVENT_SOURCE.into(),
         webhook,
+        console: serde_json::json!({}),
     };
     tokio::spawn(serve(Listeners { rest, websocket, events }, services));
     Stack { env, rest: rest_port, websocket: websocket_port, events: events_port }

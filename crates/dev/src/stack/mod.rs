@@ -1,6 +1,7 @@
 //! Everything the local stack serves, given its listeners and the same clients the
 //! functions build in AWS (pointed here by endpoint overrides).
 
+pub mod console;
 mod docs;
 mod events;
 mod rest;
@@ -38,6 +39,8 @@ pub struct Services {
     pub app_event_source: String,
     /// Where the requests' changes are posted (`APP_WEBHOOK_URL`), if anywhere.
     pub webhook: Option<hyper::Uri>,
+    /// What the console page starts from: the demo users, their tokens and chats.
+    pub console: serde_json::Value,
 }
 
 /// Serves REST, WebSocket + Management API, and EventBridge, and runs the sweeper,

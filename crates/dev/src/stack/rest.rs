@@ -38,6 +38,9 @@ async fn handle(services: &Services, request: Request<Incoming>, source_ip: Stri
         if let Some(reply) = super::docs::serve(parts.uri.path(), host) {
             return reply;
         }
+        if let Some(reply) = super::console::serve(parts.uri.path(), &services.console) {
+            return reply;
+        }
     }
     // As API Gateway does (its REQUEST_TOO_LARGE answer): a body over 10 MB is refused
     // while it is read, never held whole.
