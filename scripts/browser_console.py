@@ -11,6 +11,7 @@ Run by scripts/browser.sh, on its stack.
 import json
 import os
 import sys
+import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
 
@@ -59,8 +60,19 @@ def main():
         check("the admins see the chat's queue", queue(amy).is_visible() and queue(ben).is_visible())
         check("every control has a name", not amy.evaluate(UNNAMED_CONTROLS), amy.evaluate(UNNAMED_CONTROLS))
 
-        sam.get_by_label("Chat").select_option(label="Rustaceans (restricted)")
-        sam.get_by_label("Message").fill("Hi from the console")
+        # An admin sets a screening question (through the API); the requester answers it.
+        directory = json.load(urllib.request.urlopen(f"{API}/console/directory.json"))
+        amy_token = next(u["token"] for u in directory["users"] if u["_id"] == AMY)
+        body = json.dumps({"questions": [{"text": "Why do you want to join?", "required": True}]}).encode()
+        put = urllib.request.Request(f"{API}/chats/{RUST}/questions", data=body, method="PUT")
+        put.add_header("Authorization", f"Bearer {amy_token}")
+        check("an admin sets a question", urllib.request.urlopen(put).status == 200)
+        # The page read Rustaceans' questions when it opened; choosing the chat again
+        # reads them anew, as a requester coming back to the form would.
+        sam.locator("#ask-chat").select_option(label="Hiking club (restricted)")
+        sam.locator("#ask-chat").select_option(label="Rustaceans (restricted)")
+        sam.get_by_label("Why do you want to join? (required)").fill("To learn async Rust")
+        sam.get_by_label("Message", exact=True).fill("Hi from the console")
         sam.get_by_role("button", name="Ask to join").press("Enter")
         ok, seen = passes(lambda: expect(sam.locator("#ask-result")).to_have_text("asked: pending", timeout=5_000))
         check("the requester asks, with the keyboard", ok, seen)
@@ -69,6 +81,8 @@ def main():
         check("the admin's queue shows it within 2 s, without a reload", ok, seen)
         ok, seen = passes(lambda: expect(sams_row(ben)).to_be_visible(timeout=2_000))
         check("and so does the other admin's", ok, seen)
+        ok, seen = passes(lambda: expect(sams_row(amy)).to_contain_text("Why do you want to join?: To learn async Rust"))
+        check("with the answer to the question", ok, seen)
         amy.screenshot(path=os.path.join(SHOTS, "console-admin.png"))
 
         sams_row(amy).get_by_role("button", name="Accept").click()

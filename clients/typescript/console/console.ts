@@ -83,7 +83,9 @@ function signIn(userId: string) {
   $("#score").textContent = "";
   const chats = $<HTMLSelectElement>("#ask-chat");
   chats.replaceChildren(
-    ...directory.chats.filter((c) => !user.adminOf.includes(c._id)).map((c) => element("option", { value: c._id }, c.name)),
+    ...directory.chats
+      .filter((c) => c.isGroup && c.restricted && !user.adminOf.includes(c._id))
+      .map((c) => element("option", { value: c._id }, c.name)),
   );
   void showQuestions();
   void showMine();

@@ -298,7 +298,12 @@ async fn seed(store: &Store, path: &std::path::Path, secret: &str) -> Result<ser
     println!("loaded {user_count} users and {chat_count} chats from {} into table {}", path.display(), store.table());
     println!("tokens (valid 24 h, signed with JWT_SECRET):");
     for user in &users {
-        println!("  {:<14} {}  {}", user["username"].as_str().unwrap_or_default(), user["_id"].as_str().unwrap_or_default(), user["token"].as_str().unwrap_or_default());
+        println!(
+            "  {:<14} {}  {}",
+            user["username"].as_str().unwrap_or_default(),
+            user["_id"].as_str().unwrap_or_default(),
+            user["token"].as_str().unwrap_or_default()
+        );
     }
     Ok(serde_json::json!({ "users": users, "chats": chats }))
 }
