@@ -81,12 +81,13 @@ function signIn(userId: string) {
   session = { user, api, live };
   $("#event-log").replaceChildren();
   $("#score").textContent = "";
-  const chats = $<HTMLSelectElement>("#ask-chat");
-  chats.replaceChildren(
-    ...directory.chats
-      .filter((c) => c.isGroup && c.restricted && !user.adminOf.includes(c._id))
-      .map((c) => element("option", { value: c._id }, c.name)),
+  const askable = directory.chats.filter((c) => c.isGroup && c.restricted && !user.adminOf.includes(c._id));
+  $<HTMLSelectElement>("#ask-chat").replaceChildren(
+    ...(askable.length
+      ? askable.map((c) => element("option", { value: c._id }, c.name))
+      : [element("option", { value: "" }, "no restricted chat to ask: this user administers them all")]),
   );
+  $<HTMLButtonElement>("#ask button[type=submit]").disabled = askable.length === 0;
   void showQuestions();
   void showMine();
   void showQueues();
