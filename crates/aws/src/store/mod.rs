@@ -243,6 +243,19 @@ impl Store {
             None => (keys::GSI3, keys::GSI3PK, keys::requests_to(chat)),
             Some(status) => (keys::GSI4, keys::GSI4PK, keys::requests_to_in(chat, status)),
         };
+        let items = self.newest_of(index, partition_attribute, partition, take).await?;
+        items.into_iter().map(|item| decode(&item_key(&item), item)).collect()
+    }
+
+    /// The first `take` items of one partition of a global index, in descending sort
+    /// order: one `Query` per MB, stopping as soon as it has them.
+    async fn newest_of(
+        &self,
+        index: &str,
+        partition_attribute: &str,
+        partition: String,
+        take: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         // Not `with_capacity(take)`: `take` is page × limit, and a client picks the page.
         let mut found = Vec::new();
         let mut start_key = None;
@@ -261,9 +274,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(|e| sdk_error("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                found.push(decode(&item_key(&item), item)?);
-            }
+            found.extend(output.items.unwrap_or_default());
             start_key = output.last_evaluated_key;
             if start_key.is_none() {
                 break;
@@ -279,32 +290,8 @@ impl Store {
         struct Marked {
             block: domain::Block,
         }
-        let mut found = Vec::new();
-        let mut start_key = None;
-        while found.len() < take {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI3)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI3PK)
-                .expression_attribute_values(":pk", AttributeValue::S(keys::blocks_of(chat)))
-                .scan_index_forward(false)
-                .limit(i32::try_from(take - found.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                found.push(decode::<Marked>(&item_key(&item), item)?.block);
-            }
-            start_key = output.last_evaluated_key;
-            if start_key.is_none() {
-                break;
-            }
-        }
-        Ok(found)
+        let items = self.newest_of(keys::GSI3, keys::GSI3PK, keys::blocks_of(chat), take).await?;
+        items.into_iter().map(|item| Ok(decode::<Marked>(&item_key(&item), item)?.block)).collect()
     }
 
     /// One page of the pending requests of expiry shard `shard` made before `before`,
