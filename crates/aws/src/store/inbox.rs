@@ -8,7 +8,7 @@ use domain::time::timestamp_seconds_ago;
 use domain::{ObjectId, OutboundEvent};
 use futures::stream::{self, StreamExt};
 
-use super::items::{self, decode, encode, item_key, key_item};
+use super::items::{self, decode, encode, item_key};
 use super::{condition_held, keys, sdk_error, Store, CONCURRENT_WRITES};
 
 impl Store {
@@ -49,17 +49,8 @@ impl Store {
 
     /// The place of `event` in `user`'s kept events, if it is kept: one `GetItem`.
     async fn kept_event_place(&self, user: ObjectId, event: ObjectId) -> Result<Option<String>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&keys::inbox_event(user, event))))
-            .projection_expression(keys::LSI1SK)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        Ok(output.item.and_then(|item| match item.get(keys::LSI1SK) {
+        let item = self.get_consistent(&keys::inbox_event(user, event), Some(keys::LSI1SK)).await?;
+        Ok(item.and_then(|item| match item.get(keys::LSI1SK) {
             Some(AttributeValue::S(place)) => Some(place.clone()),
             _ => None,
         }))

@@ -148,20 +148,27 @@ impl Store {
         &self.table
     }
 
-    /// The answer kept under `caller`'s idempotency `key`, unless it has expired (DynamoDB's
-    /// TTL removes an item within days, not at once): one strongly consistent `GetItem`.
-    pub async fn kept_answer(&self, caller: ObjectId, key: &str) -> Result<Option<app::ports::KeptAnswer>, StoreError> {
-        let key = keys::kept_answer(caller, key);
+    /// The item under `key`, or the attributes `projection` names of it: one strongly
+    /// consistent `GetItem`, so that what a call just committed is seen.
+    pub(crate) async fn get_consistent(&self, key: &Key, projection: Option<&str>) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key_item(&key)))
+            .set_key(Some(key_item(key)))
+            .set_projection_expression(projection.map(str::to_owned))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
-        let Some(item) = output.item else { return Ok(None) };
+        Ok(output.item)
+    }
+
+    /// The answer kept under `caller`'s idempotency `key`, unless it has expired (DynamoDB's
+    /// TTL removes an item within days, not at once): one strongly consistent `GetItem`.
+    pub async fn kept_answer(&self, caller: ObjectId, key: &str) -> Result<Option<app::ports::KeptAnswer>, StoreError> {
+        let key = keys::kept_answer(caller, key);
+        let Some(item) = self.get_consistent(&key, None).await? else { return Ok(None) };
         let expired = match item.get("ttl") {
             Some(AttributeValue::N(ttl)) => ttl.parse::<i64>().is_ok_and(|ttl| ttl < domain::time::epoch_seconds_in(0)),
             _ => false,
@@ -175,16 +182,7 @@ impl Store {
     /// One `GetItem`, strongly consistent so a request just created or decided is seen.
     pub async fn request(&self, id: ObjectId) -> Result<Option<StoredRequest>, StoreError> {
         let key = keys::request(id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        output.item.map(|item| items::decode_request(&key, item)).transpose()
+        self.get_consistent(&key, None).await?.map(|item| items::decode_request(&key, item)).transpose()
     }
 
     /// All requests of `user` (in one status, if given), newest first. One `Query` per

@@ -568,17 +568,8 @@ impl Store {
     /// What the sync needs of a kept participant entry: one strongly consistent
     /// `GetItem`.
     async fn kept_entry(&self, chat: ObjectId, user: ObjectId) -> Result<KeptEntry, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&keys::member(chat, user))))
-            .projection_expression("PK, leftAt, changedAt")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem", e))?;
-        let Some(item) = output.item else { return Ok(KeptEntry::default()) };
+        let item = self.get_consistent(&keys::member(chat, user), Some("PK, leftAt, changedAt")).await?;
+        let Some(item) = item else { return Ok(KeptEntry::default()) };
         let changed_at = match item.get(CHANGED_AT) {
             Some(AttributeValue::S(at)) => Some(at.clone()),
             _ => None,
