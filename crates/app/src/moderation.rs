@@ -106,7 +106,9 @@ pub async fn block<S: Moderation>(
         }
         if let Some(pending) = marker.and_then(|m| m.request) {
             let verdict = Verdict { decision: Decision::Rejected, reason: reason.clone(), block: true };
-            return match decide(store, rules, caller, pending, verdict, Some(chat), None).await {
+            // Boxed: a decision's own read-plan-commit loop, nested in this one, would
+            // make the handler's future type deeper than rustc computes a layout for.
+            return match Box::pin(decide(store, rules, caller, pending, verdict, Some(chat), None)).await {
                 Ok(rejected) => {
                     let value = Block {
                         user,
