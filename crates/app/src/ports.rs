@@ -432,6 +432,15 @@ pub trait Replica: Storage {
     /// Applies `change`; `true` when it changed something.
     fn apply_change(&self, change: &domain::sync::AppChange) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Applies the membership changes among `changes` together (the newest of each
+    /// entry wins, as it would one at a time), in as few round trips as their number
+    /// allows; `true` at the index of each that changed something. Other changes are
+    /// left alone (`false`).
+    fn apply_memberships(
+        &self,
+        changes: &[domain::sync::AppChange],
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
+
     /// One page of the ids of `chat`'s pending requests, and where the next starts.
     fn pending_requests_to(
         &self,

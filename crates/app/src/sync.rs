@@ -38,6 +38,110 @@ pub async fn apply<S: Replica, B: Bus>(store: &S, bus: &B, change: &AppChange) -
     Ok(SyncReport { changed, closed })
 }
 
+/// Applies a batch of changes, as the queue in front of the sync function delivers them
+/// (up to 10): the memberships together ([`Replica::apply_memberships`]: one read and
+/// one transaction instead of one of each per change), then one read of the entries and
+/// pending markers of every user an upsert made a member, for the requests to cancel;
+/// the other changes one by one, 4 at once. A failure of the memberships together
+/// sends each on its own, so the report of each change is its own: one that fails does
+/// not fail the others.
+pub async fn apply_all<S: Replica, B: Bus>(
+    store: &S,
+    bus: &B,
+    changes: &[AppChange],
+) -> Vec<Result<SyncReport, AppError>> {
+    let memberships: Vec<usize> = (0..changes.len()).filter(|at| changes[*at].membership().is_some()).collect();
+    let together = match memberships.len() {
+        0 | 1 => None,
+        _ => match store.apply_memberships(changes).await {
+            Ok(changed) => Some(changed),
+            Err(error) => {
+                tracing::warn!(%error, "the memberships together failed; applying each on its own");
+                None
+            }
+        },
+    };
+    let mut reports: Vec<Option<Result<SyncReport, AppError>>> = (0..changes.len()).map(|_| None).collect();
+    if let Some(changed) = together {
+        let mut upserts: Vec<(domain::ObjectId, domain::ObjectId)> = memberships
+            .iter()
+            .filter_map(|at| match &changes[*at] {
+                AppChange::MemberUpserted { chat, entry, .. } => Some((*chat, entry.user)),
+                _ => None,
+            })
+            .collect();
+        upserts.sort_unstable();
+        upserts.dedup();
+        match Box::pin(cancel_if_now_members(store, bus, &upserts)).await {
+            Ok(mut closed) => {
+                for at in &memberships {
+                    // Counted once, for the first upsert of the entry.
+                    let upsert = matches!(changes[*at], AppChange::MemberUpserted { .. });
+                    let found = changes[*at].membership().and_then(|entry| closed.iter().position(|c| *c == entry));
+                    let closed_here = match found {
+                        Some(position) if upsert => {
+                            closed.swap_remove(position);
+                            1
+                        }
+                        _ => 0,
+                    };
+                    reports[*at] = Some(Ok(SyncReport { changed: changed[*at], closed: closed_here }));
+                }
+            }
+            // The upserts then go on their own, which reads and cancels again; their
+            // writes, made, change nothing the second time.
+            Err(error) => {
+                tracing::warn!(%error, "the requests to cancel were not read; applying each upsert on its own");
+                for at in &memberships {
+                    if matches!(changes[*at], AppChange::MemberLeft { .. }) {
+                        reports[*at] = Some(Ok(SyncReport { changed: changed[*at], closed: 0 }));
+                    }
+                }
+            }
+        }
+    }
+    let alone: Vec<usize> = (0..changes.len()).filter(|at| reports[*at].is_none()).collect();
+    // Boxed: each is as deep as a whole close, and the batch holds several.
+    let work: Vec<_> = alone.iter().map(|at| Box::pin(apply(store, bus, &changes[*at]))).collect();
+    let outcomes: Vec<Result<SyncReport, AppError>> = stream::iter(work).buffered(CONCURRENCY).collect().await;
+    for (at, outcome) in alone.into_iter().zip(outcomes) {
+        reports[at] = Some(outcome);
+    }
+    reports
+        .into_iter()
+        .map(|report| report.unwrap_or_else(|| Err(AppError::Internal("a change left unapplied".into()))))
+        .collect()
+}
+
+/// [`cancel_if_now_member`] for many entries: one read of them all, then a close for
+/// each that is active with a request pending. The entries whose request it closed.
+async fn cancel_if_now_members<S: Replica, B: Bus>(
+    store: &S,
+    bus: &B,
+    entries: &[(domain::ObjectId, domain::ObjectId)],
+) -> Result<Vec<(domain::ObjectId, domain::ObjectId)>, AppError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lookup = Lookup {
+        memberships: entries.to_vec(),
+        markers: entries.iter().map(|(chat, user)| (*user, *chat)).collect(),
+        ..Lookup::default()
+    };
+    let loaded = store.load(&lookup).await?;
+    let mut closed = Vec::new();
+    for &(chat, user) in entries {
+        let active = loaded.membership(chat, user).is_some_and(domain::Participant::is_active);
+        let pending = loaded.markers.get(&(user, chat)).and_then(|marker| marker.request);
+        if let (true, Some(request)) = (active, pending) {
+            if cancel(store, bus, user, request).await? {
+                closed.push((chat, user));
+            }
+        }
+    }
+    Ok(closed)
+}
+
 /// A user who is an active participant and has a request pending to the chat: the
 /// request is closed as `cancelled` (the admins get `chat-join-request-closed`). One
 /// read of the entry and the marker together; then the close.
@@ -52,13 +156,23 @@ async fn cancel_if_now_member<S: Replica, B: Bus>(
     let active = loaded.membership(chat, user).is_some_and(domain::Participant::is_active);
     let pending = loaded.markers.get(&(user, chat)).and_then(|marker| marker.request);
     let (true, Some(request)) = (active, pending) else { return Ok(0) };
+    Ok(usize::from(cancel(store, bus, user, request).await?))
+}
+
+/// Closes `user`'s pending `request` as `cancelled`: `false` if it was decided or
+/// withdrawn meanwhile.
+async fn cancel<S: Replica, B: Bus>(
+    store: &S,
+    bus: &B,
+    user: domain::ObjectId,
+    request: domain::ObjectId,
+) -> Result<bool, AppError> {
     match requests::withdraw(store, user, request, None).await {
         Ok(closed) => {
             deliver_or_defer(store, bus, &closed.outbox).await;
-            Ok(1)
+            Ok(true)
         }
-        // Decided or withdrawn meanwhile.
-        Err(AppError::RequestNotPending | AppError::RequestNotFound) => Ok(0),
+        Err(AppError::RequestNotPending | AppError::RequestNotFound) => Ok(false),
         Err(error) => Err(error),
     }
 }

@@ -117,10 +117,15 @@ async fn every_sample_of_the_apps_events_applies_on_the_demo_data() {
     for file in sample_files().into_iter().filter(|f| f.starts_with("sync-app/")) {
         let env = TestEnv::with_demo().await;
         let text = std::fs::read_to_string(repo_root().join("events").join(&file)).unwrap();
-        let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(&text).unwrap();
+        let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
+        assert_eq!(batch.records.len(), 1, "{file}: one message");
+        let body = batch.records[0].body.as_deref().unwrap_or_default();
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(body).unwrap();
         assert_eq!(event.source, domain::sync::DEFAULT_APP_EVENT_SOURCE, "{file}");
         seen.push(event.detail_type.clone());
-        let outcome = sync_app::handle(env.store(), &env.aws.publisher, "test", event).await.expect("handled");
+        let handled = sync_app::handle(env.store(), &env.aws.publisher, "test", batch).await;
+        assert!(handled.response().batch_item_failures.is_empty(), "{file}: {handled:?}");
+        let outcome = &handled.outcomes[0].1;
         assert!(matches!(outcome, sync_app::Outcome::Applied(ref r) if r.changed), "{file}: {outcome:?}");
     }
     seen.sort();

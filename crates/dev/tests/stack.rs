@@ -239,6 +239,10 @@ fn the_local_rule_matches_the_template() {
     let changes = format!("detail-type: [{}]", domain::event::REQUEST_CHANGES.join(", "));
     assert!(template.contains(&changes), "template.yaml must route `{changes}` to the webhook");
     assert!(template.contains("Default: chat-app") && domain::sync::DEFAULT_APP_EVENT_SOURCE == "chat-app");
+    // The local queue in front of sync-app hands batches and gives up as the template's.
+    let batch = format!("BatchSize: {}", dev::stack::events::BATCH_SIZE);
+    let receives = format!("maxReceiveCount: {}", dev::stack::events::MAX_RECEIVES);
+    assert!(template.contains(&batch) && template.contains(&receives), "template.yaml: `{batch}`, `{receives}`");
 }
 
 /// The next event named `name` on `socket`, skipping others.

@@ -4,6 +4,7 @@
 
 use app::ports::Lookup;
 use dev::kit::{connect, id, route_published, TestEnv};
+use dev::local::Fault;
 use domain::ObjectId;
 use serde_json::{json, Value};
 use sync_app::Outcome;
@@ -12,7 +13,7 @@ const AMY: &str = "65a000000000000000000001";
 const SAM: &str = "65a000000000000000000007";
 const CHAT1: &str = "65b000000000000000000001";
 
-async fn send(env: &TestEnv, detail_type: &str, detail: Value) -> Outcome {
+fn body(detail_type: &str, detail: Value) -> (String, String) {
     let envelope = dev::local::events::eventbridge_delivery(
         &ObjectId::generate().to_string(),
         "2026-12-01T10:00:00Z",
@@ -20,8 +21,18 @@ async fn send(env: &TestEnv, detail_type: &str, detail: Value) -> Outcome {
         detail_type,
         detail,
     );
-    let event = serde_json::from_value(envelope).expect("an EventBridge event");
-    sync_app::handle(env.store(), &env.aws.publisher, "test", event).await.expect("handled")
+    (ObjectId::generate().to_string(), envelope.to_string())
+}
+
+/// The events in one batch of the queue, as sync-app gets them: each one's outcome.
+async fn send_batch(env: &TestEnv, events: Vec<(&str, Value)>) -> Vec<Outcome> {
+    let batch = dev::local::events::sqs_batch(events.into_iter().map(|(t, d)| body(t, d)));
+    let handled = sync_app::handle(env.store(), &env.aws.publisher, "test", batch).await;
+    handled.outcomes.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+async fn send(env: &TestEnv, detail_type: &str, detail: Value) -> Outcome {
+    send_batch(env, vec![(detail_type, detail)]).await.remove(0)
 }
 
 fn at(minute: u32) -> String {
@@ -151,7 +162,7 @@ async fn state(env: &TestEnv, chat: &str, users: &[&str]) -> (Vec<(bool, bool)>,
 }
 
 #[tokio::test]
-async fn membership_events_in_any_order_and_repeated_end_as_in_order() {
+async fn membership_events_in_any_order_and_repeated_end_as_in_order_one_by_one_and_in_batches() {
     let env = TestEnv::with_demo().await;
     let users = [ADA, BOB, "6a0000000000000000000003"];
     let history: Vec<(&str, Value)> = vec![
@@ -194,8 +205,18 @@ async fn membership_events_in_any_order_and_repeated_end_as_in_order() {
         for i in (1..events.len()).rev() {
             events.swap(i, (next() % (i as u64 + 1)) as usize);
         }
-        for (detail_type, detail) in events {
-            send(&env, detail_type, detail).await;
+        if run % 2 == 0 {
+            for (detail_type, detail) in events {
+                send(&env, detail_type, detail).await;
+            }
+        } else {
+            // As the queue hands them: batches of 1 to 10, the memberships of each
+            // written together.
+            while !events.is_empty() {
+                let size = (1 + next() % 10).min(events.len() as u64) as usize;
+                let outcomes = send_batch(&env, events.drain(..size).collect()).await;
+                assert!(outcomes.iter().all(|o| matches!(o, Outcome::Applied(_))), "run {run}: {outcomes:?}");
+            }
         }
         assert_eq!(state(&env, &chat, &users).await, expected, "run {run}");
         // Stale: an upsert from before the last change of each.
@@ -228,4 +249,86 @@ async fn an_event_that_cannot_be_applied_is_set_aside_with_its_reason_and_blocks
     assert!(aside[1].reason.contains("name"), "a missing field is named: {:?}", aside[1]);
     env.store().forget_app_event(aside[0].id).await.unwrap();
     assert_eq!(env.store().app_events_set_aside(10).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_batch_writes_its_memberships_in_one_transaction_with_one_count_update_per_chat() {
+    let env = TestEnv::with_demo().await;
+    let chats = ["6b0000000000000000000301", "6b0000000000000000000302", "6b0000000000000000000303"];
+    for chat_id in chats {
+        assert!(applied(&send(&env, "chat.upserted", chat(chat_id, 1)).await));
+    }
+    let users: Vec<String> = (0..10).map(|n| format!("6a00000000000000000003{n:02}")).collect();
+    let mut batch: Vec<(&str, Value)> =
+        users.iter().enumerate().map(|(n, u)| ("member.upserted", member(chats[n % 3], u, n == 0, 2))).collect();
+    // A stale repeat of the first, and a leaving that comes before its join: the
+    // newest of each entry wins within the batch as across batches.
+    batch[9] = ("member.upserted", member(chats[0], &users[0], false, 1));
+    env.transactions.take();
+    let outcomes = send_batch(&env, batch).await;
+    let changed: Vec<bool> = outcomes.iter().map(applied).collect();
+    assert_eq!(changed, [vec![true; 9], vec![false]].concat(), "{outcomes:?}");
+    let writes = env.transactions.take();
+    assert_eq!(writes.len(), 1, "one transaction for the batch");
+    assert_eq!(writes[0].transact_items().len(), 9 + 3, "9 entries and one count update per chat");
+    let counts: Vec<u64> =
+        futures::future::join_all(chats.iter().map(|c| state(&env, c, &[]))).await.into_iter().map(|s| s.1).collect();
+    assert_eq!(counts, [3, 3, 3]);
+    let (entries, _) = state(&env, chats[0], &[&users[0]]).await;
+    assert_eq!(entries, [(true, true)], "the newer upsert (an admin) kept, the stale one not");
+}
+
+/// DynamoDB refusing every transaction while a batch is handled: the memberships are
+/// reported failed (the queue delivers them again), nothing of them is written, the
+/// user and the bad event of the same batch are done; delivered again, they apply.
+#[tokio::test]
+async fn a_batch_whose_memberships_fail_reports_only_them_and_writes_nothing_half() {
+    let (env, faults) = TestEnv::behind_proxy(dev::kit::demo_fixture()).await;
+    let chat_id = "6b0000000000000000000401";
+    assert!(applied(&send(&env, "chat.upserted", chat(chat_id, 1)).await));
+    let profile = json!({"_id": ADA, "username": "ada", "name": "Ada", "photo": null, "updatedAt": at(0)});
+    let members: Vec<(&str, Value)> =
+        [ADA, BOB].iter().map(|u| ("member.upserted", member(chat_id, u, false, 2))).collect();
+    let mut events = vec![("user.upserted", profile)];
+    events.extend(members.clone());
+    events.push(("member.joined", json!({})));
+    let batch = dev::local::events::sqs_batch(events.into_iter().map(|(t, d)| body(t, d)));
+    let ids: Vec<String> = batch.records.iter().map(|r| r.message_id.clone().unwrap_or_default()).collect();
+
+    faults.set(Fault::Refuse("TransactWriteItems"));
+    let handled = sync_app::handle(env.store(), &env.aws.publisher, "test", batch).await;
+    faults.set(Fault::None);
+    let failed: Vec<String> = handled.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    assert_eq!(failed, ids[1..3], "{handled:?}");
+    assert!(applied(&handled.outcomes[0].1), "the user is written");
+    assert!(matches!(handled.outcomes[3].1, Outcome::SetAside(_)), "the bad event is set aside");
+    assert_eq!(state(&env, chat_id, &[ADA, BOB]).await, (vec![(false, false); 2], 0), "nothing half-written");
+
+    let outcomes = send_batch(&env, members).await;
+    assert!(outcomes.iter().all(applied), "delivered again, they apply: {outcomes:?}");
+    assert_eq!(state(&env, chat_id, &[ADA, BOB]).await, (vec![(true, false); 2], 2));
+}
+
+#[tokio::test]
+async fn a_member_who_joined_while_asking_has_the_request_cancelled_also_in_a_batch() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    let (_, created) = api.create(SAM, CHAT1).await;
+    let request = created["request"]["_id"].as_str().unwrap().to_owned();
+    let join = member(CHAT1, SAM, false, 1);
+    let batch = vec![
+        ("member.upserted", join.clone()),
+        ("member.upserted", join),
+        ("member.upserted", member(CHAT1, BOB, false, 1)),
+    ];
+    let closed: Vec<usize> = send_batch(&env, batch)
+        .await
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Applied(report) => report.closed,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(closed, [1, 0, 0], "closed once, counted once");
+    assert_eq!(api.get(SAM, &request).await.1["request"]["status"], "cancelled");
 }

@@ -181,6 +181,16 @@ impl AppChange {
         })
     }
 
+    /// The participant entry a membership change is about, `(chat, user)`; `None` for
+    /// a change of a user or a chat.
+    pub fn membership(&self) -> Option<(ObjectId, ObjectId)> {
+        match self {
+            Self::MemberUpserted { chat, entry, .. } => Some((*chat, entry.user)),
+            Self::MemberLeft { chat, user, .. } => Some((*chat, *user)),
+            _ => None,
+        }
+    }
+
     /// The time of the change, by which the newer of two wins.
     pub fn at(&self) -> &str {
         match self {

@@ -1,16 +1,19 @@
-//! The target of the bus's rule for the app's events (source `APP_EVENT_SOURCE`): keeps
-//! this service's copy of the app's users, chats and members, and closes the requests
-//! a change makes moot. An event that cannot be applied is set aside for an operator
-//! and the invocation succeeds, so it blocks nothing; a failure to apply (DynamoDB
-//! unavailable) fails the invocation, so EventBridge and Lambda retry it and, when
-//! retries run out, keep it in the dead-letter queue.
+//! The consumer of the queue the bus's rule for the app's events (source
+//! `APP_EVENT_SOURCE`) fills: keeps this service's copy of the app's users, chats and
+//! members, and closes the requests a change makes moot. The queue hands it up to 10
+//! events at a time, and the memberships among them are written together
+//! ([`app::sync::apply_all`]). An event that cannot be applied is set aside for an
+//! operator and counts as done, so it blocks nothing; one that fails to apply (DynamoDB
+//! unavailable) is reported as this batch's failure, so SQS delivers it again, and
+//! after the queue's last receive keeps it in the dead-letter queue. The others of the
+//! batch are done.
 
 use app::metrics;
 use app::sync::SyncReport;
-use app::AppError;
 use aws::bus::Publisher;
 use aws::store::Store;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use domain::sync::AppChange;
 use edge::config::Function;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -23,42 +26,98 @@ pub enum Outcome {
     Applied(SyncReport),
     /// Kept for an operator with the reason (`dev sync aside`).
     SetAside(String),
+    /// Not applied (and not set aside): the queue delivers it again.
+    Failed(String),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    Apply(#[from] AppError),
-    #[error("the event cannot be set aside: {0}")]
-    SetAside(#[from] app::ports::StoreError),
+/// What one batch did: each message's outcome, by its id, in the batch's order.
+#[derive(Debug)]
+pub struct Handled {
+    pub outcomes: Vec<(String, Outcome)>,
 }
 
-pub async fn handle(
-    store: &Store,
-    publisher: &Publisher,
-    request_id: &str,
-    event: EventBridgeEvent<Value>,
-) -> Result<Outcome, SyncError> {
-    let detail_type = event.detail_type;
-    let span = tracing::info_span!("invocation", request_id, detail_type = %detail_type, event_id = ?event.id);
-    async {
-        let change = match AppChange::parse(&detail_type, &event.detail) {
-            Ok(change) => change,
-            Err(unusable) => {
-                let reason = unusable.to_string();
-                tracing::warn!(%reason, "the app's event cannot be applied; set aside");
-                store.set_aside_app_event(&detail_type, &event.detail.to_string(), &reason).await?;
-                metrics::count(metrics::APP_EVENTS_SET_ASIDE, 1);
-                return Ok(Outcome::SetAside(reason));
+impl Handled {
+    /// The answer to the queue: the messages to deliver again.
+    pub fn response(&self) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for (message, outcome) in &self.outcomes {
+            if matches!(outcome, Outcome::Failed(_)) {
+                response.add_failure(message.clone());
             }
-        };
-        let report = app::sync::apply(store, publisher, &change).await.inspect_err(|error| {
-            tracing::error!(%error, "the app's event was not applied; EventBridge retries it");
-        })?;
-        tracing::info!(changed = report.changed, closed = report.closed, at = change.at(), "applied");
-        let metric = if report.changed { metrics::APP_EVENTS_APPLIED } else { metrics::APP_EVENTS_UNCHANGED };
-        metrics::count(metric, 1);
-        Ok(Outcome::Applied(report))
+        }
+        response
+    }
+}
+
+/// One message of the batch, read: the app's change, or why it cannot be applied.
+struct Read {
+    message: String,
+    detail_type: String,
+    event_id: Option<String>,
+    change: Result<AppChange, (String, String)>,
+}
+
+fn read(message: String, body: &str) -> Read {
+    match serde_json::from_str::<EventBridgeEvent<Value>>(body) {
+        Ok(event) => {
+            let change = AppChange::parse(&event.detail_type, &event.detail)
+                .map_err(|unusable| (unusable.to_string(), event.detail.to_string()));
+            Read { message, detail_type: event.detail_type, event_id: event.id, change }
+        }
+        Err(error) => Read {
+            message,
+            detail_type: String::new(),
+            event_id: None,
+            change: Err((format!("the message is not an EventBridge event: {error}"), body.to_owned())),
+        },
+    }
+}
+
+pub async fn handle(store: &Store, publisher: &Publisher, request_id: &str, batch: SqsEvent) -> Handled {
+    let span = tracing::info_span!("invocation", request_id, messages = batch.records.len());
+    async {
+        let reads: Vec<Read> = batch
+            .records
+            .into_iter()
+            .map(|record| read(record.message_id.unwrap_or_default(), record.body.as_deref().unwrap_or_default()))
+            .collect();
+        let changes: Vec<AppChange> = reads.iter().filter_map(|read| read.change.as_ref().ok().cloned()).collect();
+        // Boxed: a batch's work is deeper than rustc lays out inline.
+        let mut applied = Box::pin(app::sync::apply_all(store, publisher, &changes)).await.into_iter();
+        let mut outcomes = Vec::with_capacity(reads.len());
+        for read in reads {
+            let (detail_type, event_id) = (&read.detail_type, read.event_id.as_deref());
+            let outcome = match read.change {
+                Ok(change) => match applied.next() {
+                    Some(Ok(report)) => {
+                        tracing::info!(detail_type, event_id, changed = report.changed, closed = report.closed, at = change.at(), "applied");
+                        let metric = if report.changed { metrics::APP_EVENTS_APPLIED } else { metrics::APP_EVENTS_UNCHANGED };
+                        metrics::count(metric, 1);
+                        Outcome::Applied(report)
+                    }
+                    Some(Err(error)) => {
+                        tracing::error!(detail_type, event_id, %error, "the app's event was not applied; the queue delivers it again");
+                        Outcome::Failed(error.to_string())
+                    }
+                    None => Outcome::Failed("no outcome".into()),
+                },
+                Err((reason, detail)) => {
+                    tracing::warn!(detail_type, event_id, %reason, "the app's event cannot be applied; set aside");
+                    match store.set_aside_app_event(detail_type, &detail, &reason).await {
+                        Ok(()) => {
+                            metrics::count(metrics::APP_EVENTS_SET_ASIDE, 1);
+                            Outcome::SetAside(reason)
+                        }
+                        Err(error) => {
+                            tracing::error!(detail_type, %error, "the event cannot be set aside; the queue delivers it again");
+                            Outcome::Failed(error.to_string())
+                        }
+                    }
+                }
+            };
+            outcomes.push((read.message, outcome));
+        }
+        Handled { outcomes }
     }
     .instrument(span)
     .await
@@ -70,8 +129,9 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let store = edge::run::store(&config, &sdk).await?;
     let publisher = edge::run::publisher(&config, &sdk)?;
     let (store, publisher) = (&store, &publisher);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| async move {
-        handle(store, publisher, &event.context.request_id, event.payload).await.map_err(lambda_runtime::Error::from)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let handled = handle(store, publisher, &event.context.request_id, event.payload).await;
+        Ok::<_, lambda_runtime::Error>(handled.response())
     }))
     .await
 }

@@ -623,6 +623,10 @@ impl app::ports::Replica for Store {
         Store::apply_change(self, change).await
     }
 
+    async fn apply_memberships(&self, changes: &[domain::sync::AppChange]) -> Result<Vec<bool>, StoreError> {
+        Store::apply_memberships(self, changes).await
+    }
+
     async fn pending_requests_to(
         &self,
         chat: ObjectId,

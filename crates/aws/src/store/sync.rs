@@ -51,8 +51,7 @@ impl Store {
                 let set = "SET entity = :entity, deletedAt = :at, changedAt = :at";
                 self.update_if_newer(&keys::chat(*chat), set, HashMap::new(), values, at).await
             }
-            AppChange::MemberUpserted { chat, entry, at } => self.sync_member(*chat, entry, at).await,
-            AppChange::MemberLeft { chat, user, at } => self.sync_member_left(*chat, *user, at).await,
+            AppChange::MemberUpserted { .. } | AppChange::MemberLeft { .. } => self.sync_membership(change).await,
         }
     }
 

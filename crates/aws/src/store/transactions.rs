@@ -21,6 +21,7 @@ use app::ports::{
     Acceptance, AnswerToKeep, ClosePlan, CreateLimit, CreatePlan, Guard, KeptAnswer, StoreError, TxError,
 };
 use app::requests::KEEP_ANSWERS_SECONDS;
+use domain::sync::AppChange;
 use domain::{Admission, Block, ObjectId, Outbox, Participant, Question, RequestNotifications, RequestStatus, Score};
 
 use super::items::{self, encode, key_item, s, Item, CHANGED_AT};
@@ -35,11 +36,76 @@ const SYNC_ATTEMPTS: u32 = 5;
 const IS_ACTIVE: &str = "attribute_exists(PK) AND attribute_not_exists(leftAt)";
 const IS_NOT_ACTIVE: &str = "(attribute_not_exists(PK) OR attribute_exists(leftAt))";
 
-#[derive(Debug, Default)]
+/// Membership changes written in one transaction: an entry and its chat's count each,
+/// within DynamoDB's 100 actions.
+pub const MEMBERSHIPS_PER_TRANSACTION: usize = MAX_TRANSACTION_ITEMS / 2;
+
+#[derive(Debug, Default, Clone)]
 struct KeptEntry {
     exists: bool,
     active: bool,
     changed_at: Option<String>,
+}
+
+impl KeptEntry {
+    fn of(item: &Item) -> Self {
+        let changed_at = match item.get(CHANGED_AT) {
+            Some(AttributeValue::S(at)) => Some(at.clone()),
+            _ => None,
+        };
+        Self { exists: true, active: !item.contains_key("leftAt"), changed_at }
+    }
+}
+
+/// Adds the write of a membership change to `tx`, given its entry as kept: how much it
+/// moves the chat's `participantsCount`, or `None` when the change is not newer than
+/// the entry, or is not a membership change (it writes nothing). A `member.left` for
+/// an entry never seen keeps it as left, so that an older `member.upserted` arriving
+/// later changes nothing.
+fn add_membership(tx: &mut Transaction, change: &AppChange, kept: &KeptEntry) -> Result<Option<i64>, StoreError> {
+    let at = change.at();
+    if kept.changed_at.as_deref().is_some_and(|kept| kept >= at) {
+        return Ok(None);
+    }
+    match change {
+        AppChange::MemberUpserted { chat, entry, .. } => {
+            let mut item = items::member(*chat, entry)?;
+            item.insert(CHANGED_AT.into(), s(at));
+            let state = if kept.active { IS_ACTIVE } else { IS_NOT_ACTIVE };
+            tx.add(
+                Write::Put { item, names: Names::new(), values: values([(":at", s(at))]) },
+                Some((&format!("{NEWER} AND {state}"), Guard::RequesterEntry)),
+            )?;
+            Ok(Some(i64::from(!kept.active)))
+        }
+        AppChange::MemberLeft { chat, user, .. } if !kept.exists => {
+            let entry = Participant {
+                id: ObjectId::generate(),
+                user: *user,
+                last_read_at: at.to_owned(),
+                is_admin: false,
+                left_at: Some(at.to_owned()),
+            };
+            let mut item = items::member(*chat, &entry)?;
+            item.insert(CHANGED_AT.into(), s(at));
+            tx.put_new(item, Guard::RequesterEntry)?;
+            Ok(Some(0))
+        }
+        AppChange::MemberLeft { chat, user, .. } => {
+            // An active entry also leaves the shown order.
+            let (expression, state, names) = if kept.active {
+                ("SET leftAt = :at, changedAt = :at REMOVE #order", IS_ACTIVE, names([("#order", keys::LSI1SK)]))
+            } else {
+                ("SET leftAt = :at, changedAt = :at", "attribute_exists(leftAt)", Names::new())
+            };
+            tx.add(
+                Write::Update { key: keys::member(*chat, *user), expression, names, values: values([(":at", s(at))]) },
+                Some((&format!("{NEWER} AND {state}"), Guard::RequesterEntry)),
+            )?;
+            Ok(Some(-i64::from(kept.active)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The chat's `participantsCount` moved by `delta`: an `ADD`, which makes the item if
@@ -481,28 +547,19 @@ impl Store {
         }
     }
 
-    /// `member.upserted`: `entry` becomes `user`'s active entry in `chat` if the change
-    /// is newer than the entry kept; a user who was not active adds one to the chat's
-    /// `participantsCount` in the same transaction. The read picks which of the two
-    /// writes; the transaction's condition that the entry is still in the state read
-    /// is what holds (a race reads again).
-    pub(super) async fn sync_member(&self, chat: ObjectId, entry: &Participant, at: &str) -> Result<bool, StoreError> {
+    /// One membership change (`member.upserted`, `member.left`): the entry's write if
+    /// the change is newer than the entry kept, and the chat's `participantsCount`
+    /// moved in the same transaction when the user becomes or stops being active. The
+    /// read picks the write; the transaction's condition that the entry is still in the
+    /// state read is what holds (a race reads again).
+    pub(super) async fn sync_membership(&self, change: &AppChange) -> Result<bool, StoreError> {
+        let Some((chat, user)) = change.membership() else { return Ok(false) };
         for attempt in 0..SYNC_ATTEMPTS {
-            let kept = self.kept_entry(chat, entry.user).await?;
-            if kept.changed_at.as_deref().is_some_and(|kept| kept >= at) {
-                return Ok(false);
-            }
-            let mut item = items::member(chat, entry)?;
-            item.insert(CHANGED_AT.into(), s(at));
+            let kept = self.kept_entry(chat, user).await?;
             let mut tx = Transaction::new(&self.table);
-            let state = if kept.active { IS_ACTIVE } else { IS_NOT_ACTIVE };
-            let condition = format!("{NEWER} AND {state}");
-            tx.add(
-                Write::Put { item, names: Names::new(), values: values([(":at", s(at))]) },
-                Some((&condition, Guard::RequesterEntry)),
-            )?;
-            if !kept.active {
-                move_count(&mut tx, chat, 1)?;
+            let Some(delta) = add_membership(&mut tx, change, &kept)? else { return Ok(false) };
+            if delta != 0 {
+                move_count(&mut tx, chat, delta)?;
             }
             match self.commit(tx).await {
                 Ok(()) => return Ok(true),
@@ -513,68 +570,81 @@ impl Store {
         Err(StoreError::Contended(SYNC_ATTEMPTS))
     }
 
-    /// `member.left`: `user`'s entry in `chat` gets `leftAt` if the change is newer; an
-    /// active one leaves the shown order and takes one from `participantsCount` in the
-    /// same transaction. An entry never seen is kept as left, so that an older
-    /// `member.upserted` arriving later changes nothing.
-    pub(super) async fn sync_member_left(&self, chat: ObjectId, user: ObjectId, at: &str) -> Result<bool, StoreError> {
-        for attempt in 0..SYNC_ATTEMPTS {
-            let kept = self.kept_entry(chat, user).await?;
-            if kept.changed_at.as_deref().is_some_and(|kept| kept >= at) {
-                return Ok(false);
+    /// The membership changes among `changes` together: the newest change of each
+    /// entry (an older one of the same entry would change nothing after it), their
+    /// entries in one `BatchGetItem`, and one transaction of their writes and one count
+    /// update per chat, the deltas summed ([`MEMBERSHIPS_PER_TRANSACTION`] entries a
+    /// transaction). A condition failing there (another writer changed an entry since
+    /// the read) sends that transaction's changes one at a time. `true` at the index of
+    /// each change that changed something.
+    pub async fn apply_memberships(&self, changes: &[AppChange]) -> Result<Vec<bool>, StoreError> {
+        let mut newest: HashMap<(ObjectId, ObjectId), usize> = HashMap::new();
+        for (at, change) in changes.iter().enumerate() {
+            let Some(entry) = change.membership() else { continue };
+            let chosen = newest.entry(entry).or_insert(at);
+            if changes[*chosen].at() < change.at() {
+                *chosen = at;
             }
+        }
+        let mut chosen: Vec<((ObjectId, ObjectId), usize)> = newest.into_iter().collect();
+        chosen.sort_unstable_by_key(|(_, at)| *at);
+        let mut applied = vec![false; changes.len()];
+        for part in chosen.chunks(MEMBERSHIPS_PER_TRANSACTION) {
+            let kept = self.kept_entries(part.iter().map(|(entry, _)| *entry)).await?;
             let mut tx = Transaction::new(&self.table);
-            if !kept.exists {
-                let entry = Participant {
-                    id: ObjectId::generate(),
-                    user,
-                    last_read_at: at.to_owned(),
-                    is_admin: false,
-                    left_at: Some(at.to_owned()),
-                };
-                let mut item = items::member(chat, &entry)?;
-                item.insert(CHANGED_AT.into(), s(at));
-                tx.put_new(item, Guard::RequesterEntry)?;
-            } else {
-                let (expression, state) = if kept.active {
-                    ("SET leftAt = :at, changedAt = :at REMOVE #order", IS_ACTIVE)
-                } else {
-                    ("SET leftAt = :at, changedAt = :at", "attribute_exists(leftAt)")
-                };
-                let condition = format!("{NEWER} AND {state}");
-                let names = if kept.active { names([("#order", keys::LSI1SK)]) } else { Names::new() };
-                tx.add(
-                    Write::Update {
-                        key: keys::member(chat, user),
-                        expression,
-                        names,
-                        values: values([(":at", s(at))]),
-                    },
-                    Some((&condition, Guard::RequesterEntry)),
-                )?;
-                if kept.active {
-                    move_count(&mut tx, chat, -1)?;
+            let mut deltas: HashMap<ObjectId, i64> = HashMap::new();
+            let mut written = Vec::new();
+            for (entry, at) in part {
+                let kept = kept.get(entry).map_or_else(KeptEntry::default, Clone::clone);
+                if let Some(delta) = add_membership(&mut tx, &changes[*at], &kept)? {
+                    *deltas.entry(entry.0).or_default() += delta;
+                    written.push(*at);
+                }
+            }
+            if written.is_empty() {
+                continue;
+            }
+            for (chat, delta) in deltas {
+                if delta != 0 {
+                    move_count(&mut tx, chat, delta)?;
                 }
             }
             match self.commit(tx).await {
-                Ok(()) => return Ok(true),
-                Err(TxError::Failed(_) | TxError::Conflict) => tokio::time::sleep(app::backoff(attempt)).await,
+                Ok(()) => written.iter().for_each(|at| applied[*at] = true),
+                Err(TxError::Failed(_) | TxError::Conflict) => {
+                    for at in written {
+                        applied[at] = self.sync_membership(&changes[at]).await?;
+                    }
+                }
                 Err(TxError::Store(error)) => return Err(error),
             }
         }
-        Err(StoreError::Contended(SYNC_ATTEMPTS))
+        Ok(applied)
     }
 
     /// What the sync needs of a kept participant entry: one strongly consistent
     /// `GetItem`.
     async fn kept_entry(&self, chat: ObjectId, user: ObjectId) -> Result<KeptEntry, StoreError> {
         let item = self.get_consistent(&keys::member(chat, user), Some("PK, leftAt, changedAt")).await?;
-        let Some(item) = item else { return Ok(KeptEntry::default()) };
-        let changed_at = match item.get(CHANGED_AT) {
-            Some(AttributeValue::S(at)) => Some(at.clone()),
-            _ => None,
-        };
-        Ok(KeptEntry { exists: true, active: !item.contains_key("leftAt"), changed_at })
+        Ok(item.as_ref().map_or_else(KeptEntry::default, KeptEntry::of))
+    }
+
+    /// The same for many entries: one strongly consistent `BatchGetItem` per 100.
+    async fn kept_entries(
+        &self,
+        entries: impl Iterator<Item = (ObjectId, ObjectId)>,
+    ) -> Result<HashMap<(ObjectId, ObjectId), KeptEntry>, StoreError> {
+        let wanted: Vec<keys::Key> = entries.map(|(chat, user)| keys::member(chat, user)).collect();
+        let mut kept = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(super::BATCH_GET_LIMIT) {
+            for item in self.batch_get(chunk).await? {
+                let key = super::items::item_key(&item);
+                if let (Some(chat), Some(user)) = (keys::chat_of(&key), keys::member_user(&key)) {
+                    kept.insert((chat, user), KeptEntry::of(&item));
+                }
+            }
+        }
+        Ok(kept)
     }
 
     /// `chat`'s questions replaced, while `admin` is an active admin of it: 2 items.

@@ -172,6 +172,27 @@ pub fn eventbridge_delivery(id: &str, time: &str, source: &str, detail_type: &st
     })
 }
 
+/// The batch SQS hands a queue's consumer: one message per body (an EventBridge
+/// event, as the bus's rule sends it to the queue), each with an id of its own.
+pub fn sqs_batch(bodies: impl IntoIterator<Item = (String, String)>) -> aws_lambda_events::sqs::SqsEvent {
+    let records: Vec<Value> = bodies
+        .into_iter()
+        .map(|(id, body)| {
+            json!({
+                "messageId": id,
+                "receiptHandle": format!("local-{id}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:AppEventsQueue",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

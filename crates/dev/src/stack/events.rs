@@ -1,6 +1,7 @@
 //! Local EventBridge: `PutEvents` in, and each entry routed as the rules of
 //! `template.yaml` route it (asynchronously, as EventBridge invokes its targets): the
-//! WebSocket events to the notifier, the app's events to the sync function, and the
+//! WebSocket events to the notifier, the app's events through a queue to the sync
+//! function (in batches, as the queue's event source mapping hands them), and the
 //! requests' changes to `APP_WEBHOOK_URL` as its API destination would.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use domain::event::{ALL_EVENTS, REQUEST_CHANGES};
 use domain::sync::APP_CHANGES;
 use domain::Delivery;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 use super::Services;
 
@@ -22,7 +24,23 @@ pub const RULE_DETAIL_TYPES: [&str; 6] = ALL_EVENTS;
 struct Rule {
     services: Arc<Services>,
     runtime: tokio::runtime::Handle,
+    /// The queue between the app's rule and `sync-app`, as in `template.yaml`.
+    app_events: mpsc::UnboundedSender<Message>,
 }
+
+/// A message of the local queue of the app's events: an EventBridge event as JSON text,
+/// and how many times it has been handed to `sync-app`.
+struct Message {
+    id: String,
+    body: String,
+    receives: u32,
+}
+
+/// The queue's `maxReceiveCount` in `template.yaml`: a message failed that many times
+/// goes to the dead-letter queue (here: a warning in the stack's log).
+pub const MAX_RECEIVES: u32 = 5;
+/// `BatchSize` of the queue's event source mapping.
+pub const BATCH_SIZE: usize = 10;
 
 impl EventSink for Rule {
     fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
@@ -50,9 +68,8 @@ impl EventSink for Rule {
                 self.runtime.spawn(post_to_webhook(webhook, envelope));
             }
         } else if source == services.app_event_source && APP_CHANGES.contains(&detail_type.as_str()) {
-            let event: EventBridgeEvent<serde_json::Value> =
-                serde_json::from_value(envelope).map_err(|e| format!("MalformedDetail: {e}"))?;
-            self.runtime.spawn(sync(services, event));
+            let message = Message { id: uuid_like(), body: envelope.to_string(), receives: 0 };
+            self.app_events.send(message).map_err(|_| "InternalException: the local queue is closed".to_owned())?;
         } else {
             tracing::info!(target: "stack", source, detail_type, "event matches no rule; dropped");
         }
@@ -79,11 +96,45 @@ async fn notify(services: Arc<Services>, event: EventBridgeEvent<Delivery>) {
     }
 }
 
-async fn sync(services: Arc<Services>, event: EventBridgeEvent<serde_json::Value>) {
-    let detail_type = event.detail_type.clone();
-    match sync_app::handle(&services.app.store, &services.publisher, "local-sync", event).await {
-        Ok(outcome) => tracing::info!(target: "stack", "APP {detail_type}: {outcome:?}"),
-        Err(error) => tracing::warn!(target: "stack", "APP {detail_type}: {error}"),
+/// Hands the queue's messages to `sync-app` as Lambda's SQS poller does: whatever is
+/// waiting, up to [`BATCH_SIZE`], each batch in its own invocation; a message the batch
+/// reports failed comes back after a pause, until [`MAX_RECEIVES`].
+async fn consume(
+    services: Arc<Services>,
+    mut queue: mpsc::UnboundedReceiver<Message>,
+    again: mpsc::UnboundedSender<Message>,
+) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_SIZE {
+            match queue.try_recv() {
+                Ok(message) => batch.push(message),
+                Err(_) => break,
+            }
+        }
+        tokio::spawn(sync(services.clone(), batch, again.clone()));
+    }
+}
+
+async fn sync(services: Arc<Services>, batch: Vec<Message>, again: mpsc::UnboundedSender<Message>) {
+    let event = crate::local::events::sqs_batch(batch.iter().map(|m| (m.id.clone(), m.body.clone())));
+    let handled = sync_app::handle(&services.app.store, &services.publisher, "local-sync", event).await;
+    let failed: Vec<String> = handled.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+    for (id, outcome) in &handled.outcomes {
+        tracing::info!(target: "stack", "APP {id}: {outcome:?}");
+    }
+    for mut message in batch.into_iter().filter(|m| failed.contains(&m.id)) {
+        message.receives += 1;
+        if message.receives >= MAX_RECEIVES {
+            tracing::warn!(target: "stack", "APP {}: failed {MAX_RECEIVES} times; dead-lettered: {}", message.id, message.body);
+            continue;
+        }
+        let again = again.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(app::backoff(message.receives + 2)).await;
+            // The stack is stopping when the queue is gone.
+            let _ = again.send(message);
+        });
     }
 }
 
@@ -132,6 +183,8 @@ async fn post_once(url: &hyper::Uri, event: &serde_json::Value) -> Result<u16, S
 }
 
 pub async fn serve(listener: TcpListener, services: Arc<Services>) {
-    let rule = Rule { services, runtime: tokio::runtime::Handle::current() };
+    let (app_events, queue) = mpsc::unbounded_channel();
+    tokio::spawn(consume(services.clone(), queue, app_events.clone()));
+    let rule = Rule { services, runtime: tokio::runtime::Handle::current(), app_events };
     crate::local::serve_eventbridge(listener, Arc::new(rule)).await;
 }

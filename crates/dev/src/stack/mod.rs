@@ -3,7 +3,7 @@
 
 pub mod console;
 mod docs;
-mod events;
+pub mod events;
 mod rest;
 mod websocket;
 
