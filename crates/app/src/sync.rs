@@ -143,20 +143,14 @@ async fn cancel_if_now_members<S: Replica, B: Bus>(
 }
 
 /// A user who is an active participant and has a request pending to the chat: the
-/// request is closed as `cancelled` (the admins get `chat-join-request-closed`). One
-/// read of the entry and the marker together; then the close.
+/// request is closed as `cancelled` (the admins get `chat-join-request-closed`).
 async fn cancel_if_now_member<S: Replica, B: Bus>(
     store: &S,
     bus: &B,
     chat: domain::ObjectId,
     user: domain::ObjectId,
 ) -> Result<usize, AppError> {
-    let lookup = Lookup { memberships: vec![(chat, user)], markers: vec![(user, chat)], ..Lookup::default() };
-    let loaded = store.load(&lookup).await?;
-    let active = loaded.membership(chat, user).is_some_and(domain::Participant::is_active);
-    let pending = loaded.markers.get(&(user, chat)).and_then(|marker| marker.request);
-    let (true, Some(request)) = (active, pending) else { return Ok(0) };
-    Ok(usize::from(cancel(store, bus, user, request).await?))
+    Ok(cancel_if_now_members(store, bus, &[(chat, user)]).await?.len())
 }
 
 /// Closes `user`'s pending `request` as `cancelled`: `false` if it was decided or
@@ -167,7 +161,17 @@ async fn cancel<S: Replica, B: Bus>(
     user: domain::ObjectId,
     request: domain::ObjectId,
 ) -> Result<bool, AppError> {
-    match requests::withdraw(store, user, request, None).await {
+    carried_out(store, bus, requests::withdraw(store, user, request, None).await).await
+}
+
+/// A close's events delivered (or left to the sweeper): `true`, or `false` when the
+/// request was decided or withdrawn meanwhile, which leaves nothing to do.
+async fn carried_out<S: Replica, B: Bus>(
+    store: &S,
+    bus: &B,
+    close: Result<requests::Committed<domain::PopulatedRequest>, AppError>,
+) -> Result<bool, AppError> {
+    match close {
         Ok(closed) => {
             deliver_or_defer(store, bus, &closed.outbox).await;
             Ok(true)
@@ -197,12 +201,5 @@ async fn expire_all_pending<S: Replica, B: Bus>(store: &S, bus: &B, chat: domain
 }
 
 async fn expire_one<S: Replica, B: Bus>(store: &S, bus: &B, id: domain::ObjectId) -> Result<usize, AppError> {
-    match requests::expire(store, id).await {
-        Ok(expired) => {
-            deliver_or_defer(store, bus, &expired.outbox).await;
-            Ok(1)
-        }
-        Err(AppError::RequestNotPending | AppError::RequestNotFound) => Ok(0),
-        Err(error) => Err(error),
-    }
+    Ok(usize::from(carried_out(store, bus, requests::expire(store, id).await).await?))
 }
