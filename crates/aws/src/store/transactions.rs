@@ -573,7 +573,7 @@ impl Store {
     /// The membership changes among `changes` together: the newest change of each
     /// entry (an older one of the same entry would change nothing after it), their
     /// entries in one `BatchGetItem`, and one transaction of their writes and one count
-    /// update per chat, the deltas summed ([`MEMBERSHIPS_PER_TRANSACTION`] entries a
+    /// update per chat, the deltas summed (`MEMBERSHIPS_PER_TRANSACTION`, 50, entries a
     /// transaction). A condition failing there (another writer changed an entry since
     /// the read) sends that transaction's changes one at a time. `true` at the index of
     /// each change that changed something.
