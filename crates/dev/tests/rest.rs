@@ -933,7 +933,7 @@ async fn an_error_keeps_nothing_a_bad_key_is_400_and_a_kept_answer_lasts_24_hour
 
     // An answer kept a day ago, for another call: its TTL has run out, though DynamoDB
     // has not removed it yet. The key is free again.
-    let key = edge::http::hex_digest(b"old");
+    let key = edge::http::hex_digest(&[b"old"]);
     let expired = json!({
         "entity": aws::store::inspect::KEPT_ANSWER_ENTITY, "fingerprint": "another call", "value": {},
         "ttl": domain::time::epoch_seconds_in(-60),

@@ -71,6 +71,20 @@ async fn every_rest_sample_event_gets_its_documented_response() {
 }
 
 #[tokio::test]
+async fn the_idempotency_key_sample_sent_twice_makes_one_request_and_replays_its_answer() {
+    let mut env = TestEnv::with_demo().await;
+    env.app.auth = JwtVerifier::new(&JwtSettings { secret: Some(LOCAL_SECRET.into()), ..Default::default() }).unwrap();
+    let text = std::fs::read_to_string(repo_root().join("events/create-request/idempotency-key.json")).unwrap();
+    let event: Value = serde_json::from_str(&text).unwrap();
+    let send = || create_request::handle(&env.app, &env.aws.publisher, request_from(&event));
+    let (first, again) = (send().await, send().await);
+    assert_eq!((first.status().as_u16(), again.status().as_u16()), (201, 201));
+    assert_eq!(first.headers().get("idempotency-replayed"), None);
+    assert_eq!(again.headers().get("idempotency-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(answer(&event, first).1, answer(&event, again).1, "the kept answer, not a second request");
+}
+
+#[tokio::test]
 async fn the_scheduled_sample_event_runs_expiry_on_the_demo_data() {
     let env = TestEnv::with_demo().await;
     let text = std::fs::read_to_string(repo_root().join("events/expire-requests/scheduled.json")).unwrap();

@@ -107,14 +107,18 @@ pub fn idempotency(event: &Request) -> Result<Option<app::ports::Idempotency>, A
     if key.is_empty() || key.len() > 255 || !key.iter().all(u8::is_ascii_graphic) {
         return Err(ApiError::InvalidIdempotencyKey);
     }
-    let body: &[u8] = event.body().as_ref();
-    let call = [event.method().as_str().as_bytes(), b"\n", event.uri().path().as_bytes(), b"\n", body].concat();
-    Ok(Some(app::ports::Idempotency { key: hex_digest(key), fingerprint: hex_digest(&call) }))
+    // Digested piece by piece: a body's size is checked before any of it is read, and
+    // nothing of its size is allocated.
+    let call = [event.method().as_str().as_bytes(), b"\n", event.uri().path().as_bytes(), b"\n", body_bytes(event)?];
+    Ok(Some(app::ports::Idempotency { key: hex_digest(&[key]), fingerprint: hex_digest(&call) }))
 }
 
-/// SHA-256 in hex: how a key is kept (any key, one length) and a call fingerprinted.
-pub fn hex_digest(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+/// SHA-256 in hex of the parts one after the other: how a key is kept (any key, one
+/// length) and a call fingerprinted.
+pub fn hex_digest(parts: &[&[u8]]) -> String {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    parts.iter().for_each(|part| digest.update(part));
+    digest.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The answer kept under the call's key, if this call was made before: its value, or
@@ -218,11 +222,7 @@ pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
 
 /// [`json_body`] for a call whose body may be left out: `None` when it is.
 pub fn optional_json_body<T: DeserializeOwned>(event: &Request) -> Result<Option<T>, ApiError> {
-    let bytes: &[u8] = event.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
-    let bytes = bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes);
+    let bytes = body_bytes(event)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -231,4 +231,14 @@ pub fn optional_json_body<T: DeserializeOwned>(event: &Request) -> Result<Option
         object @ serde_json::Value::Object(_) => serde_json::from_value(object).map(Some).map_err(invalid),
         _ => Err(ApiError::InvalidBody("the body must be a JSON object".into())),
     }
+}
+
+/// The body's bytes without a byte order mark: `PAYLOAD_TOO_LARGE` over
+/// [`MAX_BODY_BYTES`], before anything reads them.
+fn body_bytes(event: &Request) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = event.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Ok(bytes.strip_prefix(BYTE_ORDER_MARK).unwrap_or(bytes))
 }

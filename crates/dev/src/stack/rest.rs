@@ -44,13 +44,36 @@ async fn handle(services: &Services, request: Request<Incoming>, source_ip: Stri
     }
     // As API Gateway does (its REQUEST_TOO_LARGE answer): a body over 10 MB is refused
     // while it is read, never held whole.
-    let body = match http_body_util::Limited::new(body, API_GATEWAY_MAX_BODY_BYTES).collect().await {
-        Ok(body) => body.to_bytes(),
+    let mut response = match http_body_util::Limited::new(body, API_GATEWAY_MAX_BODY_BYTES).collect().await {
+        Ok(body) => route(services, &parts, body.to_bytes(), &source_ip).await,
         Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, json!({ "message": "Request too long" }));
+            plain(StatusCode::PAYLOAD_TOO_LARGE, json!({ "message": "Request too long" }))
         }
-        Err(_) => Bytes::new(),
+        Err(_) => route(services, &parts, Bytes::new(), &source_ip).await,
     };
+    // The stack's own answers stand in for API Gateway's, which carry CORS headers
+    // too (its gateway responses); the functions' carry them already.
+    if !response.headers().contains_key(hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        services.app.cors.decorate(&parts.headers, response.headers_mut());
+    }
+    tracing::info!(
+        target: "stack",
+        "REST {} {} {} ({} ms)",
+        parts.method,
+        parts.uri,
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    response
+}
+
+/// The event API Gateway would make of a request, sent to the function of its route.
+async fn route(
+    services: &Services,
+    parts: &hyper::http::request::Parts,
+    body: Bytes,
+    source_ip: &str,
+) -> Response<Full<Bytes>> {
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -64,32 +87,17 @@ async fn handle(services: &Services, request: Request<Incoming>, source_ip: Stri
         headers: &headers,
         query: &query,
         body: text_body.as_deref(),
-        source_ip: &source_ip,
+        source_ip,
         stage: "local",
         request_id: domain::ObjectId::generate().to_string(),
     });
-    let response = match event {
+    match event {
         None => no_route(parts.uri.path()),
         Some(event) => match lambda_http::request::from_str(&event.to_string()) {
             Err(error) => plain(StatusCode::BAD_REQUEST, json!({"message": error.to_string(), "code": "BAD_REQUEST"})),
             Ok(request) => into_hyper(dispatch(services, &event, request).await),
         },
-    };
-    // The stack's own answers stand in for API Gateway's, which carry CORS headers
-    // too (its gateway responses); the functions' carry them already.
-    let mut response = response;
-    if !response.headers().contains_key(hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        services.app.cors.decorate(&parts.headers, response.headers_mut());
     }
-    tracing::info!(
-        target: "stack",
-        "REST {} {} {} ({} ms)",
-        parts.method,
-        parts.uri,
-        response.status().as_u16(),
-        started.elapsed().as_millis()
-    );
-    response
 }
 
 /// The function behind each route of [`crate::local::events::REST_ROUTES`].
