@@ -59,8 +59,6 @@ pub enum FixtureError {
     Store(#[from] StoreError),
     #[error("request {id} cannot be created: {reason}")]
     Request { id: ObjectId, reason: AppError },
-    #[error(transparent)]
-    Import(#[from] crate::import::ImportError),
 }
 
 /// A dev tool's made-up id: 3 hex digits of prefix and 21 of number, by construction.
@@ -145,7 +143,7 @@ impl Fixture {
             .await?;
         for chat in self.chats {
             let (chat, participants) = chat.into_parts()?;
-            crate::import::write_chat(store, chat, participants).await?;
+            crate::import::write_chat(store, chat, &participants).await?;
         }
         for request in self.requests {
             if store.request(request.id).await?.is_some() {

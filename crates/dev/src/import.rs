@@ -2,20 +2,31 @@
 //! `mongoexport` writes them (JSON Lines, or one JSON array with `--jsonArray`; Extended
 //! JSON v2, relaxed or canonical), written by the same rules as the app's events: an
 //! item changes only if the document is newer than what is kept, so a second run
-//! changes nothing. It streams: one document in memory at a time (a chat with its
-//! participants), whatever the size of the file.
+//! changes nothing.
 //!
-//! The demo fixture is written by the same writer ([`write_user`], [`write_chat`]).
+//! It streams, whatever the size of a file or of one document in it. A thread reads
+//! the file and the writes take what it parsed through a short channel. A document is
+//! found by scanning, and held only up to [`HELD_DOCUMENT_BYTES`]. A larger one (a chat
+//! of thousands of participants) is read from the file twice: once to check all of it
+//! and to take its own fields (mongoexport writes `updatedAt`, which every entry is
+//! compared by, after `participants`), then for its participants, a chunk of
+//! [`PARTICIPANTS_PER_CHUNK`] at a time.
+//!
+//! The demo fixture is written by the same writers ([`write_user`], [`ChatWriter`]).
 
-use std::collections::HashSet;
-use std::io::BufRead;
+use std::collections::hash_map::{Entry, HashMap};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
 use app::ports::StoreError;
 use aws::store::{Record, Store};
 use domain::sync::{normalized_time, AppChange};
 use domain::{Chat, ObjectId, Participant, User};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
 /// The time of a document that carries none: any change the app sends later wins.
 pub const BEFORE_ANY_CHANGE: &str = "1970-01-01T00:00:00.000Z";
@@ -25,6 +36,13 @@ const ITEMS_PER_BATCH: usize = 25;
 const CONCURRENT_BATCHES: usize = 16;
 /// Users written at once (one conditional `PutItem` each).
 const CONCURRENT_USERS: usize = 32;
+/// Documents up to this size are held as they are found and parsed from memory.
+pub const HELD_DOCUMENT_BYTES: usize = 1024 * 1024;
+/// A chat's participants compared and written at once: their kept entries in one go
+/// (a `BatchGetItem` per 100), then the newer ones in batches.
+pub const PARTICIPANTS_PER_CHUNK: usize = 5_000;
+/// What the reading thread may parse ahead of the writes: so many chunks, or documents.
+const PARSED_AHEAD: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -121,11 +139,46 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
-/// The documents of a file, each with the line it starts on, one at a time.
+/// Where one document of a file is: the line it starts on, its bytes' place, and the
+/// bytes themselves when there are at most [`HELD_DOCUMENT_BYTES`] of them.
+#[derive(Debug)]
+pub struct Document {
+    pub line: usize,
+    pub start: u64,
+    pub len: u64,
+    held: Option<Vec<u8>>,
+}
+
+impl Document {
+    fn new(line: usize, start: u64) -> Self {
+        Self { line, start, len: 0, held: Some(Vec::new()) }
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.len += 1;
+        match &mut self.held {
+            Some(bytes) if bytes.len() < HELD_DOCUMENT_BYTES => bytes.push(byte),
+            _ => self.held = None,
+        }
+    }
+
+    /// Its bytes: from memory when held, else read again from `path`.
+    fn bytes(&self, path: &Path) -> std::io::Result<Box<dyn Read + '_>> {
+        if let Some(bytes) = &self.held {
+            return Ok(Box::new(bytes.as_slice()));
+        }
+        let mut file = BufReader::new(std::fs::File::open(path)?);
+        file.seek(SeekFrom::Start(self.start))?;
+        Ok(Box::new(file.take(self.len)))
+    }
+}
+
+/// The documents of a file, in order, found without parsing them.
 pub struct Documents<R> {
     reader: R,
     format: Format,
     line: usize,
+    offset: u64,
     /// The array format: past its `[`, and past its `]`.
     opened: bool,
     closed: bool,
@@ -133,47 +186,53 @@ pub struct Documents<R> {
 
 impl<R: BufRead> Documents<R> {
     pub fn new(reader: R, format: Format) -> Self {
-        Self { reader, format, line: 1, opened: false, closed: false }
+        Self { reader, format, line: 1, offset: 0, opened: false, closed: false }
     }
 
-    fn next_byte(&mut self) -> std::io::Result<Option<u8>> {
-        let mut byte = [0u8];
-        match self.reader.read(&mut byte)? {
-            0 => Ok(None),
-            _ => {
-                if byte[0] == b'\n' {
-                    self.line += 1;
-                }
-                Ok(Some(byte[0]))
-            }
+    /// The next byte, and the offset it is at.
+    fn next_byte(&mut self) -> std::io::Result<Option<(u8, u64)>> {
+        let byte = match self.reader.fill_buf()? {
+            [] => return Ok(None),
+            [byte, ..] => *byte,
+        };
+        self.reader.consume(1);
+        self.offset += 1;
+        if byte == b'\n' {
+            self.line += 1;
         }
+        Ok(Some((byte, self.offset - 1)))
     }
 
     /// The next line that is not blank.
-    fn next_line(&mut self) -> std::io::Result<Option<(usize, String)>> {
+    fn next_line(&mut self) -> std::io::Result<Option<Document>> {
         loop {
-            let mut text = String::new();
-            if self.reader.read_line(&mut text)? == 0 {
+            let mut document = Document::new(self.line, self.offset);
+            let mut blank = true;
+            while let Some((byte, _)) = self.next_byte()? {
+                document.push(byte);
+                blank &= byte.is_ascii_whitespace();
+                if byte == b'\n' {
+                    break;
+                }
+            }
+            if document.len == 0 {
                 return Ok(None);
             }
-            let line = self.line;
-            self.line += 1;
-            if !text.trim().is_empty() {
-                return Ok(Some((line, text)));
+            if !blank {
+                return Ok(Some(document));
             }
         }
     }
 
-    /// The next element of the array: its text, from its first byte to the end of the
-    /// value (strings and nesting followed, so a `,` inside one does not end it).
-    fn next_element(&mut self) -> std::io::Result<Option<(usize, String)>> {
+    /// The next element of the array, from its first byte to the end of the value
+    /// (strings and nesting followed, so a `,` inside one does not end it).
+    fn next_element(&mut self) -> std::io::Result<Option<Document>> {
         if self.closed {
             return Ok(None);
         }
-        let mut text = Vec::new();
+        let mut document: Option<Document> = None;
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-        let mut start = self.line;
-        while let Some(byte) = self.next_byte()? {
+        while let Some((byte, at)) = self.next_byte()? {
             if !self.opened {
                 match byte {
                     b'[' => self.opened = true,
@@ -182,18 +241,19 @@ impl<R: BufRead> Documents<R> {
                 }
                 continue;
             }
-            if text.is_empty() && !in_string {
-                match byte {
+            let element = match &mut document {
+                Some(element) => element,
+                None => match byte {
                     b' ' | b'\t' | b'\r' | b'\n' | b',' => continue,
                     b']' => {
                         self.closed = true;
                         return Ok(None);
                     }
-                    _ => start = self.line,
-                }
-            }
+                    _ => document.insert(Document::new(self.line, at)),
+                },
+            };
             if in_string {
-                text.push(byte);
+                element.push(byte);
                 match (escaped, byte) {
                     (true, _) => escaped = false,
                     (false, b'\\') => escaped = true,
@@ -209,26 +269,26 @@ impl<R: BufRead> Documents<R> {
                 b',' | b']' if depth == 0 => {
                     // A scalar element ends here; a `]` also ends the array.
                     self.closed = byte == b']';
-                    return Ok(Some((start, String::from_utf8_lossy(&text).into_owned())));
+                    return Ok(document);
                 }
                 _ => {}
             }
-            text.push(byte);
+            element.push(byte);
             if depth == 0 && matches!(byte, b'}' | b']') {
-                return Ok(Some((start, String::from_utf8_lossy(&text).into_owned())));
+                return Ok(document);
             }
         }
-        if text.is_empty() {
-            Ok(None)
-        } else {
-            Err(std::io::Error::other(format!("line {start}: the array ends inside a document")))
+        match document {
+            None => Ok(None),
+            Some(element) => {
+                Err(std::io::Error::other(format!("line {}: the array ends inside a document", element.line)))
+            }
         }
     }
 }
 
 impl<R: BufRead> Iterator for Documents<R> {
-    /// The line a document starts on, and its text.
-    type Item = std::io::Result<(usize, String)>;
+    type Item = std::io::Result<Document>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.format {
@@ -239,9 +299,16 @@ impl<R: BufRead> Iterator for Documents<R> {
     }
 }
 
-/// A document as `T`, or why not: serde's words for a missing or bad field.
-fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-    serde_json::from_str(text).map_err(|e| if e.is_data() { e.to_string() } else { format!("not JSON: {e}") })
+/// A document as `T` (through `seed`), or why not: serde's words for a missing or bad
+/// field. A failure to read the file is the outer error.
+fn parse<'de, S: DeserializeSeed<'de>>(bytes: impl Read, seed: S) -> std::io::Result<Result<S::Value, String>> {
+    let mut deserializer = serde_json::Deserializer::from_reader(bytes);
+    match seed.deserialize(&mut deserializer).and_then(|value| deserializer.end().map(|()| value)) {
+        Ok(value) => Ok(Ok(value)),
+        Err(error) if error.is_io() => Err(error.into()),
+        Err(error) if error.is_data() => Ok(Err(error.to_string())),
+        Err(error) => Ok(Err(format!("not JSON: {error}"))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -259,6 +326,14 @@ struct UserDocument {
     created_at: Option<Time>,
 }
 
+impl UserDocument {
+    /// The user and the time of its state.
+    fn user(self) -> (User, String) {
+        let at = self.updated_at.or(self.created_at).map_or_else(|| BEFORE_ANY_CHANGE.to_owned(), |t| t.0);
+        (User { id: self.id.0, username: self.username, name: self.name, photo: self.photo }, at)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ParticipantDocument {
@@ -272,6 +347,19 @@ struct ParticipantDocument {
     left_at: Option<Time>,
 }
 
+impl From<ParticipantDocument> for Participant {
+    fn from(p: ParticipantDocument) -> Self {
+        Participant {
+            id: p.id.0,
+            user: p.user.0,
+            last_read_at: p.last_read_at.0,
+            is_admin: p.is_admin,
+            left_at: p.left_at.map(|t| t.0),
+        }
+    }
+}
+
+/// A chat document's own fields; its participants are checked, counted and dropped.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ChatDocument {
@@ -283,42 +371,178 @@ struct ChatDocument {
     restricted: bool,
     created_at: Time,
     updated_at: Time,
-    #[serde(default)]
-    participants: Vec<ParticipantDocument>,
+    #[serde(default, rename = "participants")]
+    _participants: CheckedParticipants,
 }
 
-/// A user document as a user and the time of its state.
-fn user_of(text: &str) -> Result<(User, String), String> {
-    let d: UserDocument = parse(text)?;
-    let at = d.updated_at.or(d.created_at).map_or_else(|| BEFORE_ANY_CHANGE.to_owned(), |t| t.0);
-    Ok((User { id: d.id.0, username: d.username, name: d.name, photo: d.photo }, at))
+impl ChatDocument {
+    fn chat(self) -> Chat {
+        Chat {
+            id: self.id.0,
+            creator: self.creator.0,
+            is_group: self.is_group,
+            name: self.name,
+            restricted: self.restricted,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+            participants_count: 0,
+        }
+    }
 }
 
-/// A chat document as the chat and its participants.
-fn chat_of(text: &str) -> Result<(Chat, Vec<Participant>), String> {
-    let d: ChatDocument = parse(text)?;
-    let participants = d
-        .participants
-        .into_iter()
-        .map(|p| Participant {
-            id: p.id.0,
-            user: p.user.0,
-            last_read_at: p.last_read_at.0,
-            is_admin: p.is_admin,
-            left_at: p.left_at.map(|t| t.0),
+/// A chat document's participants, each checked as it is read, then dropped.
+#[derive(Default)]
+struct CheckedParticipants;
+
+impl<'de> Deserialize<'de> for CheckedParticipants {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        EachParticipant(|_| Ok(())).deserialize(deserializer).map(|()| Self)
+    }
+}
+
+/// A `participants` array, each entry handed to the function as it is read, none kept.
+struct EachParticipant<F>(F);
+
+impl<'de, F: FnMut(Participant) -> Result<(), String>> DeserializeSeed<'de> for EachParticipant<F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(Participant) -> Result<(), String>> Visitor<'de> for EachParticipant<F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of participants")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut entries: A) -> Result<(), A::Error> {
+        while let Some(entry) = entries.next_element::<ParticipantDocument>()? {
+            (self.0)(entry.into()).map_err(A::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
+/// A chat document read again for its `participants` alone (the rest skipped).
+struct ParticipantsOf<F>(F);
+
+impl<'de, F: FnMut(Participant) -> Result<(), String>> DeserializeSeed<'de> for ParticipantsOf<F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(Participant) -> Result<(), String>> Visitor<'de> for ParticipantsOf<F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a chat document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut fields: A) -> Result<(), A::Error> {
+        while let Some(name) = fields.next_key::<String>()? {
+            if name == "participants" {
+                fields.next_value_seed(EachParticipant(&mut self.0))?;
+            } else {
+                fields.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the reading thread hands to the writes, in the file's order.
+enum Parsed {
+    User(User, String),
+    /// A chat document, all of it good: its participants follow, then [`Parsed::ChatEnd`].
+    Chat(Chat),
+    Participants(Vec<Participant>),
+    ChatEnd,
+    Bad(usize, String),
+}
+
+/// The writes have stopped (they failed): reading on is pointless.
+struct Stopped;
+
+fn send(parsed: &mpsc::Sender<Parsed>, value: Parsed) -> Result<(), Stopped> {
+    parsed.blocking_send(value).map_err(|_| Stopped)
+}
+
+/// Reads `path` on this (blocking) thread, each document through `each`, moving the
+/// progress bar past it.
+fn read_documents(
+    path: &Path,
+    format: Format,
+    progress: &ProgressBar,
+    mut each: impl FnMut(&Document) -> std::io::Result<Result<(), Stopped>>,
+) -> std::io::Result<()> {
+    for document in Documents::new(BufReader::new(std::fs::File::open(path)?), format) {
+        let document = document?;
+        if each(&document)?.is_err() {
+            return Ok(());
+        }
+        progress.set_position(document.start + document.len);
+    }
+    Ok(())
+}
+
+fn read_users(
+    path: &Path,
+    format: Format,
+    progress: &ProgressBar,
+    parsed: &mpsc::Sender<Parsed>,
+) -> std::io::Result<()> {
+    read_documents(path, format, progress, |document| {
+        Ok(match parse(document.bytes(path)?, std::marker::PhantomData::<UserDocument>)? {
+            Ok(user) => {
+                let (user, at) = user.user();
+                send(parsed, Parsed::User(user, at))
+            }
+            Err(reason) => send(parsed, Parsed::Bad(document.line, reason)),
         })
-        .collect();
-    let chat = Chat {
-        id: d.id.0,
-        creator: d.creator.0,
-        is_group: d.is_group,
-        name: d.name,
-        restricted: d.restricted,
-        created_at: d.created_at.0,
-        updated_at: d.updated_at.0,
-        participants_count: 0,
-    };
-    Ok((chat, participants))
+    })
+}
+
+fn read_chats(
+    path: &Path,
+    format: Format,
+    progress: &ProgressBar,
+    parsed: &mpsc::Sender<Parsed>,
+) -> std::io::Result<()> {
+    read_documents(path, format, progress, |document| {
+        let chat = match parse(document.bytes(path)?, std::marker::PhantomData::<ChatDocument>)? {
+            Ok(chat) => chat.chat(),
+            Err(reason) => return Ok(send(parsed, Parsed::Bad(document.line, reason))),
+        };
+        if send(parsed, Parsed::Chat(chat)).is_err() {
+            return Ok(Err(Stopped));
+        }
+        let mut chunk = Vec::with_capacity(PARTICIPANTS_PER_CHUNK);
+        let each = |participant| {
+            chunk.push(participant);
+            if chunk.len() == PARTICIPANTS_PER_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(PARTICIPANTS_PER_CHUNK));
+                send(parsed, Parsed::Participants(full)).map_err(|Stopped| "the import stopped".to_owned())?;
+            }
+            Ok(())
+        };
+        if let Err(reason) = parse(document.bytes(path)?, ParticipantsOf(each))? {
+            if parsed.is_closed() {
+                return Ok(Err(Stopped));
+            }
+            // Checked whole a moment ago: the file changed under the import.
+            return Err(std::io::Error::other(format!("line {}: {reason}", document.line)));
+        }
+        if !chunk.is_empty() && send(parsed, Parsed::Participants(chunk)).is_err() {
+            return Ok(Err(Stopped));
+        }
+        Ok(send(parsed, Parsed::ChatEnd))
+    })
 }
 
 /// Writes `user` as of `at`, if newer than what is kept: one conditional `PutItem`.
@@ -326,110 +550,199 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
     store.apply_change(&AppChange::UserUpserted { user, at }).await
 }
 
-/// Writes `chat` and each participant newer than its kept entry (a participant who
-/// left as of its `leftAt`, an active one as of the chat's `updatedAt`), and moves the
-/// chat's `participantsCount` by what changed. Round trips: the chat's conditional
-/// update, one `Query` per MB of its kept entries, one `BatchWriteItem` per 25
-/// participants written (16 in flight), one `UpdateItem` of the count. `true` when
-/// anything changed.
+/// A chat being written: its own item, then its participants a chunk at a time, each
+/// newer than its kept entry (a participant who left as of its `leftAt`, an active one
+/// as of the chat's `updatedAt`), then its `participantsCount` moved by what changed.
+///
+/// Round trips: the chat's conditional update; per chunk, one `BatchGetItem` per 100
+/// participants and one `BatchWriteItem` per 25 written (16 in flight); one
+/// `UpdateItem` of the count. The chunks go one after the other, so a user the
+/// document lists twice is compared with what the first listing wrote.
 ///
 /// The entries are compared as read, then written in batches, which take no
 /// condition: a membership event of the app arriving for this chat while it is written
 /// may be overwritten by the document's older state. Import before the app's events
 /// flow, or while they are held (docs/operations.md).
-pub async fn write_chat(store: &Store, chat: Chat, participants: Vec<Participant>) -> Result<bool, ImportError> {
-    let chat_id = chat.id;
-    let updated_at = chat.updated_at.clone();
-    let chat_changed = store.apply_change(&AppChange::ChatUpserted { at: updated_at.clone(), chat }).await?;
-    let kept = store.kept_members(chat_id).await?;
-    let mut delta = 0i64;
-    let mut newer = Vec::new();
-    for participant in &participants {
-        let at = participant.left_at.as_deref().unwrap_or(&updated_at);
-        let before = kept.get(&participant.user);
-        if before.and_then(|k| k.changed_at.as_deref()).is_some_and(|kept| kept >= at) {
-            continue;
-        }
-        delta += i64::from(participant.is_active()) - i64::from(before.is_some_and(|k| k.active));
-        newer.push((participant, at));
-    }
-    drop(kept);
-    let changed = chat_changed || !newer.is_empty();
-    // Items are made a batch at a time, as the batches go: only those in flight are held.
-    let put = |batch: &[(&Participant, &str)]| {
-        let records = batch.iter().map(|(p, at)| Record::member_at(chat_id, p, at)).collect::<Result<Vec<_>, _>>();
-        async move { store.put_batch(records?).await }
-    };
-    stream::iter(newer.chunks(ITEMS_PER_BATCH).map(put))
-        .buffer_unordered(CONCURRENT_BATCHES)
-        .try_collect::<Vec<()>>()
-        .await?;
-    if delta != 0 {
-        store.move_participants_count(chat_id, delta).await?;
-    }
-    Ok(changed)
+pub struct ChatWriter<'s> {
+    store: &'s Store,
+    chat: ObjectId,
+    updated_at: String,
+    changed: bool,
+    /// What the batches written so far move the count by.
+    delta: i64,
 }
 
-/// Checks a chat document lists each user once.
-fn duplicate_in(chat: &Chat, participants: &[Participant]) -> Option<String> {
-    let mut seen = HashSet::with_capacity(participants.len());
-    participants.iter().find(|p| !seen.insert(p.user)).map(|p| format!("chat {} lists user {} twice", chat.id, p.user))
+impl<'s> ChatWriter<'s> {
+    pub async fn begin(store: &'s Store, chat: Chat) -> Result<Self, StoreError> {
+        let (id, updated_at) = (chat.id, chat.updated_at.clone());
+        let changed = store.apply_change(&AppChange::ChatUpserted { at: updated_at.clone(), chat }).await?;
+        Ok(Self { store, chat: id, updated_at, changed, delta: 0 })
+    }
+
+    pub async fn write(&mut self, participants: &[Participant]) -> Result<(), StoreError> {
+        // The newest listing of each user in the chunk: the one compared and written.
+        let mut newest: HashMap<ObjectId, (&Participant, &str)> = HashMap::with_capacity(participants.len());
+        for participant in participants {
+            let at = participant.left_at.as_deref().unwrap_or(&self.updated_at);
+            match newest.entry(participant.user) {
+                Entry::Occupied(mut listed) if listed.get().1 < at => _ = listed.insert((participant, at)),
+                Entry::Occupied(_) => {}
+                Entry::Vacant(unlisted) => _ = unlisted.insert((participant, at)),
+            }
+        }
+        let users: Vec<ObjectId> = newest.keys().copied().collect();
+        let kept = self.store.kept_members(self.chat, &users).await?;
+        let newer: Vec<(&Participant, &str, i64)> = newest
+            .into_values()
+            .filter_map(|(participant, at)| {
+                let before = kept.get(&participant.user);
+                if before.and_then(|k| k.changed_at.as_deref()).is_some_and(|kept| kept >= at) {
+                    return None;
+                }
+                let delta = i64::from(participant.is_active()) - i64::from(before.is_some_and(|k| k.active));
+                Some((participant, at, delta))
+            })
+            .collect();
+        drop(kept);
+        let (store, chat) = (self.store, self.chat);
+        // Items are made a batch at a time, as the batches go: only those in flight are held.
+        let put = |batch: &[(&Participant, &str, i64)]| {
+            let records = batch.iter().map(|(p, at, _)| Record::member_at(chat, p, at)).collect::<Result<Vec<_>, _>>();
+            let delta: i64 = batch.iter().map(|(_, _, delta)| delta).sum();
+            async move { store.put_batch(records?).await.map(|()| delta) }
+        };
+        let mut batches = stream::iter(newer.chunks(ITEMS_PER_BATCH).map(put)).buffer_unordered(CONCURRENT_BATCHES);
+        while let Some(written) = batches.next().await {
+            // Counted as each batch lands, so that a failure mid-chat still leaves the
+            // count true to the entries written.
+            self.delta += written?;
+            self.changed = true;
+        }
+        Ok(())
+    }
+
+    /// Moves the count by what the chunks changed. `true` when anything changed.
+    pub async fn finish(self) -> Result<bool, StoreError> {
+        if self.delta != 0 {
+            self.store.move_participants_count(self.chat, self.delta).await?;
+        }
+        Ok(self.changed)
+    }
+}
+
+/// Writes `chat` and its participants, as the import does a chat document.
+pub async fn write_chat(store: &Store, chat: Chat, participants: &[Participant]) -> Result<bool, StoreError> {
+    let mut chat = ChatWriter::begin(store, chat).await?;
+    for chunk in participants.chunks(PARTICIPANTS_PER_CHUNK) {
+        chat.write(chunk).await?;
+    }
+    chat.finish().await
+}
+
+/// Runs `read` on a blocking thread and `write` over what it parses; the report.
+async fn import_with<W, Fut>(
+    path: &Path,
+    format: Format,
+    progress: ProgressBar,
+    read: fn(&Path, Format, &ProgressBar, &mpsc::Sender<Parsed>) -> std::io::Result<()>,
+    write: W,
+) -> Result<Report, ImportError>
+where
+    W: FnOnce(mpsc::Receiver<Parsed>) -> Fut,
+    Fut: std::future::Future<Output = Result<Report, ImportError>>,
+{
+    let (sender, receiver) = mpsc::channel(PARSED_AHEAD);
+    let path: PathBuf = path.to_owned();
+    let reading = tokio::task::spawn_blocking(move || read(&path, format, &progress, &sender));
+    // Its receiver dropped when it ends, a failed write stops the reading too.
+    let written = write(receiver).await;
+    let read = reading.await.map_err(std::io::Error::other)?;
+    let report = written?;
+    read?;
+    Ok(report)
 }
 
 /// Imports a users collection.
-pub async fn import_users(store: &Store, reader: impl BufRead, format: Format) -> Result<Report, ImportError> {
-    let mut report = Report::default();
-    let mut documents = Documents::new(reader, format);
-    let slice = CONCURRENT_USERS * 8;
-    loop {
-        // A bounded slice of the file at a time, written concurrently.
-        let mut users = Vec::new();
-        let mut taken = 0;
-        for document in documents.by_ref().take(slice) {
-            let (line, text) = document?;
-            taken += 1;
-            match user_of(&text) {
-                Ok(user) => users.push(user),
-                Err(reason) => report.bad.push((line, reason)),
-            }
-        }
-        report.read += taken;
-        let written: Vec<bool> = stream::iter(users.into_iter().map(|(user, at)| write_user(store, user, at)))
-            .buffer_unordered(CONCURRENT_USERS)
-            .try_collect()
-            .await?;
-        report.written += written.iter().filter(|changed| **changed).count();
-        report.unchanged += written.iter().filter(|changed| !**changed).count();
-        if taken < slice {
-            return Ok(report);
-        }
-    }
-}
-
-/// Imports a chats collection, one chat (with its participants) at a time.
-pub async fn import_chats(store: &Store, reader: impl BufRead, format: Format) -> Result<Report, ImportError> {
-    let mut report = Report::default();
-    for document in Documents::new(reader, format) {
-        let (line, text) = document?;
-        report.read += 1;
-        let chat = chat_of(&text).and_then(|(chat, participants)| match duplicate_in(&chat, &participants) {
-            Some(reason) => Err(reason),
-            None => Ok((chat, participants)),
-        });
-        // The text is not needed past here: a big chat's is tens of MB.
-        drop(text);
-        match chat {
-            Ok((chat, participants)) => {
-                if write_chat(store, chat, participants).await? {
-                    report.written += 1;
-                } else {
-                    report.unchanged += 1;
+pub async fn import_users(
+    store: &Store,
+    path: &Path,
+    format: Format,
+    progress: ProgressBar,
+) -> Result<Report, ImportError> {
+    import_with(path, format, progress, read_users, |mut parsed| async move {
+        let mut report = Report::default();
+        let mut slice = Vec::new();
+        loop {
+            // A bounded slice of the file at a time, written concurrently.
+            let more = parsed.recv_many(&mut slice, CONCURRENT_USERS * 8).await > 0;
+            let mut writes = Vec::new();
+            for parsed in slice.drain(..) {
+                report.read += 1;
+                match parsed {
+                    Parsed::User(user, at) => writes.push(write_user(store, user, at)),
+                    Parsed::Bad(line, reason) => report.bad.push((line, reason)),
+                    Parsed::Chat(_) | Parsed::Participants(_) | Parsed::ChatEnd => {}
                 }
             }
-            Err(reason) => report.bad.push((line, reason)),
+            let written: Vec<bool> = stream::iter(writes).buffer_unordered(CONCURRENT_USERS).try_collect().await?;
+            report.written += written.iter().filter(|changed| **changed).count();
+            report.unchanged += written.iter().filter(|changed| !**changed).count();
+            if !more {
+                return Ok(report);
+            }
         }
-    }
-    Ok(report)
+    })
+    .await
+}
+
+/// Imports a chats collection, one chat at a time, its participants a chunk at a time.
+pub async fn import_chats(
+    store: &Store,
+    path: &Path,
+    format: Format,
+    progress: ProgressBar,
+) -> Result<Report, ImportError> {
+    import_with(path, format, progress, read_chats, |mut parsed| async move {
+        let mut report = Report::default();
+        let mut writing: Option<ChatWriter> = None;
+        let written = async {
+            while let Some(next) = parsed.recv().await {
+                match next {
+                    Parsed::Chat(chat) => {
+                        report.read += 1;
+                        writing = Some(ChatWriter::begin(store, chat).await?);
+                    }
+                    Parsed::Participants(chunk) => {
+                        if let Some(chat) = &mut writing {
+                            chat.write(&chunk).await?;
+                        }
+                    }
+                    Parsed::ChatEnd => {
+                        if let Some(chat) = writing.take() {
+                            match chat.finish().await? {
+                                true => report.written += 1,
+                                false => report.unchanged += 1,
+                            }
+                        }
+                    }
+                    Parsed::Bad(line, reason) => {
+                        report.read += 1;
+                        report.bad.push((line, reason));
+                    }
+                    Parsed::User(..) => {}
+                }
+            }
+            Ok::<(), ImportError>(())
+        }
+        .await;
+        // A chat cut short (the file or a write failed) still has its count moved by
+        // the entries written; that failing too, the first failure is the one to tell.
+        if let Some(chat) = writing.take() {
+            let _ = chat.finish().await;
+        }
+        written.map(|()| report)
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -437,8 +750,57 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    /// Each document's line and text, and that its place in `text` is that text.
     fn all(text: &str, format: Format) -> Vec<(usize, String)> {
-        Documents::new(text.as_bytes(), format).collect::<std::io::Result<_>>().unwrap()
+        let documents: Vec<Document> = Documents::new(text.as_bytes(), format).collect::<std::io::Result<_>>().unwrap();
+        documents
+            .into_iter()
+            .map(|d| {
+                let held = String::from_utf8(d.held.unwrap()).unwrap();
+                assert_eq!(&text[d.start as usize..(d.start + d.len) as usize], held);
+                (d.line, held)
+            })
+            .collect()
+    }
+
+    fn user_of(text: &str) -> Result<(User, String), String> {
+        parse(text.as_bytes(), std::marker::PhantomData::<UserDocument>).unwrap().map(UserDocument::user)
+    }
+
+    #[test]
+    fn a_chat_is_checked_whole_then_its_participants_stream_without_the_rest() {
+        let entry = |n: u8| {
+            format!(
+                r#"{{"_id": "6c000000000000000000000{n}", "user": "6a000000000000000000000{n}", "lastReadAt": "2026-11-01T00:00:00Z"}}"#
+            )
+        };
+        let chat = |entries: &str| {
+            format!(
+                r#"{{"_id": "6b0000000000000000000001", "creator": "6a0000000000000000000001", "isGroup": true,
+                "name": "n", "restricted": true, "createdAt": "2026-01-01T00:00:00Z", "participants": [{entries}],
+                "extra": {{"participants": [1]}}, "updatedAt": {{"$date": "2026-11-03T00:00:00Z"}}}}"#
+            )
+        };
+        let good = chat(&[entry(1), entry(2), entry(3)].join(","));
+        let header = parse(good.as_bytes(), std::marker::PhantomData::<ChatDocument>).unwrap().unwrap().chat();
+        assert_eq!(header.updated_at, "2026-11-03T00:00:00.000Z", "read after the participants");
+        let mut users = Vec::new();
+        parse(
+            good.as_bytes(),
+            ParticipantsOf(|p: Participant| {
+                users.push(p.user.to_string());
+                Ok(())
+            }),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(users, ["6a0000000000000000000001", "6a0000000000000000000002", "6a0000000000000000000003"]);
+
+        let bad = chat(
+            &[entry(1), r#"{"_id": "6c0000000000000000000002", "user": "nope", "lastReadAt": "x"}"#.into()].join(","),
+        );
+        let refused = parse(bad.as_bytes(), std::marker::PhantomData::<ChatDocument>).unwrap();
+        assert!(refused.is_err_and(|reason| reason.contains("\"nope\" is not an ObjectId")));
     }
 
     #[test]
@@ -472,6 +834,7 @@ mod tests {
 
         let array = "[\n  {\"a\": [1, {\"b\": \"],\"}]},\n  {\"c\": 2}\n,\n{\"d\": 3}]";
         let read = all(array, Format::Array);
+        assert_eq!(all(&format!("{array}\n"), Format::Array).len(), 3);
         assert_eq!(read.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [2, 3, 5]);
         assert_eq!(serde_json::from_str::<Value>(&read[0].1).unwrap()["a"][1]["b"], "],");
         assert!(all("[]", Format::Array).is_empty());

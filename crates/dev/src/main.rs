@@ -421,17 +421,17 @@ async fn outbox_replay(store: &Store, id: &str) -> Result<(), Failure> {
 /// is not a terminal); prints its bad documents and its counts. Whether all was good.
 async fn import_file<F, Fut>(name: &str, path: &std::path::Path, import: F) -> Result<bool, Failure>
 where
-    F: FnOnce(std::io::BufReader<indicatif::ProgressBarIter<std::fs::File>>) -> Fut,
+    F: FnOnce(indicatif::ProgressBar) -> Fut,
     Fut: std::future::Future<Output = Result<dev::import::Report, dev::import::ImportError>>,
 {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bar = indicatif::ProgressBar::new(file.metadata()?.len());
+    let size = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+    let bar = indicatif::ProgressBar::new(size);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{prefix:>6} [{bar:40}] {bytes}/{total_bytes} ({eta})")?
             .progress_chars("=> "),
     );
     bar.set_prefix(name.to_owned());
-    let report = import(std::io::BufReader::new(bar.wrap_read(file))).await?;
+    let report = import(bar.clone()).await.map_err(|e| format!("{}: {e}", path.display()))?;
     bar.finish_and_clear();
     for (line, reason) in &report.bad {
         eprintln!("{}:{line}: {reason}", path.display());
@@ -450,10 +450,10 @@ async fn import(env: &Env, users: Option<PathBuf>, chats: Option<PathBuf>, json_
     let started = std::time::Instant::now();
     let mut all_good = true;
     if let Some(path) = users {
-        all_good &= import_file("users", &path, |r| dev::import::import_users(&store, r, format)).await?;
+        all_good &= import_file("users", &path, |bar| dev::import::import_users(&store, &path, format, bar)).await?;
     }
     if let Some(path) = chats {
-        all_good &= import_file("chats", &path, |r| dev::import::import_chats(&store, r, format)).await?;
+        all_good &= import_file("chats", &path, |bar| dev::import::import_chats(&store, &path, format, bar)).await?;
     }
     let took = started.elapsed().as_secs_f64();
     match peak_memory_mb() {

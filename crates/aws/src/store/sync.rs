@@ -10,6 +10,7 @@ use app::ports::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::sync::AppChange;
 use domain::{Chat, ObjectId, User};
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::items::{self, decode, encode, item_key, key_item, s, Item, CHANGED_AT};
@@ -200,32 +201,27 @@ pub struct KeptMember {
 }
 
 impl Store {
-    /// Every participant entry kept for `chat`, by user: one `Query` per MB of them
-    /// (projected to what the import compares).
-    pub async fn kept_members(&self, chat: ObjectId) -> Result<HashMap<ObjectId, KeptMember>, StoreError> {
-        let (partition, prefix) = keys::members_of(chat);
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :member)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(partition.clone()))
-            .expression_attribute_values(":member", s(prefix))
-            .projection_expression("#pk, #sk, leftAt, changedAt")
-            .into_paginator()
-            .items()
-            .send();
-        let mut kept = HashMap::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| sdk_error("Query", e))?;
-            let Some(user) = keys::member_user(&item_key(&item)) else { continue };
-            let changed_at = match item.get(CHANGED_AT) {
-                Some(AttributeValue::S(at)) => Some(at.clone()),
-                _ => None,
-            };
-            kept.insert(user, KeptMember { active: !item.contains_key("leftAt"), changed_at });
+    /// The entries kept for `users` in `chat`, by user (a user never seen is absent):
+    /// one strongly consistent `BatchGetItem` per 100, 32 in flight. Consistent, so that
+    /// the import sees what its previous chunk wrote.
+    pub async fn kept_members(
+        &self,
+        chat: ObjectId,
+        users: &[ObjectId],
+    ) -> Result<HashMap<ObjectId, KeptMember>, StoreError> {
+        let wanted: Vec<keys::Key> = users.iter().map(|user| keys::member(chat, *user)).collect();
+        let reads = wanted.chunks(super::BATCH_GET_LIMIT).map(|chunk| self.batch_get(chunk));
+        let mut pages = stream::iter(reads).buffer_unordered(super::CONCURRENT_READS);
+        let mut kept = HashMap::with_capacity(users.len());
+        while let Some(items) = pages.next().await {
+            for item in items? {
+                let Some(user) = keys::member_user(&item_key(&item)) else { continue };
+                let changed_at = match item.get(CHANGED_AT) {
+                    Some(AttributeValue::S(at)) => Some(at.clone()),
+                    _ => None,
+                };
+                kept.insert(user, KeptMember { active: !item.contains_key("leftAt"), changed_at });
+            }
         }
         Ok(kept)
     }
