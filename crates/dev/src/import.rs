@@ -554,15 +554,19 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 /// newer than its kept entry (a participant who left as of its `leftAt`, an active one
 /// as of the chat's `updatedAt`), then its `participantsCount` moved by what changed.
 ///
-/// Round trips: the chat's conditional update; per chunk, one `BatchGetItem` per 100
-/// participants and one `BatchWriteItem` per 25 written (16 in flight); one
-/// `UpdateItem` of the count. The chunks go one after the other, so a user the
-/// document lists twice is compared with what the first listing wrote.
+/// Round trips: the chat's conditional update and a `Query` of one key (at once); per
+/// chunk, one `BatchGetItem` per 100 entries to compare and one `BatchWriteItem` per 25
+/// written (16 in flight); one `UpdateItem` of the count. The chunks go one after the
+/// other, so a user the document lists twice is compared with what the first listing
+/// wrote.
 ///
 /// The entries are compared as read, then written in batches, which take no
 /// condition: a membership event of the app arriving for this chat while it is written
 /// may be overwritten by the document's older state. Import before the app's events
 /// flow, or while they are held (docs/operations.md).
+///
+/// A chat with no entry kept before (a first import) reads no entries: only a user this
+/// writer may already have written ([`WrittenUsers`] says maybe) is read back.
 pub struct ChatWriter<'s> {
     store: &'s Store,
     chat: ObjectId,
@@ -570,13 +574,18 @@ pub struct ChatWriter<'s> {
     changed: bool,
     /// What the batches written so far move the count by.
     delta: i64,
+    /// `None` when the chat had entries before: then every entry is read.
+    written: Option<WrittenUsers>,
 }
 
 impl<'s> ChatWriter<'s> {
+    /// Round trips: the chat's conditional update and one `Query` of one key, at once.
     pub async fn begin(store: &'s Store, chat: Chat) -> Result<Self, StoreError> {
         let (id, updated_at) = (chat.id, chat.updated_at.clone());
-        let changed = store.apply_change(&AppChange::ChatUpserted { at: updated_at.clone(), chat }).await?;
-        Ok(Self { store, chat: id, updated_at, changed, delta: 0 })
+        let upsert = AppChange::ChatUpserted { at: updated_at.clone(), chat };
+        let (changed, had_members) = futures::try_join!(store.apply_change(&upsert), store.has_members(id))?;
+        let written = (!had_members).then(WrittenUsers::default);
+        Ok(Self { store, chat: id, updated_at, changed, delta: 0, written })
     }
 
     pub async fn write(&mut self, participants: &[Participant]) -> Result<(), StoreError> {
@@ -590,8 +599,12 @@ impl<'s> ChatWriter<'s> {
                 Entry::Vacant(unlisted) => _ = unlisted.insert((participant, at)),
             }
         }
-        let users: Vec<ObjectId> = newest.keys().copied().collect();
-        let kept = self.store.kept_members(self.chat, &users).await?;
+        let kept_or_maybe = |user: &&ObjectId| self.written.as_ref().is_none_or(|written| written.may_hold(**user));
+        let users: Vec<ObjectId> = newest.keys().filter(kept_or_maybe).copied().collect();
+        let kept = match users.is_empty() {
+            true => HashMap::new(),
+            false => self.store.kept_members(self.chat, &users).await?,
+        };
         let newer: Vec<(&Participant, &str, i64)> = newest
             .into_values()
             .filter_map(|(participant, at)| {
@@ -604,6 +617,9 @@ impl<'s> ChatWriter<'s> {
             })
             .collect();
         drop(kept);
+        if let Some(written) = &mut self.written {
+            newer.iter().for_each(|(participant, _, _)| written.add(participant.user));
+        }
         let (store, chat) = (self.store, self.chat);
         // Items are made a batch at a time, as the batches go: only those in flight are held.
         let put = |batch: &[(&Participant, &str, i64)]| {
@@ -627,6 +643,44 @@ impl<'s> ChatWriter<'s> {
             self.store.move_participants_count(self.chat, self.delta).await?;
         }
         Ok(self.changed)
+    }
+}
+
+/// The users a [`ChatWriter`] wrote, as a Bloom filter of a fixed 256 KB: "no" is
+/// certain, "maybe" is wrong for about 1 in 100 users at 200,000 (then an entry is read
+/// that need not be), and its size does not grow with the chat.
+struct WrittenUsers {
+    bits: Vec<u64>,
+}
+
+impl WrittenUsers {
+    const BITS: u64 = 1 << 21;
+    const HASHES: u64 = 4;
+
+    /// The bits of `user`, by double hashing one 64-bit hash.
+    fn bits_of(user: ObjectId) -> impl Iterator<Item = u64> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        user.hash(&mut hasher);
+        let hash = hasher.finish();
+        let (first, step) = (hash & 0xffff_ffff, (hash >> 32) | 1);
+        (0..Self::HASHES).map(move |i| first.wrapping_add(i.wrapping_mul(step)) % Self::BITS)
+    }
+
+    fn add(&mut self, user: ObjectId) {
+        for bit in Self::bits_of(user) {
+            self.bits[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_hold(&self, user: ObjectId) -> bool {
+        Self::bits_of(user).all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+}
+
+impl Default for WrittenUsers {
+    fn default() -> Self {
+        Self { bits: vec![0; (Self::BITS / 64) as usize] }
     }
 }
 
@@ -801,6 +855,16 @@ mod tests {
         );
         let refused = parse(bad.as_bytes(), std::marker::PhantomData::<ChatDocument>).unwrap();
         assert!(refused.is_err_and(|reason| reason.contains("\"nope\" is not an ObjectId")));
+    }
+
+    #[test]
+    fn the_written_users_filter_never_forgets_and_rarely_guesses() {
+        let user = |n: u32| ObjectId::parse(&format!("6a{n:022x}")).unwrap();
+        let mut written = WrittenUsers::default();
+        (0..200_000).for_each(|n| written.add(user(n)));
+        assert!((0..200_000).all(|n| written.may_hold(user(n))), "no written user is missed");
+        let wrong = (200_000..300_000).filter(|n| written.may_hold(user(*n))).count();
+        assert!(wrong < 2_000, "{wrong} of 100,000 others guessed written");
     }
 
     #[test]

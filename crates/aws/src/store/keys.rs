@@ -241,6 +241,11 @@ pub(crate) fn chat_of(key: &Key) -> Option<ObjectId> {
     key.pk.strip_prefix("CHAT#").and_then(|id| ObjectId::parse(id).ok())
 }
 
+/// The partition of `chat` and the sort-key prefix of its participant entries.
+pub(crate) fn members_of(chat: ObjectId) -> (String, &'static str) {
+    (format!("CHAT#{chat}"), "MEMBER#")
+}
+
 /// The user of a participant entry's key.
 pub(crate) fn member_user(key: &Key) -> Option<ObjectId> {
     key.sk.strip_prefix("MEMBER#").and_then(|id| ObjectId::parse(id).ok())

@@ -201,6 +201,27 @@ pub struct KeptMember {
 }
 
 impl Store {
+    /// Whether any participant entry is kept for `chat`: one `Query` of one key.
+    pub async fn has_members(&self, chat: ObjectId) -> Result<bool, StoreError> {
+        let (partition, prefix) = keys::members_of(chat);
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :member)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":member", s(prefix))
+            .projection_expression("#pk")
+            .consistent_read(true)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        Ok(output.count() > 0)
+    }
+
     /// The entries kept for `users` in `chat`, by user (a user never seen is absent):
     /// one strongly consistent `BatchGetItem` per 100, 32 in flight. Consistent, so that
     /// the import sees what its previous chunk wrote.
