@@ -113,8 +113,9 @@ pub async fn apply_all<S: Replica, B: Bus>(
         .collect()
 }
 
-/// [`cancel_if_now_member`] for many entries: one read of them all, then a close for
-/// each that is active with a request pending. The entries whose request it closed.
+/// [`cancel_if_now_member`] for many entries: one read of their markers, then of the
+/// entries of those with a request pending, and a close for each that is active. The
+/// entries whose request it closed.
 async fn cancel_if_now_members<S: Replica, B: Bus>(
     store: &S,
     bus: &B,
@@ -123,20 +124,26 @@ async fn cancel_if_now_members<S: Replica, B: Bus>(
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    let lookup = Lookup {
-        memberships: entries.to_vec(),
-        markers: entries.iter().map(|(chat, user)| (*user, *chat)).collect(),
-        ..Lookup::default()
-    };
-    let loaded = store.load(&lookup).await?;
+    // The markers first: a pending request is rare, and only its entry is then read.
+    let markers = Lookup { markers: entries.iter().map(|(chat, user)| (*user, *chat)).collect(), ..Lookup::default() };
+    let markers = store.load(&markers).await?.markers;
+    let pending: Vec<((domain::ObjectId, domain::ObjectId), domain::ObjectId)> = entries
+        .iter()
+        .filter_map(|&(chat, user)| {
+            markers.get(&(user, chat)).and_then(|marker| marker.request).map(|r| ((chat, user), r))
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let memberships = Lookup { memberships: pending.iter().map(|(entry, _)| *entry).collect(), ..Lookup::default() };
+    let loaded = store.load(&memberships).await?;
     let mut closed = Vec::new();
-    for &(chat, user) in entries {
-        let active = loaded.membership(chat, user).is_some_and(domain::Participant::is_active);
-        let pending = loaded.markers.get(&(user, chat)).and_then(|marker| marker.request);
-        if let (true, Some(request)) = (active, pending) {
-            if cancel(store, bus, user, request).await? {
-                closed.push((chat, user));
-            }
+    for ((chat, user), request) in pending {
+        if loaded.membership(chat, user).is_some_and(domain::Participant::is_active)
+            && cancel(store, bus, user, request).await?
+        {
+            closed.push((chat, user));
         }
     }
     Ok(closed)

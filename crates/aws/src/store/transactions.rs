@@ -48,6 +48,14 @@ struct KeptEntry {
 }
 
 impl KeptEntry {
+    /// The entry as a change most likely finds it: a user who joins is not an active
+    /// participant, one who leaves is; no time kept, so the write's own condition
+    /// compares the times.
+    fn guess(change: &AppChange) -> Self {
+        let leaving = matches!(change, AppChange::MemberLeft { .. });
+        Self { exists: leaving, active: leaving, changed_at: None }
+    }
+
     fn of(item: &Item) -> Self {
         let changed_at = match item.get(CHANGED_AT) {
             Some(AttributeValue::S(at)) => Some(at.clone()),
@@ -106,6 +114,32 @@ fn add_membership(tx: &mut Transaction, change: &AppChange, kept: &KeptEntry) ->
         }
         _ => Ok(None),
     }
+}
+
+/// One transaction for the membership changes of `part` (each entry's newest, by its
+/// place in `changes`), given each entry as kept by `kept`: the writes, one count update
+/// per chat, and the places of the changes it writes.
+fn memberships_transaction(
+    table: &str,
+    changes: &[AppChange],
+    part: &[((ObjectId, ObjectId), usize)],
+    kept: impl Fn(&(ObjectId, ObjectId), &AppChange) -> KeptEntry,
+) -> Result<(Transaction, Vec<usize>), StoreError> {
+    let mut tx = Transaction::new(table);
+    let mut deltas: HashMap<ObjectId, i64> = HashMap::new();
+    let mut written = Vec::new();
+    for (entry, at) in part {
+        if let Some(delta) = add_membership(&mut tx, &changes[*at], &kept(entry, &changes[*at]))? {
+            *deltas.entry(entry.0).or_default() += delta;
+            written.push(*at);
+        }
+    }
+    for (chat, delta) in deltas {
+        if delta != 0 {
+            move_count(&mut tx, chat, delta)?;
+        }
+    }
+    Ok((tx, written))
 }
 
 /// The chat's `participantsCount` moved by `delta`: an `ADD`, which makes the item if
@@ -590,24 +624,25 @@ impl Store {
         chosen.sort_unstable_by_key(|(_, at)| *at);
         let mut applied = vec![false; changes.len()];
         for part in chosen.chunks(MEMBERSHIPS_PER_TRANSACTION) {
-            let kept = self.kept_entries(part.iter().map(|(entry, _)| *entry)).await?;
-            let mut tx = Transaction::new(&self.table);
-            let mut deltas: HashMap<ObjectId, i64> = HashMap::new();
-            let mut written = Vec::new();
-            for (entry, at) in part {
-                let kept = kept.get(entry).map_or_else(KeptEntry::default, Clone::clone);
-                if let Some(delta) = add_membership(&mut tx, &changes[*at], &kept)? {
-                    *deltas.entry(entry.0).or_default() += delta;
-                    written.push(*at);
+            // First as the app's changes mostly are (a join of one who is not a
+            // participant, a leave of one who is), with no read: the conditions hold
+            // that guess to the truth, and a wrong guess writes nothing.
+            let (tx, written) =
+                memberships_transaction(&self.table, changes, part, |_, change| KeptEntry::guess(change))?;
+            match self.commit(tx).await {
+                Ok(()) => {
+                    written.iter().for_each(|at| applied[*at] = true);
+                    continue;
                 }
+                Err(TxError::Failed(_) | TxError::Conflict) => {}
+                Err(TxError::Store(error)) => return Err(error),
             }
+            let kept = self.kept_entries(part.iter().map(|(entry, _)| *entry)).await?;
+            let (tx, written) = memberships_transaction(&self.table, changes, part, |entry, _| {
+                kept.get(entry).map_or_else(KeptEntry::default, Clone::clone)
+            })?;
             if written.is_empty() {
                 continue;
-            }
-            for (chat, delta) in deltas {
-                if delta != 0 {
-                    move_count(&mut tx, chat, delta)?;
-                }
             }
             match self.commit(tx).await {
                 Ok(()) => written.iter().for_each(|at| applied[*at] = true),
