@@ -554,8 +554,8 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 /// newer than its kept entry (a participant who left as of its `leftAt`, an active one
 /// as of the chat's `updatedAt`), then its `participantsCount` moved by what changed.
 ///
-/// Round trips: the chat's conditional update and a `Query` of one key (at once); per
-/// chunk, one `BatchGetItem` per 100 entries to compare and one `BatchWriteItem` per 25
+/// Round trips: the chat's conditional update and a `Query` per MB of its kept entries'
+/// keys (at once); per chunk, one `BatchGetItem` per 100 entries to compare and one `BatchWriteItem` per 25
 /// written (16 in flight); one `UpdateItem` of the count. The chunks go one after the
 /// other, so a user the document lists twice is compared with what the first listing
 /// wrote.
@@ -565,8 +565,9 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 /// may be overwritten by the document's older state. Import before the app's events
 /// flow, or while they are held (docs/operations.md).
 ///
-/// A chat with no entry kept before (a first import) reads no entries: only a user this
-/// writer may already have written ([`WrittenUsers`] says maybe) is read back.
+/// Only a user who may have an entry is read: one kept before the import began, or
+/// written since by this writer ([`UsersWithEntries`] says maybe). A first import of a
+/// chat reads no entries.
 pub struct ChatWriter<'s> {
     store: &'s Store,
     chat: ObjectId,
@@ -574,22 +575,22 @@ pub struct ChatWriter<'s> {
     changed: bool,
     /// What the batches written so far move the count by.
     delta: i64,
-    /// `None` when the chat had entries before: then every entry is read.
-    written: Option<WrittenUsers>,
+    with_entries: UsersWithEntries,
 }
 
 impl<'s> ChatWriter<'s> {
-    /// Round trips: the chat's conditional update and one `Query` of one key, at once.
+    /// Round trips, at once: the chat's conditional update, and one `Query` per MB of its
+    /// kept entries' keys (none for a new chat).
     pub async fn begin(store: &'s Store, chat: Chat) -> Result<Self, StoreError> {
         let (id, updated_at) = (chat.id, chat.updated_at.clone());
         let upsert = AppChange::ChatUpserted { at: updated_at.clone(), chat };
-        let (changed, had_members) = futures::try_join!(store.apply_change(&upsert), store.has_members(id))?;
-        let written = (!had_members).then(WrittenUsers::default);
-        Ok(Self { store, chat: id, updated_at, changed, delta: 0, written })
+        let mut with_entries = UsersWithEntries::default();
+        let (changed, ()) =
+            futures::try_join!(store.apply_change(&upsert), store.each_member(id, |user| with_entries.add(user)))?;
+        Ok(Self { store, chat: id, updated_at, changed, delta: 0, with_entries })
     }
 
     pub async fn write<'p>(&mut self, participants: &'p [Participant]) -> Result<(), StoreError> {
-        // The newest listing of each user in the chunk: the one compared and written.
         // The newest listing of each user in the chunk (its place): the one compared
         // and written.
         let at_of = |participant: &'p Participant| participant.left_at.as_deref().unwrap_or(&self.updated_at);
@@ -603,8 +604,7 @@ impl<'s> ChatWriter<'s> {
                 Entry::Vacant(unlisted) => _ = unlisted.insert(place),
             }
         }
-        let kept_or_maybe = |user: &&ObjectId| self.written.as_ref().is_none_or(|written| written.may_hold(**user));
-        let users: Vec<ObjectId> = newest.keys().filter(kept_or_maybe).copied().collect();
+        let users: Vec<ObjectId> = newest.keys().filter(|user| self.with_entries.may_hold(**user)).copied().collect();
         let kept = match users.is_empty() {
             true => HashMap::new(),
             false => self.store.kept_members(self.chat, &users).await?,
@@ -626,9 +626,7 @@ impl<'s> ChatWriter<'s> {
             })
             .collect();
         drop(kept);
-        if let Some(written) = &mut self.written {
-            newer.iter().for_each(|(participant, _, _)| written.add(participant.user));
-        }
+        newer.iter().for_each(|(participant, _, _)| self.with_entries.add(participant.user));
         let (store, chat) = (self.store, self.chat);
         // Items are made a batch at a time, as the batches go: only those in flight are held.
         let put = |batch: &[(&Participant, &str, i64)]| {
@@ -655,14 +653,15 @@ impl<'s> ChatWriter<'s> {
     }
 }
 
-/// The users a [`ChatWriter`] wrote, as a Bloom filter of a fixed 256 KB: "no" is
-/// certain, "maybe" is wrong for about 1 in 100 users at 200,000 (then an entry is read
-/// that need not be), and its size does not grow with the chat.
-struct WrittenUsers {
+/// The users of a chat who have an entry (kept, or written by its [`ChatWriter`]), as a
+/// Bloom filter of a fixed 256 KB: "no" is certain, "maybe" is wrong for about 1 in 100
+/// users at 200,000 (then an entry is read that need not be), and its size does not
+/// grow with the chat.
+struct UsersWithEntries {
     bits: Vec<u64>,
 }
 
-impl WrittenUsers {
+impl UsersWithEntries {
     const BITS: u64 = 1 << 21;
     const HASHES: u64 = 4;
 
@@ -687,7 +686,7 @@ impl WrittenUsers {
     }
 }
 
-impl Default for WrittenUsers {
+impl Default for UsersWithEntries {
     fn default() -> Self {
         Self { bits: vec![0; (Self::BITS / 64) as usize] }
     }
@@ -867,11 +866,11 @@ mod tests {
     }
 
     #[test]
-    fn the_written_users_filter_never_forgets_and_rarely_guesses() {
+    fn the_filter_of_users_with_entries_never_forgets_and_rarely_guesses() {
         let user = |n: u32| ObjectId::parse(&format!("6a{n:022x}")).unwrap();
-        let mut written = WrittenUsers::default();
+        let mut written = UsersWithEntries::default();
         (0..200_000).for_each(|n| written.add(user(n)));
-        assert!((0..200_000).all(|n| written.may_hold(user(n))), "no written user is missed");
+        assert!((0..200_000).all(|n| written.may_hold(user(n))), "no user with an entry is missed");
         let wrong = (200_000..300_000).filter(|n| written.may_hold(user(*n))).count();
         assert!(wrong < 2_000, "{wrong} of 100,000 others guessed written");
     }

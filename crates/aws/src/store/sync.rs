@@ -201,10 +201,11 @@ pub struct KeptMember {
 }
 
 impl Store {
-    /// Whether any participant entry is kept for `chat`: one `Query` of one key.
-    pub async fn has_members(&self, chat: ObjectId) -> Result<bool, StoreError> {
+    /// The user of every participant entry kept for `chat`, each handed to `each`, none
+    /// held: one `Query` per MB of entries, of their keys alone.
+    pub async fn each_member(&self, chat: ObjectId, mut each: impl FnMut(ObjectId)) -> Result<(), StoreError> {
         let (partition, prefix) = keys::members_of(chat);
-        let output = self
+        let mut pages = self
             .client
             .query()
             .table_name(&self.table)
@@ -213,13 +214,18 @@ impl Store {
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":pk", s(partition))
             .expression_attribute_values(":member", s(prefix))
-            .projection_expression("#pk")
+            .projection_expression("#pk, #sk")
             .consistent_read(true)
-            .limit(1)
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query", e))?;
-        Ok(output.count() > 0)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| sdk_error("Query", e))?;
+            if let Some(user) = keys::member_user(&item_key(&item)) {
+                each(user);
+            }
+        }
+        Ok(())
     }
 
     /// The entries kept for `users` in `chat`, by user (a user never seen is absent):
