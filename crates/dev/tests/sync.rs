@@ -277,14 +277,13 @@ async fn a_batch_writes_its_memberships_in_one_transaction_with_one_count_update
     let (entries, _) = state(&env, chats[0], &[&users[0]]).await;
     assert_eq!(entries, [(true, true)], "the newer upsert (an admin) kept, the stale one not");
 
-    // Promotions of active members: the first transaction guesses joins (no read) and is
-    // refused whole; after one read of the entries, the second commits.
+    // Promotions of active members: one transaction too, and no count moved.
     let promotions: Vec<(&str, Value)> =
         (1..4).map(|n| ("member.upserted", member(chats[n % 3], &users[n], true, 3))).collect();
     let outcomes = send_batch(&env, promotions).await;
     assert!(outcomes.iter().all(applied), "{outcomes:?}");
     let writes = env.transactions.take();
-    assert_eq!(writes.len(), 2, "the guess refused, then the batch as read");
+    assert_eq!(writes.len(), 1, "one transaction for the batch");
     let counts: Vec<u64> =
         futures::future::join_all(chats.iter().map(|c| state(&env, c, &[]))).await.into_iter().map(|s| s.1).collect();
     assert_eq!(counts, [3, 3, 3], "a promotion moves no count");

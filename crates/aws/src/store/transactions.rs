@@ -48,14 +48,6 @@ struct KeptEntry {
 }
 
 impl KeptEntry {
-    /// The entry as a change most likely finds it: a user who joins is not an active
-    /// participant, one who leaves is; no time kept, so the write's own condition
-    /// compares the times.
-    fn guess(change: &AppChange) -> Self {
-        let leaving = matches!(change, AppChange::MemberLeft { .. });
-        Self { exists: leaving, active: leaving, changed_at: None }
-    }
-
     fn of(item: &Item) -> Self {
         let changed_at = match item.get(CHANGED_AT) {
             Some(AttributeValue::S(at)) => Some(at.clone()),
@@ -123,13 +115,14 @@ fn memberships_transaction(
     table: &str,
     changes: &[AppChange],
     part: &[((ObjectId, ObjectId), usize)],
-    kept: impl Fn(&(ObjectId, ObjectId), &AppChange) -> KeptEntry,
+    kept: &HashMap<(ObjectId, ObjectId), KeptEntry>,
 ) -> Result<(Transaction, Vec<usize>), StoreError> {
     let mut tx = Transaction::new(table);
     let mut deltas: HashMap<ObjectId, i64> = HashMap::new();
     let mut written = Vec::new();
     for (entry, at) in part {
-        if let Some(delta) = add_membership(&mut tx, &changes[*at], &kept(entry, &changes[*at]))? {
+        let kept = kept.get(entry).map_or_else(KeptEntry::default, Clone::clone);
+        if let Some(delta) = add_membership(&mut tx, &changes[*at], &kept)? {
             *deltas.entry(entry.0).or_default() += delta;
             written.push(*at);
         }
@@ -624,23 +617,8 @@ impl Store {
         chosen.sort_unstable_by_key(|(_, at)| *at);
         let mut applied = vec![false; changes.len()];
         for part in chosen.chunks(MEMBERSHIPS_PER_TRANSACTION) {
-            // First as the app's changes mostly are (a join of one who is not a
-            // participant, a leave of one who is), with no read: the conditions hold
-            // that guess to the truth, and a wrong guess writes nothing.
-            let (tx, written) =
-                memberships_transaction(&self.table, changes, part, |_, change| KeptEntry::guess(change))?;
-            match self.commit(tx).await {
-                Ok(()) => {
-                    written.iter().for_each(|at| applied[*at] = true);
-                    continue;
-                }
-                Err(TxError::Failed(_) | TxError::Conflict) => {}
-                Err(TxError::Store(error)) => return Err(error),
-            }
             let kept = self.kept_entries(part.iter().map(|(entry, _)| *entry)).await?;
-            let (tx, written) = memberships_transaction(&self.table, changes, part, |entry, _| {
-                kept.get(entry).map_or_else(KeptEntry::default, Clone::clone)
-            })?;
+            let (tx, written) = memberships_transaction(&self.table, changes, part, &kept)?;
             if written.is_empty() {
                 continue;
             }
