@@ -566,7 +566,7 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 /// flow, or while they are held (docs/operations.md).
 ///
 /// Only a user who may have an entry is read: one kept before the import began, or
-/// written since by this writer ([`UsersWithEntries`] says maybe). A first import of a
+/// written since by this writer (a Bloom filter of them says maybe). A first import of a
 /// chat reads no entries.
 pub struct ChatWriter<'s> {
     store: &'s Store,
