@@ -43,6 +43,8 @@ pub const HELD_DOCUMENT_BYTES: usize = 1024 * 1024;
 pub const PARTICIPANTS_PER_CHUNK: usize = 5_000;
 /// What the reading thread may parse ahead of the writes: so many chunks, or documents.
 const PARSED_AHEAD: usize = 2;
+/// Users parsed ahead of the writes: a slice of the file, written concurrently.
+const USERS_AHEAD: usize = CONCURRENT_USERS * 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -299,6 +301,36 @@ impl<R: BufRead> Iterator for Documents<R> {
     }
 }
 
+/// A document that is a JSON object, as `T` (serde would read a struct from an array
+/// too, by the order of its fields).
+struct Object<T>(std::marker::PhantomData<T>);
+
+impl<T> Object<T> {
+    fn new() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Object<T> {
+    type Value = T;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<T, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, fields: A) -> Result<T, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(fields))
+    }
+}
+
 /// A document as `T` (through `seed`), or why not: serde's words for a missing or bad
 /// field. A failure to read the file is the outer error.
 fn parse<'de, S: DeserializeSeed<'de>>(bytes: impl Read, seed: S) -> std::io::Result<Result<S::Value, String>> {
@@ -498,7 +530,7 @@ fn read_users(
     parsed: &mpsc::Sender<Parsed>,
 ) -> std::io::Result<()> {
     read_documents(path, format, progress, |document| {
-        Ok(match parse(document.bytes(path)?, std::marker::PhantomData::<UserDocument>)? {
+        Ok(match parse(document.bytes(path)?, Object::<UserDocument>::new())? {
             Ok(user) => {
                 let (user, at) = user.user();
                 send(parsed, Parsed::User(user, at))
@@ -515,7 +547,7 @@ fn read_chats(
     parsed: &mpsc::Sender<Parsed>,
 ) -> std::io::Result<()> {
     read_documents(path, format, progress, |document| {
-        let chat = match parse(document.bytes(path)?, std::marker::PhantomData::<ChatDocument>)? {
+        let chat = match parse(document.bytes(path)?, Object::<ChatDocument>::new())? {
             Ok(chat) => chat.chat(),
             Err(reason) => return Ok(send(parsed, Parsed::Bad(document.line, reason))),
         };
@@ -552,13 +584,13 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 
 /// A chat being written: its own item, then its participants a chunk at a time, each
 /// newer than its kept entry (a participant who left as of its `leftAt`, an active one
-/// as of the chat's `updatedAt`), then its `participantsCount` moved by what changed.
+/// as of the chat's `updatedAt`), then its `participantsCount` set to its active entries.
 ///
-/// Round trips: the chat's conditional update and a `Query` per MB of its kept entries'
-/// keys (at once); per chunk, one `BatchGetItem` per 100 entries to compare and one `BatchWriteItem` per 25
-/// written (16 in flight); one `UpdateItem` of the count. The chunks go one after the
-/// other, so a user the document lists twice is compared with what the first listing
-/// wrote.
+/// Round trips: the chat's conditional update and one `Query` per MB of its kept
+/// entries' keys, at once; per chunk, one `BatchGetItem` per 100 entries to compare and
+/// one `BatchWriteItem` per 25 written (16 in flight); one conditional `UpdateItem` of
+/// the count. The chunks go one after the other, so a user the document lists twice is
+/// compared with what the first listing wrote.
 ///
 /// The entries are compared as read, then written in batches, which take no
 /// condition: a membership event of the app arriving for this chat while it is written
@@ -573,8 +605,8 @@ pub struct ChatWriter<'s> {
     chat: ObjectId,
     updated_at: String,
     changed: bool,
-    /// What the batches written so far move the count by.
-    delta: i64,
+    /// The active entries: those kept before, moved by each batch as it lands.
+    active: i64,
     with_entries: UsersWithEntries,
 }
 
@@ -584,10 +616,13 @@ impl<'s> ChatWriter<'s> {
     pub async fn begin(store: &'s Store, chat: Chat) -> Result<Self, StoreError> {
         let (id, updated_at) = (chat.id, chat.updated_at.clone());
         let upsert = AppChange::ChatUpserted { at: updated_at.clone(), chat };
-        let mut with_entries = UsersWithEntries::default();
-        let (changed, ()) =
-            futures::try_join!(store.apply_change(&upsert), store.each_member(id, |user| with_entries.add(user)))?;
-        Ok(Self { store, chat: id, updated_at, changed, delta: 0, with_entries })
+        let (mut with_entries, mut active) = (UsersWithEntries::default(), 0);
+        let kept = store.each_member(id, |user, is_active| {
+            with_entries.add(user);
+            active += i64::from(is_active);
+        });
+        let (changed, ()) = futures::try_join!(store.apply_change(&upsert), kept)?;
+        Ok(Self { store, chat: id, updated_at, changed, active, with_entries })
     }
 
     pub async fn write<'p>(&mut self, participants: &'p [Participant]) -> Result<(), StoreError> {
@@ -634,22 +669,36 @@ impl<'s> ChatWriter<'s> {
             let delta: i64 = batch.iter().map(|(_, _, delta)| delta).sum();
             async move { store.put_batch(records?).await.map(|()| delta) }
         };
-        let mut batches = stream::iter(newer.chunks(ITEMS_PER_BATCH).map(put)).buffer_unordered(CONCURRENT_BATCHES);
+        // After a failure no batch is started, and those in flight are waited for, so
+        // that the count is moved by every batch that landed.
+        let failed = std::cell::Cell::new(false);
+        let mut batches = stream::iter(newer.chunks(ITEMS_PER_BATCH))
+            .take_while(|_| std::future::ready(!failed.get()))
+            .map(put)
+            .buffer_unordered(CONCURRENT_BATCHES);
+        let mut first_failure = None;
         while let Some(written) = batches.next().await {
-            // Counted as each batch lands, so that a failure mid-chat still leaves the
-            // count true to the entries written.
-            self.delta += written?;
-            self.changed = true;
+            match written {
+                Ok(delta) => {
+                    self.active += delta;
+                    self.changed = true;
+                }
+                Err(error) => {
+                    failed.set(true);
+                    first_failure.get_or_insert(error);
+                }
+            }
         }
-        Ok(())
+        first_failure.map_or(Ok(()), Err)
     }
 
-    /// Moves the count by what the chunks changed. `true` when anything changed.
+    /// Sets the count to the active entries as counted (those kept, moved by each batch
+    /// that landed), unless it is that already. `true` when anything changed. Set
+    /// rather than moved, so that a chat whose import failed half-way (a batch written
+    /// in part, a count never set) is counted right by the next import.
     pub async fn finish(self) -> Result<bool, StoreError> {
-        if self.delta != 0 {
-            self.store.move_participants_count(self.chat, self.delta).await?;
-        }
-        Ok(self.changed)
+        let recounted = self.store.set_participants_count(self.chat, self.active).await?;
+        Ok(self.changed || recounted)
     }
 }
 
@@ -696,7 +745,11 @@ impl Default for UsersWithEntries {
 pub async fn write_chat(store: &Store, chat: Chat, participants: &[Participant]) -> Result<bool, StoreError> {
     let mut chat = ChatWriter::begin(store, chat).await?;
     for chunk in participants.chunks(PARTICIPANTS_PER_CHUNK) {
-        chat.write(chunk).await?;
+        if let Err(error) = chat.write(chunk).await {
+            // The count of what landed, as the import does; the failure is the one to tell.
+            let _ = chat.finish().await;
+            return Err(error);
+        }
     }
     chat.finish().await
 }
@@ -707,13 +760,14 @@ async fn import_with<W, Fut>(
     format: Format,
     progress: ProgressBar,
     read: fn(&Path, Format, &ProgressBar, &mpsc::Sender<Parsed>) -> std::io::Result<()>,
+    ahead: usize,
     write: W,
 ) -> Result<Report, ImportError>
 where
     W: FnOnce(mpsc::Receiver<Parsed>) -> Fut,
     Fut: std::future::Future<Output = Result<Report, ImportError>>,
 {
-    let (sender, receiver) = mpsc::channel(PARSED_AHEAD);
+    let (sender, receiver) = mpsc::channel(ahead);
     let path: PathBuf = path.to_owned();
     let reading = tokio::task::spawn_blocking(move || read(&path, format, &progress, &sender));
     // Its receiver dropped when it ends, a failed write stops the reading too.
@@ -731,12 +785,12 @@ pub async fn import_users(
     format: Format,
     progress: ProgressBar,
 ) -> Result<Report, ImportError> {
-    import_with(path, format, progress, read_users, |mut parsed| async move {
+    import_with(path, format, progress, read_users, USERS_AHEAD, |mut parsed| async move {
         let mut report = Report::default();
         let mut slice = Vec::new();
         loop {
             // A bounded slice of the file at a time, written concurrently.
-            let more = parsed.recv_many(&mut slice, CONCURRENT_USERS * 8).await > 0;
+            let more = parsed.recv_many(&mut slice, USERS_AHEAD).await > 0;
             let mut writes = Vec::new();
             for parsed in slice.drain(..) {
                 report.read += 1;
@@ -764,7 +818,7 @@ pub async fn import_chats(
     format: Format,
     progress: ProgressBar,
 ) -> Result<Report, ImportError> {
-    import_with(path, format, progress, read_chats, |mut parsed| async move {
+    import_with(path, format, progress, read_chats, PARSED_AHEAD, |mut parsed| async move {
         let mut report = Report::default();
         let mut writing: Option<ChatWriter> = None;
         let written = async {
@@ -826,7 +880,7 @@ mod tests {
     }
 
     fn user_of(text: &str) -> Result<(User, String), String> {
-        parse(text.as_bytes(), std::marker::PhantomData::<UserDocument>).unwrap().map(UserDocument::user)
+        parse(text.as_bytes(), Object::<UserDocument>::new()).unwrap().map(UserDocument::user)
     }
 
     #[test]
@@ -844,7 +898,7 @@ mod tests {
             )
         };
         let good = chat(&[entry(1), entry(2), entry(3)].join(","));
-        let header = parse(good.as_bytes(), std::marker::PhantomData::<ChatDocument>).unwrap().unwrap().chat();
+        let header = parse(good.as_bytes(), Object::<ChatDocument>::new()).unwrap().unwrap().chat();
         assert_eq!(header.updated_at, "2026-11-03T00:00:00.000Z", "read after the participants");
         let mut users = Vec::new();
         parse(
@@ -861,7 +915,11 @@ mod tests {
         let bad = chat(
             &[entry(1), r#"{"_id": "6c0000000000000000000002", "user": "nope", "lastReadAt": "x"}"#.into()].join(","),
         );
-        let refused = parse(bad.as_bytes(), std::marker::PhantomData::<ChatDocument>).unwrap();
+        // serde reads a struct from an array by its fields' order; a document is an object.
+        let array = format!("[{}]", ["\"6b0000000000000000000001\""; 7].join(","));
+        let refused = parse(array.as_bytes(), Object::<ChatDocument>::new()).unwrap();
+        assert!(refused.is_err_and(|reason| reason.contains("expected a JSON object")));
+        let refused = parse(bad.as_bytes(), Object::<ChatDocument>::new()).unwrap();
         assert!(refused.is_err_and(|reason| reason.contains("\"nope\" is not an ObjectId")));
     }
 

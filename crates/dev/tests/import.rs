@@ -124,6 +124,14 @@ async fn both_formats_both_extended_json_modes_bad_lines_and_a_second_run_unchan
     assert!(again.stdout.contains("chats: read 2, written 0, unchanged 1, bad 1"), "{}", again.stdout);
     let count = env.store().load(&lookup).await.unwrap().chats[&id(chat)].chat.participants_count;
     assert_eq!(count, 2, "the count as it was");
+
+    // A count gone wrong (an import that failed half-way) is set right by the next run,
+    // from the entries it counts.
+    assert!(env.store().set_participants_count(id(chat), 7).await.unwrap());
+    let repaired = dev_import(&env, endpoint, &["--chats", &chats_arg, "--jsonArray"]);
+    assert!(repaired.stdout.contains("chats: read 2, written 1, unchanged 0, bad 1"), "{}", repaired.stdout);
+    let count = env.store().load(&lookup).await.unwrap().chats[&id(chat)].chat.participants_count;
+    assert_eq!(count, 2, "counted again: ada and eve");
 }
 
 #[tokio::test]

@@ -201,9 +201,10 @@ pub struct KeptMember {
 }
 
 impl Store {
-    /// The user of every participant entry kept for `chat`, each handed to `each`, none
-    /// held: one `Query` per MB of entries, of their keys alone.
-    pub async fn each_member(&self, chat: ObjectId, mut each: impl FnMut(ObjectId)) -> Result<(), StoreError> {
+    /// The user of every participant entry kept for `chat`, and whether it is active,
+    /// each handed to `each`, none held: one `Query` per MB of entries, of their keys and
+    /// `leftAt` alone.
+    pub async fn each_member(&self, chat: ObjectId, mut each: impl FnMut(ObjectId, bool)) -> Result<(), StoreError> {
         let (partition, prefix) = keys::members_of(chat);
         let mut pages = self
             .client
@@ -214,7 +215,7 @@ impl Store {
             .expression_attribute_names("#sk", keys::SK)
             .expression_attribute_values(":pk", s(partition))
             .expression_attribute_values(":member", s(prefix))
-            .projection_expression("#pk, #sk")
+            .projection_expression("#pk, #sk, leftAt")
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -222,7 +223,7 @@ impl Store {
         while let Some(item) = pages.next().await {
             let item = item.map_err(|e| sdk_error("Query", e))?;
             if let Some(user) = keys::member_user(&item_key(&item)) {
-                each(user);
+                each(user, !item.contains_key("leftAt"));
             }
         }
         Ok(())
@@ -253,18 +254,22 @@ impl Store {
         Ok(kept)
     }
 
-    /// Moves `chat`'s `participantsCount` by `delta`: one `UpdateItem`.
-    pub async fn move_participants_count(&self, chat: ObjectId, delta: i64) -> Result<(), StoreError> {
-        self.client
+    /// Sets `chat`'s `participantsCount` to `count` unless it is that already: one
+    /// conditional `UpdateItem`; `true` when it changed it. Only for the import, which
+    /// counted the chat's entries itself; every other writer moves the count in the
+    /// transaction of the entry it changes.
+    pub async fn set_participants_count(&self, chat: ObjectId, count: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_item(&keys::chat(chat))))
-            .update_expression("ADD participantsCount :delta")
-            .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
+            .update_expression("SET participantsCount = :count")
+            .condition_expression("attribute_not_exists(participantsCount) OR participantsCount <> :count")
+            .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
             .send()
-            .await
-            .map_err(|e| sdk_error("UpdateItem", e))?;
-        Ok(())
+            .await;
+        condition_held("UpdateItem", result)
     }
 }
 
