@@ -10,7 +10,6 @@ use app::ports::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::sync::AppChange;
 use domain::{Chat, ObjectId, User};
-use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::items::{self, decode, encode, item_key, key_item, s, Item, CHANGED_AT};
@@ -230,28 +229,18 @@ impl Store {
     }
 
     /// The entries kept for `users` in `chat`, by user (a user never seen is absent):
-    /// one strongly consistent `BatchGetItem` per 100, 32 in flight. Consistent, so that
-    /// the import sees what its previous chunk wrote.
+    /// the sync's read of entries. Consistent, so that the import sees what its previous
+    /// chunk wrote.
     pub async fn kept_members(
         &self,
         chat: ObjectId,
         users: &[ObjectId],
     ) -> Result<HashMap<ObjectId, KeptMember>, StoreError> {
-        let wanted: Vec<keys::Key> = users.iter().map(|user| keys::member(chat, *user)).collect();
-        let reads = wanted.chunks(super::BATCH_GET_LIMIT).map(|chunk| self.batch_get(chunk));
-        let mut pages = stream::iter(reads).buffer_unordered(super::CONCURRENT_READS);
-        let mut kept = HashMap::with_capacity(users.len());
-        while let Some(items) = pages.next().await {
-            for item in items? {
-                let Some(user) = keys::member_user(&item_key(&item)) else { continue };
-                let changed_at = match item.get(CHANGED_AT) {
-                    Some(AttributeValue::S(at)) => Some(at.clone()),
-                    _ => None,
-                };
-                kept.insert(user, KeptMember { active: !item.contains_key("leftAt"), changed_at });
-            }
-        }
-        Ok(kept)
+        let kept = self.kept_entries(users.iter().map(|user| (chat, *user))).await?;
+        Ok(kept
+            .into_iter()
+            .map(|((_, user), entry)| (user, KeptMember { active: entry.active, changed_at: entry.changed_at }))
+            .collect())
     }
 
     /// Sets `chat`'s `participantsCount` to `count` unless it is that already: one

@@ -41,10 +41,10 @@ const IS_NOT_ACTIVE: &str = "(attribute_not_exists(PK) OR attribute_exists(leftA
 pub const MEMBERSHIPS_PER_TRANSACTION: usize = MAX_TRANSACTION_ITEMS / 2;
 
 #[derive(Debug, Default, Clone)]
-struct KeptEntry {
+pub(super) struct KeptEntry {
     exists: bool,
-    active: bool,
-    changed_at: Option<String>,
+    pub(super) active: bool,
+    pub(super) changed_at: Option<String>,
 }
 
 impl KeptEntry {
@@ -642,15 +642,20 @@ impl Store {
         Ok(item.as_ref().map_or_else(KeptEntry::default, KeptEntry::of))
     }
 
-    /// The same for many entries: one strongly consistent `BatchGetItem` per 100.
-    async fn kept_entries(
+    /// The same for many entries (one never seen is absent): one strongly consistent
+    /// `BatchGetItem` per 100, 32 in flight.
+    pub(super) async fn kept_entries(
         &self,
         entries: impl Iterator<Item = (ObjectId, ObjectId)>,
     ) -> Result<HashMap<(ObjectId, ObjectId), KeptEntry>, StoreError> {
+        use futures::stream::{self, StreamExt};
         let wanted: Vec<keys::Key> = entries.map(|(chat, user)| keys::member(chat, user)).collect();
+        // Collected first: a lazy map's closure would make the future not `Send`.
+        let reads: Vec<_> = wanted.chunks(super::BATCH_GET_LIMIT).map(|chunk| self.batch_get(chunk)).collect();
+        let mut pages = stream::iter(reads).buffer_unordered(super::CONCURRENT_READS);
         let mut kept = HashMap::with_capacity(wanted.len());
-        for chunk in wanted.chunks(super::BATCH_GET_LIMIT) {
-            for item in self.batch_get(chunk).await? {
+        while let Some(items) = pages.next().await {
+            for item in items? {
                 let key = super::items::item_key(&item);
                 if let (Some(chat), Some(user)) = (keys::chat_of(&key), keys::member_user(&key)) {
                     kept.insert((chat, user), KeptEntry::of(&item));
