@@ -39,7 +39,7 @@ pub async fn apply<S: Replica, B: Bus>(store: &S, bus: &B, change: &AppChange) -
 }
 
 /// Applies a batch of changes, as the queue in front of the sync function delivers them
-/// (up to 10): the memberships together ([`Replica::apply_memberships`]: one read and
+/// (up to 50): the memberships together ([`Replica::apply_memberships`]: one read and
 /// one transaction instead of one of each per change), then one read of the entries and
 /// pending markers of every user an upsert made a member, for the requests to cancel;
 /// the other changes one by one, 4 at once. A failure of the memberships together

@@ -15,6 +15,7 @@
 //! The demo fixture is written by the same writers ([`write_user`], [`ChatWriter`]).
 
 use std::collections::hash_map::{Entry, HashMap};
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,8 @@ use app::ports::StoreError;
 use aws::store::{Record, Store};
 use domain::sync::{normalized_time, AppChange};
 use domain::{Chat, ObjectId, Participant, User};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -588,9 +590,13 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 ///
 /// Round trips: the chat's conditional update and one `Query` per MB of its kept
 /// entries' keys, at once; per chunk, one `BatchGetItem` per 100 entries to compare and
-/// one `BatchWriteItem` per 25 written (16 in flight); one conditional `UpdateItem` of
-/// the count. The chunks go one after the other, so a user the document lists twice is
-/// compared with what the first listing wrote.
+/// one `BatchWriteItem` per 25 written; one conditional `UpdateItem` of the count.
+///
+/// The batches stay [`CONCURRENT_BATCHES`] in flight from one chunk to the next: a
+/// chunk is compared while the last batches of the one before land. Only when it lists
+/// a user whose batch is still in flight (a user the document lists twice, near the
+/// chunks' border) does it wait for them, so that it is compared with what the first
+/// listing wrote.
 ///
 /// The entries are compared as read, then written in batches, which take no
 /// condition: a membership event of the app arriving for this chat while it is written
@@ -608,7 +614,17 @@ pub struct ChatWriter<'s> {
     /// The active entries: those kept before, moved by each batch as it lands.
     active: i64,
     with_entries: UsersWithEntries,
+    /// The batches written and not landed yet, each answering its users and the active
+    /// entries it adds (or removes).
+    in_flight: FuturesUnordered<BoxFuture<'s, Landed>>,
+    /// The users of the batches in flight: at most [`CONCURRENT_BATCHES`] times 25.
+    flying: HashSet<ObjectId>,
+    /// The first batch that failed: none starts after it.
+    failure: Option<StoreError>,
 }
+
+/// A batch that landed, or failed: its users, and the change to the active entries.
+type Landed = (Vec<ObjectId>, Result<i64, StoreError>);
 
 impl<'s> ChatWriter<'s> {
     /// Round trips, at once: the chat's conditional update, and one `Query` per MB of its
@@ -622,13 +638,28 @@ impl<'s> ChatWriter<'s> {
             active += i64::from(is_active);
         });
         let (changed, ()) = futures::try_join!(store.apply_change(&upsert), kept)?;
-        Ok(Self { store, chat: id, updated_at, changed, active, with_entries })
+        Ok(Self {
+            store,
+            chat: id,
+            updated_at,
+            changed,
+            active,
+            with_entries,
+            in_flight: FuturesUnordered::new(),
+            flying: HashSet::new(),
+            failure: None,
+        })
     }
 
+    /// Compares a chunk with what is kept and starts the batches of what is newer; some
+    /// may still be in flight when it returns. A batch that failed, here or before, is
+    /// this chunk's failure.
     pub async fn write<'p>(&mut self, participants: &'p [Participant]) -> Result<(), StoreError> {
         // The newest listing of each user in the chunk (its place): the one compared
         // and written.
-        let at_of = |participant: &'p Participant| participant.left_at.as_deref().unwrap_or(&self.updated_at);
+        // Its own copy: the writes below take `self` while the listings' times are held.
+        let updated_at = self.updated_at.clone();
+        let at_of = |participant: &'p Participant| participant.left_at.as_deref().unwrap_or(&updated_at);
         let mut newest: HashMap<ObjectId, usize> = HashMap::with_capacity(participants.len());
         for (place, participant) in participants.iter().enumerate() {
             match newest.entry(participant.user) {
@@ -640,6 +671,10 @@ impl<'s> ChatWriter<'s> {
             }
         }
         let users: Vec<ObjectId> = newest.keys().filter(|user| self.with_entries.may_hold(**user)).copied().collect();
+        if users.iter().any(|user| self.flying.contains(user)) {
+            self.land_all().await;
+        }
+        self.failed()?;
         let kept = match users.is_empty() {
             true => HashMap::new(),
             false => self.store.kept_members(self.chat, &users).await?,
@@ -661,44 +696,58 @@ impl<'s> ChatWriter<'s> {
             })
             .collect();
         drop(kept);
-        newer.iter().for_each(|(participant, _, _)| self.with_entries.add(participant.user));
-        let (store, chat) = (self.store, self.chat);
         // Items are made a batch at a time, as the batches go: only those in flight are held.
-        let put = |batch: &[(&Participant, &str, i64)]| {
-            let records = batch.iter().map(|(p, at, _)| Record::member_at(chat, p, at)).collect::<Result<Vec<_>, _>>();
+        for batch in newer.chunks(ITEMS_PER_BATCH) {
+            while self.in_flight.len() >= CONCURRENT_BATCHES {
+                self.land_one().await;
+            }
+            self.failed()?;
+            let users: Vec<ObjectId> = batch.iter().map(|(participant, _, _)| participant.user).collect();
+            let records =
+                batch.iter().map(|(p, at, _)| Record::member_at(self.chat, p, at)).collect::<Result<_, _>>()?;
             let delta: i64 = batch.iter().map(|(_, _, delta)| delta).sum();
-            async move { store.put_batch(records?).await.map(|()| delta) }
-        };
-        // After a failure no batch is started, and those in flight are waited for, so
-        // that the count is moved by every batch that landed.
-        let failed = std::cell::Cell::new(false);
-        let mut batches = stream::iter(newer.chunks(ITEMS_PER_BATCH))
-            .take_while(|_| std::future::ready(!failed.get()))
-            .map(put)
-            .buffer_unordered(CONCURRENT_BATCHES);
-        let mut first_failure = None;
-        while let Some(written) = batches.next().await {
-            match written {
+            users.iter().for_each(|user| self.with_entries.add(*user));
+            self.flying.extend(users.iter().copied());
+            let store = self.store;
+            self.in_flight.push(Box::pin(async move { (users, store.put_batch(records).await.map(|()| delta)) }));
+        }
+        Ok(())
+    }
+
+    /// Waits for the batches in flight, then sets the count to the active entries as
+    /// counted (those kept, moved by each batch that landed), unless it is that already.
+    /// `true` when anything changed. Set rather than moved, so that a chat whose import
+    /// failed half-way (a batch written in part, a count never set) is counted right by
+    /// the next import. A batch that failed is the answer, once the count is set.
+    pub async fn finish(mut self) -> Result<bool, StoreError> {
+        self.land_all().await;
+        let recounted = self.store.set_participants_count(self.chat, self.active).await?;
+        self.failed()?;
+        Ok(self.changed || recounted)
+    }
+
+    /// The first failure of a batch, once.
+    fn failed(&mut self) -> Result<(), StoreError> {
+        self.failure.take().map_or(Ok(()), Err)
+    }
+
+    async fn land_one(&mut self) {
+        if let Some((users, landed)) = self.in_flight.next().await {
+            users.iter().for_each(|user| _ = self.flying.remove(user));
+            match landed {
                 Ok(delta) => {
                     self.active += delta;
                     self.changed = true;
                 }
-                Err(error) => {
-                    failed.set(true);
-                    first_failure.get_or_insert(error);
-                }
+                Err(error) => _ = self.failure.get_or_insert(error),
             }
         }
-        first_failure.map_or(Ok(()), Err)
     }
 
-    /// Sets the count to the active entries as counted (those kept, moved by each batch
-    /// that landed), unless it is that already. `true` when anything changed. Set
-    /// rather than moved, so that a chat whose import failed half-way (a batch written
-    /// in part, a count never set) is counted right by the next import.
-    pub async fn finish(self) -> Result<bool, StoreError> {
-        let recounted = self.store.set_participants_count(self.chat, self.active).await?;
-        Ok(self.changed || recounted)
+    async fn land_all(&mut self) {
+        while !self.in_flight.is_empty() {
+            self.land_one().await;
+        }
     }
 }
 

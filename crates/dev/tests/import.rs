@@ -185,3 +185,45 @@ async fn a_chat_of_200000_participants_imports_in_chunks_with_its_count_and_show
     assert_eq!(others, expected, "then the others in the order they joined, the ones who left not among them");
     // A second run is the first test's; here it would read the 200,000 entries again.
 }
+
+#[tokio::test]
+async fn a_user_listed_again_across_a_chunks_border_is_compared_with_the_first_listing() {
+    // The batches of a chunk are still in flight when the next is compared: a user on
+    // both sides of the border must be compared with what the first listing wrote.
+    let env = TestEnv::with_demo().await;
+    let endpoint = dev::kit::dynamodb_endpoint().await;
+    let chat = "6b0000000000000000000010";
+    let chunk = dev::import::PARTICIPANTS_PER_CHUNK as u32;
+    let participant = |n: u32| {
+        json!({"_id": oid(&format!("6c{n:022x}")), "user": oid(&format!("6a{n:022x}")),
+               "lastReadAt": {"$date": "2026-11-01T00:00:00Z"}})
+    };
+    let mut participants: Vec<Value> = (0..chunk).map(participant).collect();
+    let (stays, left) = (chunk - 1, chunk - 2);
+    // The last of the first chunk is active as of `updatedAt` (11-03); listed again
+    // just after the border as having left earlier (11-02), which is older.
+    let mut left_before = participant(stays);
+    left_before["leftAt"] = json!({"$date": "2026-11-02T00:00:00Z"});
+    // The one before it left later (11-04); listed again as active, which is older.
+    participants[left as usize]["leftAt"] = json!({"$date": "2026-11-04T00:00:00Z"});
+    participants.push(left_before);
+    participants.push(participant(left));
+    let document = json!({"_id": oid(chat), "creator": oid("6a0000000000000000000000"), "isGroup": true,
+        "name": "Border", "restricted": true, "createdAt": {"$date": "2026-01-01T00:00:00Z"},
+        "updatedAt": {"$date": "2026-11-03T00:00:00Z"}, "participants": participants});
+    let chats = file("border.jsonl", &lines(&[document]));
+
+    let run = dev_import(&env, endpoint, &["--chats", &chats.to_string_lossy()]);
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let user = |n: u32| id(&format!("6a{n:022x}"));
+    let lookup = Lookup {
+        chats: vec![id(chat)],
+        memberships: vec![(id(chat), user(stays)), (id(chat), user(left))],
+        ..Lookup::default()
+    };
+    let loaded = env.store().load(&lookup).await.unwrap();
+    assert!(loaded.membership(id(chat), user(stays)).is_some_and(domain::Participant::is_active), "still active");
+    let gone = loaded.membership(id(chat), user(left)).expect("an entry");
+    assert_eq!(gone.left_at.as_deref(), Some("2026-11-04T00:00:00.000Z"), "the later leave stands");
+    assert_eq!(loaded.chats[&id(chat)].chat.participants_count, u64::from(chunk) - 1);
+}

@@ -1,6 +1,6 @@
 //! The consumer of the queue the bus's rule for the app's events (source
 //! `APP_EVENT_SOURCE`) fills: keeps this service's copy of the app's users, chats and
-//! members, and closes the requests a change makes moot. The queue hands it up to 10
+//! members, and closes the requests a change makes moot. The queue hands it up to 50
 //! events at a time, and the memberships among them are written together
 //! ([`app::sync::apply_all`]). An event that cannot be applied is set aside for an
 //! operator and counts as done, so it blocks nothing; one that fails to apply (DynamoDB

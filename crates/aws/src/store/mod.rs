@@ -31,7 +31,7 @@ pub use items::{item_size, Record};
 pub use outbox::{SetAside, SetAsideFields};
 pub use sync::{KeptMember, SetAsideAppEvent};
 pub use table::{IndexDefinition, TableDefinition, TABLE};
-pub use transactions::MAX_NOTIFIED_ADMINS;
+pub use transactions::{MAX_NOTIFIED_ADMINS, MEMBERSHIPS_PER_TRANSACTION};
 
 /// Error codes DynamoDB answers when the same call may succeed a moment later.
 const TRANSIENT_CODES: &[&str] = &[

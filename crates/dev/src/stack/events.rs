@@ -39,8 +39,9 @@ struct Message {
 /// The queue's `maxReceiveCount` in `template.yaml`: a message failed that many times
 /// goes to the dead-letter queue (here: a warning in the stack's log).
 pub const MAX_RECEIVES: u32 = 5;
-/// `BatchSize` of the queue's event source mapping.
-pub const BATCH_SIZE: usize = 10;
+/// `BatchSize` of the queue's event source mapping: the most whose memberships fit one
+/// transaction.
+pub const BATCH_SIZE: usize = aws::store::MEMBERSHIPS_PER_TRANSACTION;
 
 impl EventSink for Rule {
     fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
