@@ -592,7 +592,7 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 /// entries' keys, at once; per chunk, one `BatchGetItem` per 100 entries to compare and
 /// one `BatchWriteItem` per 25 written; one conditional `UpdateItem` of the count.
 ///
-/// The batches stay [`CONCURRENT_BATCHES`] in flight from one chunk to the next: a
+/// The batches stay 16 in flight from one chunk to the next: a
 /// chunk is compared while the last batches of the one before land. Only when it lists
 /// a user whose batch is still in flight (a user the document lists twice, near the
 /// chunks' border) does it wait for them, so that it is compared with what the first
