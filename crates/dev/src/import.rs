@@ -592,11 +592,10 @@ pub async fn write_user(store: &Store, user: User, at: String) -> Result<bool, S
 /// entries' keys, at once; per chunk, one `BatchGetItem` per 100 entries to compare and
 /// one `BatchWriteItem` per 25 written; one conditional `UpdateItem` of the count.
 ///
-/// The batches stay 16 in flight from one chunk to the next: a
-/// chunk is compared while the last batches of the one before land. Only when it lists
-/// a user whose batch is still in flight (a user the document lists twice, near the
-/// chunks' border) does it wait for them, so that it is compared with what the first
-/// listing wrote.
+/// The batches stay 16 in flight from one chunk to the next: a chunk is compared while
+/// the last batches of the one before land. Only when it lists a user whose batch is
+/// still in flight (a user the document lists twice, near the chunks' border) does it
+/// wait for them, so that it is compared with what the first listing wrote.
 ///
 /// The entries are compared as read, then written in batches, which take no
 /// condition: a membership event of the app arriving for this chat while it is written
