@@ -75,10 +75,10 @@ fn start_dynamodb_local() -> String {
         .expect("a free port")
         .port();
     // The shell watches this test process and stops Java when it ends, so no run
-    // leaves a DynamoDB Local behind.
+    // leaves a DynamoDB Local behind. The parallel collector as in scripts/stack.sh.
     let script = format!(
         "dir=$(ls -d {jar}/dynamodb_local_* | tail -n 1); \
-         java -Djava.library.path=\"$dir/DynamoDBLocal_lib\" -jar \"$dir/DynamoDBLocal.jar\" -inMemory -sharedDb -port {port} >/dev/null 2>&1 & \
+         java -XX:+UseParallelGC -Djava.library.path=\"$dir/DynamoDBLocal_lib\" -jar \"$dir/DynamoDBLocal.jar\" -inMemory -sharedDb -port {port} >/dev/null 2>&1 & \
          java_pid=$!; while kill -0 {parent} 2>/dev/null && kill -0 $java_pid 2>/dev/null; do sleep 0.5; done; kill $java_pid 2>/dev/null",
         jar = jar_dir.display(),
         parent = std::process::id(),
