@@ -4,7 +4,10 @@
 //! An admin demoted or gone needs nothing more: rights and recipients are read from the
 //! entries at each call.
 
+use std::time::Instant;
+
 use domain::sync::AppChange;
+use futures::future::ready;
 use futures::stream::{self, StreamExt};
 
 use crate::delivery::deliver_or_defer;
@@ -19,23 +22,33 @@ pub struct SyncReport {
     pub changed: bool,
     /// Requests it closed.
     pub closed: usize,
+    /// `false` when the deadline came before all it closes was closed: applying it
+    /// again closes the rest.
+    pub finished: bool,
 }
 
 /// Requests closed at once.
 const CONCURRENCY: usize = 4;
 
-/// Applies `change` and carries out what it means for requests. Doing it again is
-/// harmless: the write changes nothing, and the requests it closed are closed. The
-/// effects follow the state, not the write, so a retry after a failure between the two
-/// still closes what it must.
-pub async fn apply<S: Replica, B: Bus>(store: &S, bus: &B, change: &AppChange) -> Result<SyncReport, AppError> {
+/// Applies `change` and carries out what it means for requests (a deleted chat's
+/// expiries until `deadline`). Doing it again is harmless: the write changes nothing,
+/// and the requests it closed are closed. The effects follow the state, not the write,
+/// so a retry after a failure between the two still closes what it must.
+pub async fn apply<S: Replica, B: Bus>(
+    store: &S,
+    bus: &B,
+    change: &AppChange,
+    deadline: Instant,
+) -> Result<SyncReport, AppError> {
     let changed = store.apply_change(change).await?;
-    let closed = match change {
-        AppChange::MemberUpserted { chat, entry, .. } => cancel_if_now_member(store, bus, *chat, entry.user).await?,
-        AppChange::ChatDeleted { chat, .. } => expire_all_pending(store, bus, *chat).await?,
-        _ => 0,
+    let (closed, finished) = match change {
+        AppChange::MemberUpserted { chat, entry, .. } => {
+            (cancel_if_now_member(store, bus, *chat, entry.user).await?, true)
+        }
+        AppChange::ChatDeleted { chat, .. } => expire_all_pending(store, bus, *chat, deadline).await?,
+        _ => (0, true),
     };
-    Ok(SyncReport { changed, closed })
+    Ok(SyncReport { changed, closed, finished })
 }
 
 /// Applies a batch of changes, as the queue in front of the sync function delivers them
@@ -44,11 +57,12 @@ pub async fn apply<S: Replica, B: Bus>(store: &S, bus: &B, change: &AppChange) -
 /// pending markers of every user an upsert made a member, for the requests to cancel;
 /// the other changes one by one, 4 at once. A failure of the memberships together
 /// sends each on its own, so the report of each change is its own: one that fails does
-/// not fail the others.
+/// not fail the others. A deleted chat's expiries stop at `deadline` ([`apply`]).
 pub async fn apply_all<S: Replica, B: Bus>(
     store: &S,
     bus: &B,
     changes: &[AppChange],
+    deadline: Instant,
 ) -> Vec<Result<SyncReport, AppError>> {
     let memberships: Vec<usize> = (0..changes.len()).filter(|at| changes[*at].membership().is_some()).collect();
     let together = match memberships.len() {
@@ -85,7 +99,7 @@ pub async fn apply_all<S: Replica, B: Bus>(
                         }
                         _ => 0,
                     };
-                    reports[*at] = Some(Ok(SyncReport { changed: changed[*at], closed: closed_here }));
+                    reports[*at] = Some(Ok(SyncReport { changed: changed[*at], closed: closed_here, finished: true }));
                 }
             }
             // The upserts then go on their own, which reads and cancels again; their
@@ -94,7 +108,7 @@ pub async fn apply_all<S: Replica, B: Bus>(
                 tracing::warn!(%error, "the requests to cancel were not read; applying each upsert on its own");
                 for at in &memberships {
                     if matches!(changes[*at], AppChange::MemberLeft { .. }) {
-                        reports[*at] = Some(Ok(SyncReport { changed: changed[*at], closed: 0 }));
+                        reports[*at] = Some(Ok(SyncReport { changed: changed[*at], closed: 0, finished: true }));
                     }
                 }
             }
@@ -102,7 +116,7 @@ pub async fn apply_all<S: Replica, B: Bus>(
     }
     let alone: Vec<usize> = (0..changes.len()).filter(|at| reports[*at].is_none()).collect();
     // Boxed: each is as deep as a whole close, and the batch holds several.
-    let work: Vec<_> = alone.iter().map(|at| Box::pin(apply(store, bus, &changes[*at]))).collect();
+    let work: Vec<_> = alone.iter().map(|at| Box::pin(apply(store, bus, &changes[*at], deadline))).collect();
     let outcomes: Vec<Result<SyncReport, AppError>> = stream::iter(work).buffered(CONCURRENCY).collect().await;
     for (at, outcome) in alone.into_iter().zip(outcomes) {
         reports[at] = Some(outcome);
@@ -189,20 +203,43 @@ async fn carried_out<S: Replica, B: Bus>(
 }
 
 /// Every pending request of a deleted chat expires, as the schedule would expire it:
-/// each page of them, 4 at a time.
-async fn expire_all_pending<S: Replica, B: Bus>(store: &S, bus: &B, chat: domain::ObjectId) -> Result<usize, AppError> {
-    let mut closed = 0;
+/// each page of them, 4 at a time. The requests closed, and whether that was all.
+///
+/// A chat may have any number of them, and an invocation has its time: none starts
+/// after `deadline`, but the first always does, so that each delivery of the change
+/// closes some. The change is then unfinished, and the queue delivers it again.
+async fn expire_all_pending<S: Replica, B: Bus>(
+    store: &S,
+    bus: &B,
+    chat: domain::ObjectId,
+    deadline: Instant,
+) -> Result<(usize, bool), AppError> {
+    let (mut closed, mut started) = (0, 0usize);
     let mut start = None;
     loop {
         let (pending, next) = store.pending_requests_to(chat, start).await?;
-        let work: Vec<_> = pending.into_iter().map(|id| expire_one(store, bus, id)).collect();
-        let outcomes: Vec<Result<usize, AppError>> = stream::iter(work).buffer_unordered(CONCURRENCY).collect().await;
+        let on_page = pending.len();
+        let before = started;
+        let in_time = |_: &domain::ObjectId| {
+            let go = started == 0 || Instant::now() < deadline;
+            started += usize::from(go);
+            ready(go)
+        };
+        let outcomes: Vec<Result<usize, AppError>> = stream::iter(pending)
+            .take_while(in_time)
+            .map(|id| expire_one(store, bus, id))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
         for outcome in outcomes {
             closed += outcome?;
         }
+        if started - before < on_page {
+            return Ok((closed, false));
+        }
         start = next;
         if start.is_none() {
-            return Ok(closed);
+            return Ok((closed, true));
         }
     }
 }

@@ -243,6 +243,9 @@ fn the_local_rule_matches_the_template() {
     let batch = format!("BatchSize: {}", dev::stack::events::BATCH_SIZE);
     let receives = format!("maxReceiveCount: {}", dev::stack::events::MAX_RECEIVES);
     assert!(template.contains(&batch) && template.contains(&receives), "template.yaml: `{batch}`, `{receives}`");
+    let globals = template.split("\nGlobals:").nth(1).and_then(|rest| rest.split("\nResources:").next()).unwrap();
+    let timeout = format!("Timeout: {}", dev::stack::events::TIMEOUT.as_secs());
+    assert!(globals.contains(&timeout), "template.yaml's Globals: `{timeout}`");
 }
 
 /// The next event named `name` on `socket`, skipping others.

@@ -27,7 +27,14 @@ fn body(detail_type: &str, detail: Value) -> (String, String) {
 /// The events in one batch of the queue, as sync-app gets them: each one's outcome.
 async fn send_batch(env: &TestEnv, events: Vec<(&str, Value)>) -> Vec<Outcome> {
     let batch = dev::local::events::sqs_batch(events.into_iter().map(|(t, d)| body(t, d)));
-    let handled = sync_app::handle(env.store(), &env.aws.publisher, "test", batch).await;
+    let handled = sync_app::handle(
+        env.store(),
+        &env.aws.publisher,
+        "test",
+        batch,
+        sync_app::deadline(dev::stack::events::TIMEOUT),
+    )
+    .await;
     handled.outcomes.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
@@ -102,7 +109,7 @@ async fn a_chat_made_by_events_takes_requests_and_follows_its_members() {
     // The chat deleted: its pending requests expire at once, each requester told.
     connect(&env, SAM, "sam").await;
     let deleted = send(&env, "chat.deleted", json!({"_id": NEW_CHAT, "deletedAt": at(6)})).await;
-    assert_eq!(deleted, Outcome::Applied(app::sync::SyncReport { changed: true, closed: 3 }));
+    assert_eq!(deleted, Outcome::Applied(app::sync::SyncReport { changed: true, closed: 3, finished: true }));
     route_published(&env).await;
     let told: Vec<Value> = env.aws.inbox("sam").into_iter().filter(|m| m["event"] == "chat-request-expired").collect();
     assert_eq!(told.len(), 1, "the requester gets chat-request-expired");
@@ -114,6 +121,61 @@ async fn a_chat_made_by_events_takes_requests_and_follows_its_members() {
 }
 
 #[tokio::test]
+async fn a_deleted_chat_out_of_time_closes_what_it_can_and_is_delivered_again_for_the_rest() {
+    let env = TestEnv::with_demo().await;
+    let api = env.api();
+    assert!(applied(&send(&env, "chat.upserted", chat(NEW_CHAT, 1)).await));
+    let askers = ["65a000000000000000000002", "65a000000000000000000003", "65a000000000000000000004"];
+    let mut asked = Vec::new();
+    for user in askers {
+        connect(&env, user, user).await;
+        let (status, created) = api.create(user, NEW_CHAT).await;
+        assert_eq!(status, 201, "{created}");
+        asked.push(created["request"]["_id"].as_str().unwrap().to_owned());
+    }
+    let expired = || async {
+        let mut count = 0;
+        for (user, request) in askers.iter().zip(&asked) {
+            count += usize::from(api.get(user, request).await.1["request"]["status"] == "expired");
+        }
+        count
+    };
+    // A deadline already past: each delivery starts one expiry, as a chat of thousands
+    // would run out of the invocation's time. The batch's other event is done.
+    let deleted = body("chat.deleted", json!({"_id": NEW_CHAT, "deletedAt": at(6)}));
+    let other = body("member.upserted", member(CHAT1, SAM, false, 59));
+    let mut outcomes = Vec::new();
+    for delivery in 0..3 {
+        let messages = if delivery == 0 { vec![deleted.clone(), other.clone()] } else { vec![deleted.clone()] };
+        let batch = dev::local::events::sqs_batch(messages);
+        let handled = sync_app::handle(env.store(), &env.aws.publisher, "test", batch, std::time::Instant::now()).await;
+        let failed: Vec<String> =
+            handled.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+        let expected: Vec<String> = if delivery < 2 { vec![deleted.0.clone()] } else { vec![] };
+        assert_eq!(failed, expected, "delivery {delivery}: only the unfinished one again: {handled:?}");
+        if delivery == 0 {
+            assert!(applied(&handled.outcomes[1].1), "the batch's other event is applied");
+        }
+        outcomes.push(handled.outcomes.into_iter().next().unwrap().1);
+        assert_eq!(expired().await, delivery + 1, "delivery {delivery}: one more expired, none undone");
+    }
+    let report = |changed, finished| app::sync::SyncReport { changed, closed: 1, finished };
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Unfinished(report(true, false)),
+            Outcome::Unfinished(report(false, false)),
+            Outcome::Applied(report(false, true))
+        ]
+    );
+    route_published(&env).await;
+    for user in askers {
+        let told = env.aws.inbox(user).into_iter().filter(|m| m["event"] == "chat-request-expired").count();
+        assert_eq!(told, 1, "{user} is told once");
+    }
+}
+
+#[tokio::test]
 async fn a_member_who_joined_while_asking_has_the_request_cancelled_and_the_echo_of_an_acceptance_changes_nothing() {
     let env = TestEnv::with_demo().await;
     let api = env.api();
@@ -121,7 +183,7 @@ async fn a_member_who_joined_while_asking_has_the_request_cancelled_and_the_echo
     let (_, created) = api.create(SAM, CHAT1).await;
     let request = created["request"]["_id"].as_str().unwrap().to_owned();
     let outcome = send(&env, "member.upserted", member(CHAT1, SAM, false, 1)).await;
-    assert_eq!(outcome, Outcome::Applied(app::sync::SyncReport { changed: true, closed: 1 }));
+    assert_eq!(outcome, Outcome::Applied(app::sync::SyncReport { changed: true, closed: 1, finished: true }));
     assert_eq!(api.get(SAM, &request).await.1["request"]["status"], "cancelled");
     route_published(&env).await;
     let closed = env.aws.inbox("amy").into_iter().filter(|m| m["event"] == "chat-join-request-closed").count();
@@ -310,7 +372,14 @@ async fn a_batch_whose_memberships_fail_reports_only_them_and_writes_nothing_hal
     let ids: Vec<String> = batch.records.iter().map(|r| r.message_id.clone().unwrap_or_default()).collect();
 
     faults.set(Fault::Refuse("TransactWriteItems"));
-    let handled = sync_app::handle(env.store(), &env.aws.publisher, "test", batch).await;
+    let handled = sync_app::handle(
+        env.store(),
+        &env.aws.publisher,
+        "test",
+        batch,
+        sync_app::deadline(dev::stack::events::TIMEOUT),
+    )
+    .await;
     faults.set(Fault::None);
     let failed: Vec<String> = handled.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
     assert_eq!(failed, ids[1..3], "{handled:?}");

@@ -6,7 +6,11 @@
 //! operator and counts as done, so it blocks nothing; one that fails to apply (DynamoDB
 //! unavailable) is reported as this batch's failure, so SQS delivers it again, and
 //! after the queue's last receive keeps it in the dead-letter queue. The others of the
-//! batch are done.
+//! batch are done. So is a deleted chat's expiry of its pending requests, which may be
+//! any number: it stops short of the invocation's end, and that event is delivered
+//! again to close the rest.
+
+use std::time::{Duration, Instant, SystemTime};
 
 use app::metrics;
 use app::sync::SyncReport;
@@ -24,6 +28,9 @@ use tracing::Instrument;
 #[serde(rename_all = "camelCase")]
 pub enum Outcome {
     Applied(SyncReport),
+    /// Applied, but the deadline came before all it closes was closed: the queue
+    /// delivers it again, which closes the rest.
+    Unfinished(SyncReport),
     /// Kept for an operator with the reason (`dev sync aside`).
     SetAside(String),
     /// Not applied (and not set aside): the queue delivers it again.
@@ -41,7 +48,7 @@ impl Handled {
     pub fn response(&self) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         for (message, outcome) in &self.outcomes {
-            if matches!(outcome, Outcome::Failed(_)) {
+            if matches!(outcome, Outcome::Failed(_) | Outcome::Unfinished(_)) {
                 response.add_failure(message.clone());
             }
         }
@@ -73,7 +80,22 @@ fn read(message: String, body: &str) -> Read {
     }
 }
 
-pub async fn handle(store: &Store, publisher: &Publisher, request_id: &str, batch: SqsEvent) -> Handled {
+/// Time kept at the end of an invocation, after the last close starts: for the closes in
+/// flight (each call bounded at 2.5 s) and the answer to the queue.
+const TIME_KEPT: Duration = Duration::from_secs(3);
+
+/// When a batch stops starting closes, for an invocation that has `remaining`.
+pub fn deadline(remaining: Duration) -> Instant {
+    Instant::now() + remaining.saturating_sub(TIME_KEPT)
+}
+
+pub async fn handle(
+    store: &Store,
+    publisher: &Publisher,
+    request_id: &str,
+    batch: SqsEvent,
+    deadline: Instant,
+) -> Handled {
     let span = tracing::info_span!("invocation", request_id, messages = batch.records.len());
     async {
         let reads: Vec<Read> = batch
@@ -83,12 +105,16 @@ pub async fn handle(store: &Store, publisher: &Publisher, request_id: &str, batc
             .collect();
         let changes: Vec<AppChange> = reads.iter().filter_map(|read| read.change.as_ref().ok().cloned()).collect();
         // Boxed: a batch's work is deeper than rustc lays out inline.
-        let mut applied = Box::pin(app::sync::apply_all(store, publisher, &changes)).await.into_iter();
+        let mut applied = Box::pin(app::sync::apply_all(store, publisher, &changes, deadline)).await.into_iter();
         let mut outcomes = Vec::with_capacity(reads.len());
         for read in reads {
             let (detail_type, event_id) = (&read.detail_type, read.event_id.as_deref());
             let outcome = match read.change {
                 Ok(change) => match applied.next() {
+                    Some(Ok(report)) if !report.finished => {
+                        tracing::warn!(detail_type, event_id, closed = report.closed, "out of time before all it closes; the queue delivers it again");
+                        Outcome::Unfinished(report)
+                    }
                     Some(Ok(report)) => {
                         tracing::info!(detail_type, event_id, changed = report.changed, closed = report.closed, at = change.at(), "applied");
                         let metric = if report.changed { metrics::APP_EVENTS_APPLIED } else { metrics::APP_EVENTS_UNCHANGED };
@@ -130,7 +156,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let publisher = edge::run::publisher(&config, &sdk)?;
     let (store, publisher) = (&store, &publisher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let handled = handle(store, publisher, &event.context.request_id, event.payload).await;
+        let remaining = event.context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+        let handled = handle(store, publisher, &event.context.request_id, event.payload, deadline(remaining)).await;
         Ok::<_, lambda_runtime::Error>(handled.response())
     }))
     .await

@@ -42,6 +42,9 @@ pub const MAX_RECEIVES: u32 = 5;
 /// `BatchSize` of the queue's event source mapping: the most whose memberships fit one
 /// transaction.
 pub const BATCH_SIZE: usize = aws::store::MEMBERSHIPS_PER_TRANSACTION;
+/// The functions' `Timeout` in `template.yaml` (its `Globals`): each local batch has
+/// as long as an invocation.
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl EventSink for Rule {
     fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
@@ -119,7 +122,8 @@ async fn consume(
 
 async fn sync(services: Arc<Services>, batch: Vec<Message>, again: mpsc::UnboundedSender<Message>) {
     let event = crate::local::events::sqs_batch(batch.iter().map(|m| (m.id.clone(), m.body.clone())));
-    let handled = sync_app::handle(&services.app.store, &services.publisher, "local-sync", event).await;
+    let deadline = sync_app::deadline(TIMEOUT);
+    let handled = sync_app::handle(&services.app.store, &services.publisher, "local-sync", event, deadline).await;
     let failed: Vec<String> = handled.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
     for (id, outcome) in &handled.outcomes {
         tracing::info!(target: "stack", "APP {id}: {outcome:?}");
