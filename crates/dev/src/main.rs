@@ -245,6 +245,8 @@ fn env_with(target: &Target, ports: &Ports, defaults: &[(&str, &str)]) -> Env {
 
 /// An import reads and writes a whole collection, not one call's items: a page of a
 /// big chat's entries can take DynamoDB Local longer than a function's bounds allow.
+/// Loading the fixture is an import too, and it begins by creating the table: on a
+/// DynamoDB Local whose JVM has just started, under load, that took over 2.5 s in CI.
 const IMPORT_BOUNDS: &[(&str, &str)] = &[("AWS_ATTEMPT_TIMEOUT_MS", "20000"), ("AWS_CALL_TIMEOUT_MS", "60000")];
 
 /// Every section: the local stack runs every function in one process.
@@ -329,7 +331,8 @@ async fn stack(ports: &Ports, settings: StackSettings) -> Result<(), Failure> {
     };
     let sdk = aws::sdk::sdk_config(config.aws.as_ref().ok_or("AWS_REGION must be set")?);
     let app = edge::App::new(&config, &sdk).await?;
-    let mut console = seed(&app.store, &seed_file, &secret_of(&env)?).await?;
+    let loader = store_of(&env_with(&Target { local: true }, ports, IMPORT_BOUNDS)).await?;
+    let mut console = seed(&loader, &seed_file, &secret_of(&env)?).await?;
     console["websocket"] = serde_json::json!(format!("ws://127.0.0.1:{}", ports.ws_port));
     let services = Services {
         console,
@@ -595,7 +598,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Seed { fresh, file } => {
             let env = local_env(ports);
-            let store = store_of(&env).await?;
+            let store = store_of(&env_with(&Target { local: true }, ports, IMPORT_BOUNDS)).await?;
             if fresh {
                 store.drop_table().await?;
             }
