@@ -516,13 +516,12 @@ async fn bench_sync(env: &Env, events: usize) -> Result<(), Failure> {
     let batches: Vec<_> =
         bodies.chunks(dev::stack::events::BATCH_SIZE).map(|c| dev::local::events::sqs_batch(c.to_vec())).collect();
     let started = std::time::Instant::now();
-    let handled: Vec<_> =
-        futures::stream::iter(batches.into_iter().map(|b| {
-            sync_app::handle(&store, &publisher, "bench", b, sync_app::deadline(dev::stack::events::TIMEOUT))
-        }))
-        .buffer_unordered(BENCH_SYNC_BATCHES)
-        .collect()
-        .await;
+    let handled: Vec<_> = futures::stream::iter(
+        batches.into_iter().map(|b| dev::stack::events::sync_in_time(&store, &publisher, "bench", b)),
+    )
+    .buffer_unordered(BENCH_SYNC_BATCHES)
+    .collect()
+    .await;
     let elapsed = started.elapsed().as_secs_f64();
     let failed: usize = handled.iter().map(|h| h.response().batch_item_failures.len()).sum();
     println!(

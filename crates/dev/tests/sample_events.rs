@@ -137,14 +137,7 @@ async fn every_sample_of_the_apps_events_applies_on_the_demo_data() {
         let event: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_str(body).unwrap();
         assert_eq!(event.source, domain::sync::DEFAULT_APP_EVENT_SOURCE, "{file}");
         seen.push(event.detail_type.clone());
-        let handled = sync_app::handle(
-            env.store(),
-            &env.aws.publisher,
-            "test",
-            batch,
-            sync_app::deadline(dev::stack::events::TIMEOUT),
-        )
-        .await;
+        let handled = dev::stack::events::sync_in_time(env.store(), &env.aws.publisher, "test", batch).await;
         assert!(handled.response().batch_item_failures.is_empty(), "{file}: {handled:?}");
         let outcome = &handled.outcomes[0].1;
         assert!(matches!(outcome, sync_app::Outcome::Applied(ref r) if r.changed), "{file}: {outcome:?}");

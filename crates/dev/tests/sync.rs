@@ -27,14 +27,7 @@ fn body(detail_type: &str, detail: Value) -> (String, String) {
 /// The events in one batch of the queue, as sync-app gets them: each one's outcome.
 async fn send_batch(env: &TestEnv, events: Vec<(&str, Value)>) -> Vec<Outcome> {
     let batch = dev::local::events::sqs_batch(events.into_iter().map(|(t, d)| body(t, d)));
-    let handled = sync_app::handle(
-        env.store(),
-        &env.aws.publisher,
-        "test",
-        batch,
-        sync_app::deadline(dev::stack::events::TIMEOUT),
-    )
-    .await;
+    let handled = dev::stack::events::sync_in_time(env.store(), &env.aws.publisher, "test", batch).await;
     handled.outcomes.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
@@ -372,14 +365,7 @@ async fn a_batch_whose_memberships_fail_reports_only_them_and_writes_nothing_hal
     let ids: Vec<String> = batch.records.iter().map(|r| r.message_id.clone().unwrap_or_default()).collect();
 
     faults.set(Fault::Refuse("TransactWriteItems"));
-    let handled = sync_app::handle(
-        env.store(),
-        &env.aws.publisher,
-        "test",
-        batch,
-        sync_app::deadline(dev::stack::events::TIMEOUT),
-    )
-    .await;
+    let handled = dev::stack::events::sync_in_time(env.store(), &env.aws.publisher, "test", batch).await;
     faults.set(Fault::None);
     let failed: Vec<String> = handled.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
     assert_eq!(failed, ids[1..3], "{handled:?}");

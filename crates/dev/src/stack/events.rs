@@ -46,6 +46,17 @@ pub const BATCH_SIZE: usize = aws::store::MEMBERSHIPS_PER_TRANSACTION;
 /// as long as an invocation.
 pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// sync-app's handler on one batch with an invocation's time from now, as the local
+/// queue, the bench and the tests run it.
+pub async fn sync_in_time(
+    store: &aws::store::Store,
+    publisher: &aws::bus::Publisher,
+    request_id: &str,
+    batch: aws_lambda_events::sqs::SqsEvent,
+) -> sync_app::Handled {
+    sync_app::handle(store, publisher, request_id, batch, sync_app::deadline(TIMEOUT)).await
+}
+
 impl EventSink for Rule {
     fn put(&self, entry: PutEventsEntry) -> Result<(), String> {
         let detail_type = entry.detail_type.clone().unwrap_or_default();
@@ -122,8 +133,7 @@ async fn consume(
 
 async fn sync(services: Arc<Services>, batch: Vec<Message>, again: mpsc::UnboundedSender<Message>) {
     let event = crate::local::events::sqs_batch(batch.iter().map(|m| (m.id.clone(), m.body.clone())));
-    let deadline = sync_app::deadline(TIMEOUT);
-    let handled = sync_app::handle(&services.app.store, &services.publisher, "local-sync", event, deadline).await;
+    let handled = sync_in_time(&services.app.store, &services.publisher, "local-sync", event).await;
     let failed: Vec<String> = handled.response().batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
     for (id, outcome) in &handled.outcomes {
         tracing::info!(target: "stack", "APP {id}: {outcome:?}");
